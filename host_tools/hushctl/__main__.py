@@ -1,0 +1,5 @@
+import sys
+
+from hushctl.cli import main
+
+sys.exit(main())
