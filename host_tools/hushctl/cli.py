@@ -16,16 +16,9 @@ def cli():
 
 
 def _register_commands():
-    # Command groups register themselves from their own modules; importing
-    # them here keeps cli.py free of any command's logic.
-    import importlib
+    from hushctl.commands import load_all
 
-    for name in ("hushctl.commands",):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
+    load_all()
 
 
 def main(argv=None):
