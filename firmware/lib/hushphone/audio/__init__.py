@@ -1,0 +1,1 @@
+# Audio helpers that are not codecs: tone generation and tone measurement.
