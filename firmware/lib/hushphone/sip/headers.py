@@ -1,0 +1,408 @@
+# SIP header fields: the ordered, case-insensitive Headers multi-map with
+# compact forms (RFC 3261 §7.3.3, §20), and parsers for the structured values
+# the core needs: name-addr (From/To/Contact/Route), Via, CSeq and the
+# authentication challenge/credential syntax (§25.1, RFC 7616 grammar).
+from hushphone.sip.errors import SipParseError
+from hushphone.sip.syntax import (
+    DIGITS,
+    TOKEN_CHARS,
+    WSP,
+    Params,
+    parse_header_params,
+    parse_uint,
+    quote,
+    scan_quoted,
+    scan_token,
+    skip_lws,
+    split_commas,
+)
+from hushphone.sip.uri import parse_host_port, parse_uri
+
+# Compact form -> canonical name (RFC 3261 §7.3.3 and the IANA registry).
+COMPACT = {
+    "v": "Via",
+    "f": "From",
+    "t": "To",
+    "i": "Call-ID",
+    "m": "Contact",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "k": "Supported",
+    "s": "Subject",
+    "e": "Content-Encoding",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
+    "a": "Accept-Contact",
+    "j": "Reject-Contact",
+    "d": "Request-Disposition",
+    "y": "Identity",
+    "n": "Identity-Info",
+}
+
+# Canonical spelling of known headers, looked up by lower-case name.
+_KNOWN = (
+    "Accept Accept-Contact Accept-Encoding Accept-Language Alert-Info Allow Allow-Events "
+    "Authentication-Info Authorization Call-ID Call-Info Contact Content-Disposition "
+    "Content-Encoding Content-Language Content-Length Content-Type CSeq Date Error-Info Event "
+    "Expires Identity Identity-Info In-Reply-To Max-Forwards Min-Expires Min-SE MIME-Version "
+    "Organization P-Asserted-Identity P-Preferred-Identity Path Priority Privacy "
+    "Proxy-Authenticate Proxy-Authorization Proxy-Require RAck Reason Record-Route Refer-To "
+    "Referred-By Reject-Contact Replaces Reply-To Request-Disposition Require Retry-After "
+    "Route RSeq Security-Client Security-Server Security-Verify Server Service-Route "
+    "Session-Expires Subject Subscription-State Supported Timestamp To Unsupported "
+    "User-Agent Via Warning WWW-Authenticate From"
+).split()
+CANONICAL = {}
+for _name in _KNOWN:
+    CANONICAL[_name.lower()] = _name
+for _short, _name in COMPACT.items():
+    CANONICAL[_short] = _name
+
+# Headers whose grammar is a comma-separated list (get_all splits them).
+# Never the auth headers (commas inside challenges) nor Date.
+LIST_HEADERS = (
+    "via route record-route contact allow supported require proxy-require unsupported accept "
+    "accept-encoding accept-language content-encoding content-language allow-events path "
+    "service-route accept-contact reject-contact in-reply-to call-info alert-info error-info "
+    "security-client security-server security-verify"
+).split()
+
+
+def canonical_name(name):
+    """The canonical spelling of a header name (compact forms expanded);
+    unknown names are returned unchanged."""
+    return CANONICAL.get(name.lower(), name)
+
+
+def _key(name):
+    key = name.lower()
+    if len(key) == 1:
+        full = COMPACT.get(key)
+        if full is not None:
+            return full.lower()
+    return key
+
+
+class Headers:
+    """Ordered multi-map of header fields. Names compare case-insensitively
+    and compact forms count as their full names; values are str, unfolded,
+    without surrounding whitespace."""
+
+    def __init__(self, items=None):
+        self._items = []  # [key, name, value]
+        if items is not None:
+            if isinstance(items, dict):
+                items = items.items()
+            elif isinstance(items, Headers):
+                items = items.items()
+            for name, value in items:
+                self.add(name, value)
+
+    def add(self, name, value):
+        self._items.append([_key(name), canonical_name(name), str(value)])
+
+    def prepend(self, name, value):
+        self._items.insert(0, [_key(name), canonical_name(name), str(value)])
+
+    def set(self, name, value):
+        """Replace every field called name by one (at the first one's place)."""
+        key = _key(name)
+        for i, item in enumerate(self._items):
+            if item[0] == key:
+                item[2] = str(value)
+                self._items = self._items[: i + 1] + [x for x in self._items[i + 1 :] if x[0] != key]
+                return
+        self.add(name, value)
+
+    def remove(self, name):
+        key = _key(name)
+        self._items = [x for x in self._items if x[0] != key]
+
+    def get(self, name, default=None):
+        key = _key(name)
+        for item in self._items:
+            if item[0] == key:
+                return item[2]
+        return default
+
+    def get_fields(self, name):
+        """Every field value as received (list headers not split)."""
+        key = _key(name)
+        return [item[2] for item in self._items if item[0] == key]
+
+    def get_all(self, name):
+        """Every value; comma lists split for list headers (empty elements
+        dropped), except a lone '*' Contact."""
+        key = _key(name)
+        values = self.get_fields(name)
+        if key not in LIST_HEADERS:
+            return values
+        out = []
+        for value in values:
+            for part in split_commas(value):
+                if part:
+                    out.append(part)
+        return out
+
+    def count(self, name):
+        key = _key(name)
+        n = 0
+        for item in self._items:
+            if item[0] == key:
+                n += 1
+        return n
+
+    def __contains__(self, name):
+        key = _key(name)
+        for item in self._items:
+            if item[0] == key:
+                return True
+        return False
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self.items())
+
+    def items(self):
+        return [(item[1], item[2]) for item in self._items]
+
+    def copy(self):
+        h = Headers()
+        h._items = [list(item) for item in self._items]
+        return h
+
+    def __eq__(self, other):
+        return isinstance(other, Headers) and [(x[0], x[2]) for x in self._items] == [
+            (x[0], x[2]) for x in other._items
+        ]
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return "Headers(%r)" % (self.items(),)
+
+
+def _bad(reason):
+    return SipParseError(400, reason)
+
+
+class NameAddr:
+    """From/To/Contact/Route value: display name (unquoted str or None),
+    uri (SipUri) and header parameters (Params: tag, expires, q, ...)."""
+
+    def __init__(self, uri, display=None, params=None):
+        self.uri = uri
+        self.display = display
+        self.params = params if isinstance(params, Params) else Params(params)
+
+    @property
+    def tag(self):
+        return self.params.get("tag")
+
+    def __str__(self):
+        out = []
+        if self.display is not None:
+            out.append(quote(self.display))
+            out.append(" ")
+        out.append("<")
+        out.append(str(self.uri))
+        out.append(">")
+        out.append(self.params.to_str(";"))
+        return "".join(out)
+
+    def __repr__(self):
+        return "NameAddr(%r)" % str(self)
+
+    def copy(self):
+        return NameAddr(self.uri.copy(), self.display, self.params.copy())
+
+
+def parse_name_addr(text):
+    """name-addr or addr-spec with header parameters (RFC 3261 §20.10,
+    §20.20, §20.39). In the addr-spec form everything after the first ';'
+    is a header parameter and the URI may not contain '?' or ','."""
+    if not isinstance(text, str):
+        raise _bad("value is not text")
+    n = len(text)
+    i = skip_lws(text, 0)
+    display = None
+    if i < n and text[i] == '"':
+        display, i = scan_quoted(text, i)
+        i = skip_lws(text, i)
+        if i >= n or text[i] != "<":
+            raise _bad("display name without <uri>")
+    else:
+        lt = text.find("<", i)
+        if lt >= 0:
+            words = text[i:lt].split()
+            for word in words:
+                for c in word:
+                    if c not in TOKEN_CHARS:
+                        raise _bad("bad display name")
+            if words:
+                display = " ".join(words)
+            i = lt
+    if i < n and text[i] == "<":
+        gt = text.find(">", i)
+        if gt < 0:
+            raise _bad("unterminated <uri>")
+        uri = parse_uri(text[i + 1 : gt])
+        i = gt + 1
+    else:
+        start = i
+        while i < n and text[i] not in " \t;,?<>\"":
+            i += 1
+        if i < n and text[i] not in " \t;":
+            raise _bad("bad addr-spec")
+        uri = parse_uri(text[start:i])
+    params, i = parse_header_params(text, i)
+    return NameAddr(uri, display, params)
+
+
+class Via:
+    """One Via value: transport (upper case), host (IPv6 without brackets),
+    port (int or None) and params (branch, received, rport (None when empty),
+    maddr, ttl, ...)."""
+
+    def __init__(self, transport, host, port=None, params=None):
+        self.transport = transport.upper()
+        self.host = host
+        self.port = port
+        self.params = params if isinstance(params, Params) else Params(params)
+
+    @property
+    def branch(self):
+        return self.params.get("branch")
+
+    def sent_by(self):
+        host = "[" + self.host + "]" if ":" in self.host else self.host
+        return host if self.port is None else "%s:%d" % (host, self.port)
+
+    def __str__(self):
+        return "SIP/2.0/%s %s%s" % (self.transport, self.sent_by(), self.params.to_str(";"))
+
+    def __repr__(self):
+        return "Via(%r)" % str(self)
+
+    def copy(self):
+        return Via(self.transport, self.host, self.port, self.params.copy())
+
+
+def parse_via(text):
+    """One via-parm: 'SIP / 2.0 / transport sent-by *(; param)' with LWS
+    allowed around '/', ':', ';' and '=' (RFC 3261 §25.1, RFC 4475 wsinv)."""
+    if not isinstance(text, str):
+        raise _bad("value is not text")
+    n = len(text)
+    i = skip_lws(text, 0)
+    parts = []
+    for k in range(3):
+        token, i = scan_token(text, i)
+        if not token:
+            raise _bad("bad Via protocol")
+        parts.append(token)
+        i = skip_lws(text, i)
+        if k < 2:
+            if i >= n or text[i] != "/":
+                raise _bad("bad Via protocol")
+            i = skip_lws(text, i + 1)
+    if parts[0].upper() != "SIP" or parts[1] != "2.0":
+        raise SipParseError(505, "Version Not Supported") if parts[0].upper() == "SIP" else _bad("bad Via protocol")
+    if i >= n:
+        raise _bad("Via without sent-by")
+    host, port, i = parse_host_port(text, i)
+    j = skip_lws(text, i)
+    if port is None and j < n and text[j] == ":":
+        # LWS around the port colon (sent-by = host [ COLON port ]).
+        start = i = skip_lws(text, j + 1)
+        while i < n and text[i] in DIGITS:
+            i += 1
+        port = parse_uint(text[start:i], 65535, "port")
+    params, i = parse_header_params(text, i)
+    if i != n:
+        raise _bad("junk in Via")
+    if "branch" in params and params["branch"] is None:
+        raise _bad("empty branch")
+    return Via(parts[2], host, port, params)
+
+
+def parse_cseq(text):
+    """'CSeq: 0009 INVITE' -> (9, 'INVITE'). Sequence numbers are 32-bit."""
+    if not isinstance(text, str):
+        raise _bad("value is not text")
+    parts = text.split()
+    if len(parts) != 2:
+        raise _bad("bad CSeq")
+    number = parse_uint(parts[0], 0xFFFFFFFF, "CSeq")
+    for c in parts[1]:
+        if c not in TOKEN_CHARS:
+            raise _bad("bad CSeq method")
+    return number, parts[1]
+
+
+def _scan_auth_param(text, i):
+    """name = (token | quoted-string) at text[i:] -> (name, value, i)."""
+    n = len(text)
+    name, i = scan_token(text, i)
+    if not name:
+        raise _bad("bad auth parameter")
+    i = skip_lws(text, i)
+    if i >= n or text[i] != "=":
+        raise _bad("bad auth parameter")
+    i = skip_lws(text, i + 1)
+    if i < n and text[i] == '"':
+        value, i = scan_quoted(text, i)
+    else:
+        # token68-style values may carry '/' and '=' (base64 in Basic).
+        value, i = scan_token(text, i, "/=:@")
+    return name.lower(), value, skip_lws(text, i)
+
+
+def parse_challenges(text):
+    """Every challenge or credential in one header value ->
+    [(scheme, {lower-case name: unquoted value})]. A new challenge starts
+    where a comma is followed by 'token SP token =' (RFC 7235 §4.1)."""
+    if not isinstance(text, str):
+        raise _bad("value is not text")
+    out = []
+    n = len(text)
+    i = skip_lws(text, 0)
+    while i < n:
+        scheme, i = scan_token(text, i)
+        if not scheme:
+            raise _bad("bad auth scheme")
+        params = {}
+        out.append((scheme, params))
+        i = skip_lws(text, i)
+        while i < n:
+            if text[i] == ",":
+                i = skip_lws(text, i + 1)
+                # Another challenge: 'scheme SP name=' rather than 'name='.
+                word, j = scan_token(text, i)
+                k = skip_lws(text, j)
+                if word and k > j and k < n and text[k] != "=":
+                    break
+                continue
+            name, value, i = _scan_auth_param(text, i)
+            if name in params:
+                raise _bad("repeated auth parameter")
+            params[name] = value
+            if i < n and text[i] != ",":
+                raise _bad("junk in auth parameters")
+    if not out:
+        raise _bad("empty auth header")
+    return out
+
+
+def parse_auth_params(text):
+    """The first challenge/credential of a WWW-Authenticate,
+    Proxy-Authenticate, Authorization or Proxy-Authorization value ->
+    (scheme, {lower-case name: unquoted value})."""
+    return parse_challenges(text)[0]
+

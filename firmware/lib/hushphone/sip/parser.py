@@ -1,0 +1,198 @@
+# Parsing of whole SIP messages (RFC 3261 §7, §18.3) for datagrams and as the
+# building blocks of the stream framer. Everything a peer can send ends in
+# either a Request/Response or a SipParseError with the status to answer.
+from hushphone.sip.errors import SipParseError
+from hushphone.sip.headers import Headers, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, Request, Response
+from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
+from hushphone.sip.uri import parse_uri
+
+# Header fields a message must carry exactly once (§8.1.1, §20; RFC 4475
+# §3.3.8); Via must be present at least once.
+_REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
+_AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
+_NAME_ADDR_LISTS = ("Route", "Record-Route")
+
+
+def _bad(reason, message=None):
+    return SipParseError(400, reason, message)
+
+
+def _check_version(version):
+    if version.upper() == "SIP/2.0":
+        return
+    if version[:4].upper() == "SIP/":
+        major, dot, minor = version[4:].partition(".")
+        if dot and is_digits(major) and is_digits(minor):
+            raise SipParseError(505, "Version Not Supported")
+    raise _bad("bad SIP version")
+
+
+def _parse_start_line(line):
+    """-> Request or Response without headers/body."""
+    if len(line) > MAX_LINE:
+        raise SipParseError(414 if line[:4].upper() != "SIP/" else 513, "start line too long")
+    if line[:4].upper() == "SIP/":
+        parts = line.split(" ", 2)
+        if len(parts) < 2:
+            raise _bad("bad status line")
+        _check_version(parts[0])
+        code = parts[1]
+        if len(code) != 3 or not is_digits(code) or code[0] not in "123456":
+            raise _bad("bad status code")
+        return Response(int(code), parts[2] if len(parts) == 3 else "", Headers())
+    # Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP
+    # each (RFC 4475 lwsstart, trws, lwsruri are rejected).
+    parts = line.split(" ")
+    if len(parts) != 3:
+        raise _bad("bad request line")
+    method, uri, version = parts
+    _check_version(version)
+    if not is_token(method):
+        raise _bad("bad method")
+    parsed = parse_uri(uri)
+    if len(parsed.headers):
+        raise _bad("headers in Request-URI")
+    return Request(method, uri, Headers())
+
+
+def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
+    """Start line and header fields (bytes, without the blank line) ->
+    Request/Response with headers and an empty body."""
+    try:
+        text = head.decode()
+    except Exception:
+        raise _bad("header not UTF-8")
+    lines = text.split("\r\n")
+    # A CR or LF that is not part of CRLF would let a value smuggle lines.
+    if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
+        raise _bad("bare CR or LF")
+    msg = _parse_start_line(lines[0])
+    items = msg.headers._items
+    name = None
+    parts = None
+    for k in range(1, len(lines) + 1):
+        line = lines[k] if k < len(lines) else None
+        if line and line[0] in WSP:
+            # Folding: LWS with CRLF counts as one SP (§7.3.1).
+            if name is None:
+                raise _bad("continuation without header")
+            parts.append(line.strip(WSP))
+            continue
+        if name is not None:
+            value = " ".join([p for p in parts if p])
+            if len(value) + len(name) > limit_line:
+                raise SipParseError(513, "header too long")
+            if len(items) >= limit_headers:
+                raise SipParseError(513, "too many headers")
+            msg.headers.add(name, value)
+            name = None
+        if line is None:
+            break
+        colon = line.find(":")
+        if colon <= 0:
+            raise _bad("bad header line")
+        name = line[:colon].rstrip(WSP)
+        if not is_token(name):
+            raise _bad("bad header name")
+        parts = [line[colon + 1 :].strip(WSP)]
+    return msg
+
+
+def content_length(msg):
+    """The Content-Length value, None if absent; conflicting/bad -> 400."""
+    fields = msg.headers.get_fields("Content-Length")
+    if not fields:
+        return None
+    if len(fields) > 1:
+        raise _bad("several Content-Length fields", msg)
+    return parse_uint(fields[0], 0xFFFFFFFF, "Content-Length")
+
+
+def validate(msg):
+    """Header checks that need no knowledge beyond RFC 3261 syntax: the
+    mandatory fields, single-valued fields, CSeq vs method, and the
+    structured values the core depends on (From/To/Via/Contact/Route)."""
+    h = msg.headers
+    try:
+        for name in _REQUIRED_ONCE:
+            n = h.count(name)
+            if n != 1:
+                raise _bad(("missing " if n == 0 else "repeated ") + name)
+        for name in _AT_MOST_ONCE:
+            if h.count(name) > 1:
+                raise _bad("repeated " + name)
+        if "Via" not in h:
+            raise _bad("missing Via")
+        seq, method = parse_cseq(h.get("CSeq"))
+        if msg.is_request and method != msg.method:
+            raise _bad("CSeq method does not match")
+        parse_name_addr(h.get("From"))
+        parse_name_addr(h.get("To"))
+        call_id = h.get("Call-ID")
+        if not call_id or len(call_id.split()) != 1:
+            raise _bad("bad Call-ID")
+        mf = h.get("Max-Forwards")
+        if mf is not None:
+            parse_uint(mf, 0xFFFFFFFF, "Max-Forwards")
+        for field in h.get_fields("Via"):
+            for value in split_commas(field):
+                parse_via(value)
+        for field in h.get_fields("Contact"):
+            if field != "*":
+                for value in split_commas(field):
+                    parse_name_addr(value)
+        for name in _NAME_ADDR_LISTS:
+            for field in h.get_fields(name):
+                for value in split_commas(field):
+                    parse_name_addr(value)
+    except SipParseError as e:
+        e.message = msg
+        raise
+
+
+def _parse_datagram(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise _bad("message is not bytes")
+    data = bytes(data)
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise SipParseError(513, "Message Too Large")
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    end = data.find(b"\r\n\r\n", start)
+    if end < 0:
+        # No blank line: accepted when the datagram ends after a whole
+        # header line (RFC 5118 §4.10 archive copies); the body is empty.
+        if not data.endswith(b"\r\n") or len(data) - start < 4:
+            raise _bad("incomplete header")
+        end = len(data) - 2
+        body_start = len(data)
+    else:
+        body_start = end + 4
+    msg = parse_head(data[start:end])
+    length = content_length(msg)
+    rest = len(data) - body_start
+    if length is None:
+        length = rest  # RFC 2543 style datagram (RFC 4475 inv2543)
+    elif length > rest:
+        raise _bad("body shorter than Content-Length", msg)
+    # Octets after the declared body are ignored on datagrams (RFC 4475 dblreq).
+    msg.body = data[body_start : body_start + length]
+    validate(msg)
+    return msg
+
+
+def parse_message(data):
+    """Parse one SIP message from a datagram (bytes). Returns a Request or
+    Response; raises SipParseError for anything else, whatever the input.
+    Without Content-Length the body is the rest of the datagram."""
+    try:
+        return _parse_datagram(data)
+    except SipParseError:
+        raise
+    except Exception:
+        # Last line of defence for the handset; the fuzz tests assert that
+        # this reason never occurs.
+        raise SipParseError(400, "internal parser error")
+

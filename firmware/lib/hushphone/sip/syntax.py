@@ -1,0 +1,294 @@
+# Low-level SIP grammar helpers (RFC 3261 §25.1): character classes, tokens,
+# quoted strings, ;param lists, comma splitting and %-escapes.
+# Hand-written scanning on str, no regular expressions (MicroPython's re is
+# limited and slow); every helper raises SipParseError(400) on bad input.
+from hushphone.sip.errors import SipParseError
+
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+DIGITS = "0123456789"
+HEXDIGITS = "0123456789abcdefABCDEF"
+TOKEN_CHARS = ALNUM + "-.!%*_+`'~"
+WSP = " \t"
+# Characters allowed in an unquoted header-parameter value. RFC 3261 says
+# token / host / quoted-string; ':' and '[]' admit IPv6 hosts (RFC 5118 §4.5
+# received=2001:db8::1), '/' and '@' are common in the wild (e.g. +sip.instance
+# values sent unquoted by old stacks).
+PARAM_VALUE_CHARS = TOKEN_CHARS + ":[]/@"
+
+
+def bad(reason):
+    return SipParseError(400, reason)
+
+
+def is_token(text):
+    if not text:
+        return False
+    for c in text:
+        if c not in TOKEN_CHARS:
+            return False
+    return True
+
+
+def is_digits(text):
+    """ASCII digits only (str.isdigit accepts other scripts on CPython)."""
+    if not text:
+        return False
+    for c in text:
+        if c not in DIGITS:
+            return False
+    return True
+
+
+def parse_uint(text, max_value, what):
+    """A non-negative decimal of at most max_value (bounded before int(), so
+    a megabyte of digits costs nothing)."""
+    text = text.strip(WSP)
+    if not is_digits(text) or len(text) > len(str(max_value)) + 8:
+        raise bad("bad " + what)
+    value = int(text)
+    if value > max_value:
+        raise bad(what + " too large")
+    return value
+
+
+def skip_lws(text, i):
+    n = len(text)
+    while i < n and text[i] in WSP:
+        i += 1
+    return i
+
+
+def scan_quoted(text, i):
+    """text[i] is '"'. Returns (unescaped content, index after closing quote)."""
+    out = []
+    n = len(text)
+    i += 1
+    start = i
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            if i + 1 >= n:
+                break
+            out.append(text[start:i])
+            out.append(text[i + 1])
+            i += 2
+            start = i
+        elif c == '"':
+            out.append(text[start:i])
+            return "".join(out), i + 1
+        elif c == "\r" or c == "\n":
+            break
+        else:
+            i += 1
+    raise bad("unterminated quoted string")
+
+
+def quote(text):
+    """A quoted-string for text (escaping '"' and '\\')."""
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + text + '"'
+
+
+def unquote(value):
+    """The content of a quoted-string value, or value itself if unquoted."""
+    if value is not None and len(value) >= 2 and value[0] == '"':
+        try:
+            return scan_quoted(value, 0)[0]
+        except SipParseError:
+            return value
+    return value
+
+
+def scan_token(text, i, extra=""):
+    n = len(text)
+    start = i
+    while i < n and (text[i] in TOKEN_CHARS or text[i] in extra):
+        i += 1
+    return text[start:i], i
+
+
+def split_commas(value):
+    """Split a header value at commas that are outside quoted strings and
+    <...>. Elements are stripped; empty elements are kept (callers decide)."""
+    if '"' not in value and "<" not in value:
+        return [v.strip(WSP) for v in value.split(",")]
+    out = []
+    start = 0
+    i = 0
+    n = len(value)
+    in_quote = False
+    in_angle = False
+    while i < n:
+        c = value[i]
+        if in_quote:
+            if c == "\\":
+                i += 1
+            elif c == '"':
+                in_quote = False
+        elif c == '"':
+            in_quote = True
+        elif c == "<":
+            in_angle = True
+        elif c == ">":
+            in_angle = False
+        elif c == "," and not in_angle:
+            out.append(value[start:i].strip(WSP))
+            start = i + 1
+        i += 1
+    out.append(value[start:].strip(WSP))
+    return out
+
+
+class Params:
+    """Ordered parameters with case-insensitive names (dict-like).
+    Values are kept as received (a quoted-string keeps its quotes, so the
+    parameter serialises unchanged); a parameter without '=' has value None."""
+
+    def __init__(self, items=None):
+        self._items = []  # [name, value] in order
+        if items is not None:
+            if isinstance(items, (dict, Params)):
+                items = items.items()
+            for name, value in items:
+                self[name] = value
+
+    def _find(self, name):
+        key = name.lower()
+        for i, item in enumerate(self._items):
+            if item[0].lower() == key:
+                return i
+        return -1
+
+    def __getitem__(self, name):
+        i = self._find(name)
+        if i < 0:
+            raise KeyError(name)
+        return self._items[i][1]
+
+    def __setitem__(self, name, value):
+        i = self._find(name)
+        if i < 0:
+            self._items.append([name, value])
+        else:
+            self._items[i][1] = value
+
+    def __delitem__(self, name):
+        i = self._find(name)
+        if i < 0:
+            raise KeyError(name)
+        del self._items[i]
+
+    def __contains__(self, name):
+        return self._find(name) >= 0
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter([item[0] for item in self._items])
+
+    def __eq__(self, other):
+        if isinstance(other, dict):
+            other = Params(other)
+        if not isinstance(other, Params) or len(other) != len(self):
+            return False
+        for name, value in self._items:
+            if name not in other or other[name] != value:
+                return False
+        return True
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def get(self, name, default=None):
+        i = self._find(name)
+        return default if i < 0 else self._items[i][1]
+
+    def pop(self, name, default=None):
+        i = self._find(name)
+        if i < 0:
+            return default
+        value = self._items[i][1]
+        del self._items[i]
+        return value
+
+    def keys(self):
+        return [item[0] for item in self._items]
+
+    def values(self):
+        return [item[1] for item in self._items]
+
+    def items(self):
+        return [(item[0], item[1]) for item in self._items]
+
+    def copy(self):
+        return Params(self.items())
+
+    def __repr__(self):
+        return "Params(%r)" % (self.items(),)
+
+    def to_str(self, sep=";"):
+        out = []
+        for name, value in self._items:
+            out.append(sep)
+            out.append(name)
+            if value is not None:
+                out.append("=")
+                out.append(value)
+        return "".join(out)
+
+
+def parse_header_params(text, i, stop=""):
+    """Parse ';name[=value]' pairs from text[i:] (LWS allowed around ';' and
+    '='). Stops at the end or at a character in stop. Returns (Params, i)."""
+    params = Params()
+    n = len(text)
+    while True:
+        i = skip_lws(text, i)
+        if i >= n or text[i] in stop:
+            return params, i
+        if text[i] != ";":
+            raise bad("junk after value")
+        i = skip_lws(text, i + 1)
+        name, i = scan_token(text, i)
+        if not name:
+            raise bad("empty parameter")
+        j = skip_lws(text, i)
+        value = None
+        if j < n and text[j] == "=":
+            i = skip_lws(text, j + 1)
+            if i < n and text[i] == '"':
+                end = scan_quoted(text, i)[1]
+                value = text[i:end]
+                i = end
+            else:
+                start = i
+                while i < n and text[i] in PARAM_VALUE_CHARS:
+                    i += 1
+                value = text[start:i]
+                if not value:
+                    raise bad("empty parameter value")
+        params[name] = value
+
+
+def unescape(text):
+    """Decode %XX escapes (RFC 3261 §19.1.4 comparison). Each escape becomes
+    one character with that code; a '%' not followed by two hex digits is
+    kept literally (esc02: '%Z' is not an escape)."""
+    if "%" not in text:
+        return text
+    out = []
+    i = 0
+    n = len(text)
+    start = 0
+    while i < n:
+        if text[i] == "%" and i + 2 < n and text[i + 1] in HEXDIGITS and text[i + 2] in HEXDIGITS:
+            out.append(text[start:i])
+            out.append(chr(int(text[i + 1 : i + 3], 16)))
+            i += 3
+            start = i
+        else:
+            i += 1
+    out.append(text[start:])
+    return "".join(out)

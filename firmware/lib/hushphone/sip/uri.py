@@ -1,0 +1,253 @@
+# SIP/SIPS URIs (RFC 3261 §19.1, §25.1), tel URIs (RFC 3966, kept simple)
+# and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
+# IPv6 references as RFC 5118 describes: the host is stored without brackets.
+from hushphone.sip.errors import SipParseError
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, Params, parse_uint, unescape
+
+_UNRESERVED = ALNUM + "-_.!~*'()"
+_USER_CHARS = _UNRESERVED + "%&=+$,;?/"
+_PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
+_HOST_CHARS = ALNUM + "-._"
+_IPV6_CHARS = HEXDIGITS + ":."
+_PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
+_HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
+_SCHEME_CHARS = ALNUM + "+-."
+# Characters of an absolute URI of an unknown scheme (RFC 2396 uric).
+_OPAQUE_CHARS = _UNRESERVED + "%;/?:@&=+$,[]#"
+# Parameters that must match when present in either URI (§19.1.4).
+_STRICT_PARAMS = ("user", "ttl", "method", "maddr", "transport")
+
+
+def _bad(reason):
+    return SipParseError(400, reason)
+
+
+def _check(text, allowed, what):
+    for c in text:
+        if c not in allowed:
+            raise _bad("bad character in " + what)
+
+
+class SipUri:
+    """A parsed URI. For sip/sips: user, password, host (IPv6 without
+    brackets), port (int or None), params (Params; values as received, None
+    for a flag such as lr), headers (Params). For tel: user holds the number.
+    For other schemes only .opaque (everything after 'scheme:') is set.
+    Escaped text is kept as received so str() reproduces it; compare with
+    uri_equal(), which unescapes as §19.1.4 says."""
+
+    def __init__(self, scheme, user=None, host=None, port=None, params=None, headers=None, password=None, opaque=None):
+        self.scheme = scheme.lower()
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.params = params if isinstance(params, Params) else Params(params)
+        self.headers = headers if isinstance(headers, Params) else Params(headers)
+        self.opaque = opaque
+
+    def host_port(self):
+        """'host[:port]' with IPv6 in brackets (for Via sent-by, Host lookups)."""
+        host = self.host or ""
+        if ":" in host:
+            host = "[" + host + "]"
+        if self.port is not None:
+            return "%s:%d" % (host, self.port)
+        return host
+
+    def __str__(self):
+        if self.scheme not in ("sip", "sips", "tel"):
+            return self.scheme + ":" + (self.opaque or "")
+        out = [self.scheme, ":"]
+        if self.scheme == "tel":
+            out.append(self.user or "")
+        else:
+            if self.user is not None:
+                out.append(self.user)
+                if self.password is not None:
+                    out.append(":")
+                    out.append(self.password)
+                out.append("@")
+            out.append(self.host_port())
+        out.append(self.params.to_str(";"))
+        if len(self.headers):
+            out.append("?")
+            out.append("&".join(["%s=%s" % (n, v or "") for n, v in self.headers.items()]))
+        return "".join(out)
+
+    def __repr__(self):
+        return "SipUri(%r)" % str(self)
+
+    def copy(self):
+        return SipUri(
+            self.scheme, self.user, self.host, self.port, self.params.copy(), self.headers.copy(), self.password, self.opaque
+        )
+
+
+def _scan_params(text, i, end):
+    """';name[=value]' URI parameters in text[i:end]."""
+    params = Params()
+    while i < end:
+        if text[i] != ";":
+            raise _bad("junk in URI")
+        j = text.find(";", i + 1, end)
+        if j < 0:
+            j = end
+        item = text[i + 1 : j]
+        eq = item.find("=")
+        name = item if eq < 0 else item[:eq]
+        value = None if eq < 0 else item[eq + 1 :]
+        if not name:
+            raise _bad("empty URI parameter")
+        _check(name, _PARAM_CHARS, "URI parameter")
+        if value is not None:
+            if not value:
+                raise _bad("empty URI parameter value")
+            _check(value, _PARAM_CHARS, "URI parameter")
+        params[name] = value
+        i = j
+    return params
+
+
+def _scan_headers(text):
+    headers = Params()
+    for item in text.split("&"):
+        eq = item.find("=")
+        if eq <= 0:
+            raise _bad("bad URI header")
+        name = item[:eq]
+        value = item[eq + 1 :]
+        _check(name, _HEADER_CHARS, "URI header")
+        _check(value, _HEADER_CHARS, "URI header")
+        headers[name] = value
+    return headers
+
+
+def _parse_host(text, i, n):
+    """Host at text[i:]; returns (host, index after it)."""
+    if i < n and text[i] == "[":
+        close = text.find("]", i)
+        if close < 0:
+            raise _bad("unterminated IPv6 reference")
+        host = text[i + 1 : close]
+        if ":" not in host:
+            raise _bad("bad IPv6 reference")
+        _check(host, _IPV6_CHARS, "IPv6 reference")
+        return host, close + 1
+    start = i
+    while i < n and text[i] in _HOST_CHARS:
+        i += 1
+    host = text[start:i]
+    if not host or host[0] in "-." or ".." in host:
+        raise _bad("bad host")
+    return host, i
+
+
+def parse_host_port(text, i=0):
+    """host[:port] at text[i:] -> (host, port or None, index after)."""
+    n = len(text)
+    host, i = _parse_host(text, i, n)
+    port = None
+    if i < n and text[i] == ":":
+        start = i + 1
+        i = start
+        while i < n and text[i] in DIGITS:
+            i += 1
+        port = parse_uint(text[start:i], 65535, "port")
+    return host, port, i
+
+
+def _parse_sip(scheme, rest):
+    user = password = None
+    at = rest.find("@")
+    if at >= 0:
+        userinfo = rest[:at]
+        colon = userinfo.find(":")
+        if colon >= 0:
+            user = userinfo[:colon]
+            password = userinfo[colon + 1 :]
+            _check(password, _PASSWORD_CHARS, "URI password")
+        else:
+            user = userinfo
+        if not user:
+            raise _bad("empty user in URI")
+        _check(user, _USER_CHARS, "URI user")
+        rest = rest[at + 1 :]
+    n = len(rest)
+    host, port, i = parse_host_port(rest)
+    q = rest.find("?", i)
+    end = n if q < 0 else q
+    params = _scan_params(rest, i, end)
+    headers = _scan_headers(rest[q + 1 :]) if q >= 0 else None
+    return SipUri(scheme, user, host, port, params, headers, password)
+
+
+def parse_uri(text):
+    """Parse a URI (no surrounding <>, no whitespace). Raises SipParseError."""
+    if not isinstance(text, str):
+        raise _bad("URI is not text")
+    colon = text.find(":")
+    if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
+        raise _bad("URI without scheme")
+    scheme = text[:colon]
+    _check(scheme, _SCHEME_CHARS, "URI scheme")
+    scheme = scheme.lower()
+    rest = text[colon + 1 :]
+    if scheme == "sip" or scheme == "sips":
+        return _parse_sip(scheme, rest)
+    _check(rest, _OPAQUE_CHARS, "URI")
+    if not rest:
+        raise _bad("empty URI")
+    if scheme == "tel":
+        semi = rest.find(";")
+        number = rest if semi < 0 else rest[:semi]
+        if not number:
+            raise _bad("empty tel number")
+        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else None
+        return SipUri(scheme, number, params=params)
+    return SipUri(scheme, opaque=rest)
+
+
+def _norm_params(params):
+    out = {}
+    for name, value in params.items():
+        out[unescape(name).lower()] = None if value is None else unescape(value).lower()
+    return out
+
+
+def uri_equal(a, b):
+    """URI equality of RFC 3261 §19.1.4: user and password case-sensitive
+    after unescaping, everything else case-insensitive; user, ttl, method,
+    maddr and transport parameters must match when present in either URI,
+    other parameters only when present in both; headers must all match."""
+    if isinstance(a, str):
+        a = parse_uri(a)
+    if isinstance(b, str):
+        b = parse_uri(b)
+    if a.scheme != b.scheme:
+        return False
+    if a.scheme not in ("sip", "sips"):
+        return str(a).lower() == str(b).lower() if a.scheme != "tel" else (
+            unescape(a.user) == unescape(b.user) and _norm_params(a.params) == _norm_params(b.params)
+        )
+    if unescape(a.user or "") != unescape(b.user or "") or (a.user is None) != (b.user is None):
+        return False
+    if unescape(a.password or "") != unescape(b.password or ""):
+        return False
+    if (a.host or "").lower() != (b.host or "").lower() or a.port != b.port:
+        return False
+    pa = _norm_params(a.params)
+    pb = _norm_params(b.params)
+    for name in _STRICT_PARAMS:
+        if (name in pa) != (name in pb):
+            return False
+    for name in pa:
+        if name in pb and pa[name] != pb[name]:
+            return False
+    ha = {}
+    hb = {}
+    for name, value in a.headers.items():
+        ha[unescape(name).lower()] = unescape(value or "")
+    for name, value in b.headers.items():
+        hb[unescape(name).lower()] = unescape(value or "")
+    return ha == hb
