@@ -1,0 +1,33 @@
+"""Output files that appear whole or not at all: written to a temporary file
+in the same directory, flushed to disk, then renamed over the target."""
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes(path, data, mode=0o644):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text(path, text, mode=0o644):
+    write_bytes(path, text.encode("utf-8"), mode)
+
+
+def write_secret(path, data):
+    """A private key file (already encrypted): readable by the owner only."""
+    write_bytes(path, data, mode=0o600)

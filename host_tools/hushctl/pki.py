@@ -1,0 +1,232 @@
+"""Keys and X.509 certificates for the Hushphone hierarchy, with `cryptography`.
+
+Every certificate carries the extensions a verifier expects: basicConstraints
+(CA with a path length, or end entity), keyUsage, subject/authority key
+identifiers, and an extended key usage for end entities (clientAuth)."""
+import datetime
+import hashlib
+import os
+import struct
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hushctl.errors import HushctlError
+
+MIN_PASSPHRASE = 8
+
+
+class PassphraseError(HushctlError):
+    pass
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def random_serial():
+    """A random positive 128-bit certificate serial number."""
+    return int.from_bytes(os.urandom(16), "big") >> 1 or 1
+
+
+# --- keys -----------------------------------------------------------------
+
+def new_ec_key(curve="P-256"):
+    return ec.generate_private_key({"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}[curve])
+
+
+def new_rsa_key(bits=3072):
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def check_passphrase(passphrase):
+    if passphrase is None:
+        raise PassphraseError("a passphrase is needed: use --passphrase-file or set HUSHCTL_PASSPHRASE")
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise PassphraseError("the passphrase must have at least %d characters" % MIN_PASSPHRASE)
+    return passphrase
+
+
+def private_key_pem(key, passphrase):
+    """PKCS#8 PEM, encrypted with the passphrase (openssl and espsecure's
+    external-signature flow read it after decryption)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(check_passphrase(passphrase).encode("utf-8")),
+    )
+
+
+def load_private_key_pem(data, passphrase, what="private key"):
+    if passphrase is None:
+        raise PassphraseError("%s is encrypted: a passphrase is needed (--passphrase-file or HUSHCTL_PASSPHRASE)" % what)
+    try:
+        return serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
+    except TypeError:
+        raise PassphraseError("%s is not encrypted; refusing to use an unprotected key" % what)
+    except (ValueError, UnsupportedAlgorithm):
+        raise PassphraseError("wrong passphrase for %s (or the file is not a private key)" % what)
+
+
+def public_key_pem(public_key):
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def load_public_key_pem(data, what="public key"):
+    try:
+        if b"PRIVATE KEY" in data:
+            raise HushctlError("%s: expected a public key, got a private key" % what)
+        return serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm):
+        raise HushctlError("%s is not a PEM public key" % what)
+
+
+def key_der_pkcs8(key):
+    """Unencrypted DER PKCS#8: only for the handset's own key, on its way into
+    NVS (which flash/NVS encryption protects)."""
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def public_key_fingerprint(public_key):
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+# --- Secure Boot V2 key digest --------------------------------------------
+
+_CURVE_IDS = {"secp192r1": (1, 192), "secp256r1": (2, 256), "secp384r1": (3, 384)}
+
+
+def sbv2_key_digest(public_key):
+    """SHA-256 of the public key as the signature block stores it: what the
+    ROM compares with the eFuse (espsecure digest-sbv2-public-key)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size != 3072:
+            raise HushctlError("Secure Boot V2 RSA keys are 3072 bits, not %d" % public_key.key_size)
+        numbers = public_key.public_numbers()
+        n, e = numbers.n, numbers.e
+        # Montgomery constants for the RSA peripheral: R^2 mod n and -n^-1 mod 2^32.
+        rinv = pow(1 << 3072, 2, n)
+        m_prime = (-pow(n, -1, 1 << 32)) & 0xFFFFFFFF
+        blob = struct.pack("<384sI384sI", n.to_bytes(384, "little"), e, rinv.to_bytes(384, "little"), m_prime)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        if public_key.curve.name not in _CURVE_IDS:
+            raise HushctlError("Secure Boot V2 does not support curve %s" % public_key.curve.name)
+        curve_id, bits = _CURVE_IDS[public_key.curve.name]
+        numbers = public_key.public_numbers()
+        size = bits // 8
+        blob = bytes([curve_id]) + numbers.x.to_bytes(size, "little") + numbers.y.to_bytes(size, "little")
+    else:
+        raise HushctlError("unsupported Secure Boot V2 key type")
+    return hashlib.sha256(blob).digest()
+
+
+# --- certificates ---------------------------------------------------------
+
+def name(common_name, organization="Hushphone"):
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _signing_hash(issuer_key):
+    if isinstance(issuer_key, ec.EllipticCurvePrivateKey) and issuer_key.curve.key_size > 256:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def _builder(subject, public_key, issuer_name, issuer_public_key, days):
+    now = utcnow()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(random_serial())
+        .not_valid_before(now - datetime.timedelta(minutes=5))  # tolerate clock skew
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), critical=False)
+    )
+    return builder
+
+
+def _key_usage(digital_signature=False, cert_sign=False):
+    return x509.KeyUsage(
+        digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
+        encipher_only=False, decipher_only=False,
+    )
+
+
+def make_ca(common_name, key, days, path_length, issuer_cert=None, issuer_key=None):
+    """A CA certificate: self-signed (root) when no issuer is given."""
+    subject = name(common_name)
+    issuer_name = issuer_cert.subject if issuer_cert is not None else subject
+    signer = issuer_key if issuer_key is not None else key
+    builder = (
+        _builder(subject, key.public_key(), issuer_name, signer.public_key(), days)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+    )
+    return builder.sign(signer, _signing_hash(signer))
+
+
+def make_client_cert(common_name, public_key, days, issuer_cert, issuer_key, san_uri=None):
+    """An end-entity certificate for TLS client authentication (handsets,
+    technicians): digitalSignature, clientAuth."""
+    builder = (
+        _builder(name(common_name), public_key, issuer_cert.subject, issuer_key.public_key(), days)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    if san_uri:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(san_uri)]), critical=False)
+    return builder.sign(issuer_key, _signing_hash(issuer_key))
+
+
+def cert_pem(cert):
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def cert_der(cert):
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def load_cert_pem(data, what="certificate"):
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise HushctlError("%s is not a PEM certificate" % what)
+
+
+def cert_fingerprint(cert):
+    """SHA-256 over the DER certificate, lower-case hex."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def make_crl(issuer_cert, issuer_key, revoked, days=30):
+    """A CRL signed by the issuer; revoked is [(serial_number, datetime)]."""
+    now = utcnow()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer_cert.subject)
+        .last_update(now)
+        .next_update(now + datetime.timedelta(days=days))
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+        )
+    return builder.sign(issuer_key, _signing_hash(issuer_key))
+
+
+def crl_pem(crl):
+    return crl.public_bytes(serialization.Encoding.PEM)
