@@ -1,0 +1,285 @@
+"""Signing and checking Hushphone updates on the host (library functions;
+`hushctl ota ...` is a thin layer over them).
+
+Signature sectors are built by espsecure's own Secure Boot V2 code
+(`generate_signature_block_using_pre_calculated_signature`, the function
+behind `espsecure sign-data --version 2 --pub-key ... --signature ...`).
+A local key signs exactly what an external signer or HSM would sign: the
+data padded with 0xFF to 4 KiB (RSA-PSS/SHA-256/salt 32, or ECDSA with
+SHA-256, SHA-384 for P-384), so both paths produce the same blocks.
+Verification and inspection run the handset's own hushphone.ota code."""
+import contextlib
+import io
+import os
+import tempfile
+import time
+
+import espsecure
+import esptool
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from hushctl.errors import HushctlError
+from hushphone.ota import OtaRejected, appdesc, bundle, manifest, sbv2
+from hushphone.ota.verifier import SignedImageVerifier, UpdateVerifier
+
+SECTOR = 4096
+PASSPHRASE_ENV = "HUSHCTL_KEY_PASSPHRASE"
+DEFAULT_EXPIRES_DAYS = 90
+
+# Secure Boot V2 schemes each chip's ROM accepts, and how many signature
+# blocks it reads. From ESP-IDF's soc_caps (SOC_SECURE_BOOT_V2_RSA/_ECC) and
+# espefuse's eFuse tables (SECURE_BOOT_SHA384_EN exists on the P-384 chips;
+# ESP32-C2 burns an ECDSA key digest). The original ESP32 (ECO3) and the C2
+# check only the first block.
+CHIP_SCHEMES = {
+    "esp32": (("rsa3072",), 1),
+    "esp32s2": (("rsa3072",), 3),
+    "esp32s3": (("rsa3072",), 3),
+    "esp32c3": (("rsa3072",), 3),
+    "esp32c2": (("ecdsa192", "ecdsa256"), 1),
+    "esp32c6": (("rsa3072", "ecdsa192", "ecdsa256"), 3),
+    "esp32h2": (("rsa3072", "ecdsa192", "ecdsa256"), 3),
+    "esp32c61": (("ecdsa192", "ecdsa256"), 3),
+    "esp32c5": (("rsa3072", "ecdsa192", "ecdsa256", "ecdsa384"), 3),
+    "esp32p4": (("rsa3072", "ecdsa192", "ecdsa256", "ecdsa384"), 3),
+}
+
+
+def _quiet_espsecure():
+    """espsecure's library functions narrate to stdout; our commands print
+    their own results (and --json must stay parseable)."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+# --- keys -----------------------------------------------------------------
+
+def read_passphrase(passphrase_file=None):
+    """The key passphrase from a file (first line) or $HUSHCTL_KEY_PASSPHRASE,
+    else None."""
+    if passphrase_file:
+        try:
+            with open(passphrase_file, "rb") as f:
+                return f.read().splitlines()[0] if f.peek(1) else b""
+        except OSError as e:
+            raise HushctlError("cannot read passphrase file: %s" % e.strerror)
+    value = os.environ.get(PASSPHRASE_ENV)
+    return value.encode() if value else None
+
+
+def load_private_key(path, passphrase=None):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise HushctlError("cannot read key %s: %s" % (path, e.strerror))
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase or None)
+    except TypeError:
+        # The message cryptography gives names the problem without the secret.
+        if passphrase:
+            raise HushctlError("key %s is not encrypted, but a passphrase was given" % path)
+        raise HushctlError("key %s is encrypted: give --passphrase-file or $%s" % (path, PASSPHRASE_ENV))
+    except (ValueError, UnsupportedAlgorithm):
+        raise HushctlError("cannot load key %s: wrong passphrase or not a PEM private key" % path)
+    scheme_of(key.public_key(), path)
+    return key
+
+
+def load_public_key(path):
+    """A public key from a PEM public or private key file (unencrypted)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise HushctlError("cannot read key %s: %s" % (path, e.strerror))
+    try:
+        if b"PRIVATE KEY" in data:
+            pub = serialization.load_pem_private_key(data, password=None).public_key()
+        else:
+            pub = serialization.load_pem_public_key(data)
+    except (TypeError, ValueError, UnsupportedAlgorithm):
+        raise HushctlError("cannot load public key %s (an encrypted private key? give its public key)" % path)
+    scheme_of(pub, path)
+    return pub
+
+
+def scheme_of(public_key, name="key"):
+    """The SBV2 scheme name of a public key ("rsa3072", "ecdsa256", ...)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size == 3072:
+            return "rsa3072"
+        raise HushctlError("%s: RSA keys for Secure Boot V2 are 3072 bits, not %d" % (name, public_key.key_size))
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        names = {"secp192r1": "ecdsa192", "secp256r1": "ecdsa256", "secp384r1": "ecdsa384"}
+        if public_key.curve.name in names:
+            return names[public_key.curve.name]
+        raise HushctlError("%s: curve %s is not usable for Secure Boot V2" % (name, public_key.curve.name))
+    raise HushctlError("%s: not an RSA or ECDSA key" % name)
+
+
+def public_pem(public_key):
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def key_digest(public_key):
+    """The Secure Boot V2 key digest, computed by espsecure itself
+    (`espsecure digest-sbv2-public-key`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pem_path = os.path.join(tmp, "key.pem")
+        out = os.path.join(tmp, "digest.bin")
+        with open(pem_path, "wb") as f:
+            f.write(public_pem(public_key))
+        with open(pem_path, "rb") as keyfile, _quiet_espsecure():
+            espsecure.digest_sbv2_public_key(keyfile, out)
+        with open(out, "rb") as f:
+            return f.read()
+
+
+# --- signing --------------------------------------------------------------
+
+def pad_to_sector(data):
+    """The data as Secure Boot V2 signs it: padded with 0xFF to 4 KiB."""
+    data = bytes(data)
+    return data + b"\xff" * (-len(data) % SECTOR)
+
+
+def sign_padded(private_key, padded):
+    """The signature an external signer/HSM would return for `padded`:
+    RSA-PSS (MGF1-SHA256, salt 32) over SHA-256, or DER ECDSA over SHA-256
+    (SHA-384 for P-384)."""
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return private_key.sign(padded, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                                hashes.SHA256())
+    hash_alg = hashes.SHA384() if private_key.curve.name == "secp384r1" else hashes.SHA256()
+    return private_key.sign(padded, ec.ECDSA(hash_alg))
+
+
+def signature_sector(padded, signers):
+    """The 4 KiB signature sector for `padded` from (public_key, signature)
+    pairs, assembled by espsecure (which also checks each signature)."""
+    if not 1 <= len(signers) <= sbv2.MAX_BLOCKS:
+        raise HushctlError("Secure Boot V2 takes 1 to 3 signatures, got %d" % len(signers))
+    if len(padded) % SECTOR:
+        raise HushctlError("data to sign must be padded to 4 KiB")
+    try:
+        with _quiet_espsecure():
+            blocks = espsecure.generate_signature_block_using_pre_calculated_signature(
+                [io.BytesIO(sig) for _pub, sig in signers],
+                [io.BytesIO(public_pem(pub)) for pub, _sig in signers],
+                padded,
+            )
+    except esptool.FatalError as e:
+        raise HushctlError("signature rejected by espsecure: %s" % str(e).splitlines()[0])
+    except ValueError as e:  # malformed DER ECDSA signature
+        raise HushctlError("signature file is not a valid signature: %s" % e)
+    return blocks + b"\xff" * (SECTOR - len(blocks))
+
+
+def sign_data(data, private_keys=(), external=()):
+    """Signed bytes: data padded to 4 KiB plus a signature sector. Signers
+    are loaded private keys and/or (public_key, signature) pairs from an
+    external signer (the signature over pad_to_sector(data))."""
+    padded = pad_to_sector(data)
+    signers = [(k.public_key(), sign_padded(k, padded)) for k in private_keys]
+    signers += list(external)
+    return padded + signature_sector(padded, signers)
+
+
+def sign_image(image_bytes, key_paths, passphrase=None):
+    """Sign an application image with local PEM keys (1 to 3)."""
+    keys = [load_private_key(p, passphrase) for p in key_paths]
+    return sign_data(image_bytes, keys)
+
+
+def check_chip_policy(chip, public_keys):
+    """Refuse keys the chip's ROM bootloader could not use."""
+    if chip not in CHIP_SCHEMES:
+        raise HushctlError("unknown chip %r (known: %s)" % (chip, ", ".join(sorted(CHIP_SCHEMES))))
+    schemes, max_blocks = CHIP_SCHEMES[chip]
+    for pub in public_keys:
+        scheme = scheme_of(pub)
+        if scheme not in schemes:
+            raise HushctlError("%s Secure Boot V2 accepts %s, not %s keys" % (chip, " or ".join(schemes), scheme))
+    if len(public_keys) > max_blocks:
+        raise HushctlError("%s reads only %d signature block(s); give at most %d key(s)" % (chip, max_blocks, max_blocks))
+
+
+# --- images, manifests, bundles --------------------------------------------
+
+def app_info(image_bytes):
+    """The app header/descriptor of an image (hushphone.ota.appdesc)."""
+    try:
+        return appdesc.AppInfo(image_bytes[: appdesc.HEAD_SIZE])
+    except OtaRejected as e:
+        raise HushctlError("image: %s" % e.message)
+
+
+def split_signed(data):
+    """(padded body, signature blocks) if `data` ends in a well-formed SBV2
+    signature sector, else None."""
+    if len(data) < 2 * SECTOR or len(data) % SECTOR:
+        return None
+    try:
+        return data[:-SECTOR], sbv2.parse_signature_sector(data[-SECTOR:])
+    except OtaRejected:
+        return None
+
+
+def manifest_fields(signed_image, boards, chip, version=None, secure_version=None, released=None, expires=None,
+                    notes=None):
+    """Manifest fields for a signed image; version and secure_version come
+    from its app descriptor and must agree with any values given."""
+    app = app_info(signed_image)
+    if version is not None and version != app.version:
+        raise HushctlError("--version %s does not match the image's app descriptor version %s" % (version, app.version))
+    if secure_version is not None and int(secure_version) != app.secure_version:
+        raise HushctlError("--secure-version %s does not match the image's secure_version %d"
+                           % (secure_version, app.secure_version))
+    if app.chip != chip:
+        raise HushctlError("image is built for %s, not %s" % (app.chip, chip))
+    if not boards:
+        raise HushctlError("give at least one --board")
+    released = int(time.time()) if released is None else int(released)
+    expires = released + DEFAULT_EXPIRES_DAYS * 86400 if expires is None else int(expires)
+    if expires <= released:
+        raise HushctlError("expiry must be after the release time")
+    import hashlib
+
+    fields = {
+        "format": manifest.FORMAT, "boards": list(boards), "chip": chip, "version": app.version,
+        "secure_version": app.secure_version, "image_size": len(signed_image),
+        "image_sha256": hashlib.sha256(signed_image).hexdigest(), "released": released, "expires": expires,
+    }
+    if notes:
+        fields["notes"] = notes
+    return fields
+
+
+def assemble_bundle(signed_manifest, signed_image):
+    return bundle.bundle_header(len(signed_manifest)) + bytes(signed_manifest) + bytes(signed_image)
+
+
+def build_bundle(image_bytes, key_paths, boards, chip, version=None, secure_version=None, released=None,
+                 expires=None, notes=None, passphrase=None):
+    """Sign an unsigned app image and its manifest with local keys and return
+    the .hushota bundle bytes."""
+    keys = [load_private_key(p, passphrase) for p in key_paths]
+    check_chip_policy(chip, [k.public_key() for k in keys])
+    signed_image = sign_data(image_bytes, keys)
+    fields = manifest_fields(signed_image, boards, chip, version, secure_version, released, expires, notes)
+    signed_manifest = sign_data(manifest.encode(fields), keys)
+    return assemble_bundle(signed_manifest, signed_image)
+
+
+def split_bundle(data):
+    """(signed manifest, signed image) of bundle bytes."""
+    try:
+        length = bundle.parse_bundle_header(data[: bundle.HEADER_SIZE])
+    except OtaRejected as e:
+        raise HushctlError("bundle: %s" % e.message)
+    end = bundle.HEADER_SIZE + length
+    if len(data) < end:
+        raise HushctlError("bundle: truncated inside the signed manifest")
+    return data[bundle.HEADER_SIZE : end], data[end:]
