@@ -283,3 +283,198 @@ def split_bundle(data):
     if len(data) < end:
         raise HushctlError("bundle: truncated inside the signed manifest")
     return data[bundle.HEADER_SIZE : end], data[end:]
+
+
+# --- verify and inspect -----------------------------------------------------
+
+BUNDLE_CHECKS = (
+    "bundle-header", "manifest-signature", "manifest-format", "chip", "board", "expiry", "secure-version",
+    "image-size", "image-sha256", "app-descriptor", "image-header", "image-chip", "image-secure-version",
+    "image-signature",
+)
+IMAGE_CHECKS = ("image-header", "image-chip", "image-secure-version", "image-signature")
+CHUNK_SIZE = 4096  # what the handset reads per flash-sector write
+
+
+def parse_digest_hex(text):
+    try:
+        digest = bytes.fromhex(text.strip())
+    except ValueError:
+        raise HushctlError("key digest %r is not hex" % text)
+    if len(digest) != 32:
+        raise HushctlError("key digest %r is not 32 bytes" % text)
+    return digest
+
+
+def trust_anchors(trust_keys=(), trust_digests=(), revoke=(), revoked_digests=()):
+    """(digests, revoked_mask) from public key files and hex digests. Slots
+    are numbered in that order: --trust keys first, then --trust-digest."""
+    digests = [key_digest(load_public_key(p)) for p in trust_keys]
+    digests += [parse_digest_hex(h) for h in trust_digests]
+    if not digests:
+        raise HushctlError("give at least one trusted key: --trust PUBKEY.pem or --trust-digest HEX")
+    if len(digests) > sbv2.MAX_BLOCKS:
+        raise HushctlError("at most 3 trusted keys (there are 3 key digest slots)")
+    mask = 0
+    for slot in revoke:
+        if not 0 <= slot < len(digests):
+            raise HushctlError("--revoke %d: there is no trusted key slot %d" % (slot, slot))
+        mask |= 1 << slot
+    for h in revoked_digests:
+        d = parse_digest_hex(h)
+        for i, t in enumerate(digests):
+            if t == d:
+                mask |= 1 << i
+    return digests, mask
+
+
+def _is_bundle(path):
+    with open(path, "rb") as f:
+        return f.read(len(bundle.MAGIC)) == bundle.MAGIC
+
+
+def verify_file(path, digests, revoked_mask=0, board=None, chip=None, min_secure_version=0, now=None):
+    """Verify a bundle (everything) or a bare signed image (image checks
+    only) with the handset's verifier, streaming the file in 4 KiB chunks.
+    Returns a report dict: ok, kind, checks [{name, ok, detail}], reason,
+    message."""
+    now = int(time.time()) if now is None else now
+    try:
+        kind = "bundle" if _is_bundle(path) else "image"
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise HushctlError("cannot read %s: %s" % (path, e.strerror))
+    if kind == "bundle":
+        verifier = UpdateVerifier(digests, revoked_mask, board=board, chip=chip,
+                                  secure_version_floor=min_secure_version, now=now)
+        expected = BUNDLE_CHECKS
+    else:
+        verifier = None
+        expected = IMAGE_CHECKS
+    failure = None
+    try:
+        with open(path, "rb") as f:
+            if kind == "bundle":
+                bundle.verify_bundle(verifier, f.read, CHUNK_SIZE)
+                passed = verifier.checks.passed
+            else:
+                image = SignedImageVerifier(sbv2.TrustAnchors(digests, revoked_mask), size, chip=chip,
+                                            secure_version_floor=min_secure_version, want_sha384=True)
+                passed = image.checks.passed
+                for chunk in iter(lambda: f.read(CHUNK_SIZE), b""):
+                    image.update(chunk)
+                image.finish()
+    except OtaRejected as e:
+        failure = e
+        passed = verifier.checks.passed if verifier is not None else image.checks.passed
+    skipped = set()
+    if board is None:
+        skipped.add("board")
+    if chip is None:
+        skipped.update(("chip", "image-chip") if kind == "image" else ("chip",))
+    checks = [{"name": n, "ok": True, "detail": d} for n, d in passed]
+    done = set(n for n, _d in passed)
+    failed_named = False
+    for name in expected:
+        if name in done:
+            continue
+        if name in skipped:
+            checks.append({"name": name, "ok": None, "detail": "not checked (no --%s given)" % name.split("-")[-1]})
+        elif failure is not None and not failed_named:
+            checks.append({"name": name, "ok": False, "detail": "%s: %s" % (failure.reason, failure.message)})
+            failed_named = True
+        elif failure is not None:
+            checks.append({"name": name, "ok": None, "detail": "not run"})
+    # Keep the verifier's order for what ran, the expected order for the rest.
+    order = {n: i for i, n in enumerate(expected)}
+    checks.sort(key=lambda c: order.get(c["name"], len(order)))
+    report = {"file": str(path), "kind": kind, "ok": failure is None, "checks": checks}
+    if failure is not None:
+        report["reason"] = failure.reason
+        report["message"] = failure.message
+    return report
+
+
+def _block_report(blocks, body):
+    import hashlib
+
+    from hushphone.ota.sha384 import sha384
+
+    digests = {"sha256": hashlib.sha256(body).digest(), "sha384": sha384(body)}
+    out = []
+    for b in blocks:
+        out.append({
+            "index": b.index, "scheme": b.scheme, "key_digest": b.key_digest.hex(),
+            "digest_matches": b.digest == digests[b.hash_name], "verifies": b.verify(digests[b.hash_name]),
+        })
+    return out
+
+
+def _signature_report(data):
+    """Signature blocks of signed data, or the reason it has none."""
+    if len(data) < 2 * SECTOR or len(data) % SECTOR:
+        return {"signed": False, "detail": "size is not whole 4 KiB sectors: no signature sector"}
+    try:
+        blocks = sbv2.parse_signature_sector(data[-SECTOR:])
+    except OtaRejected as e:
+        return {"signed": False, "detail": e.message}
+    return {"signed": True, "blocks": _block_report(blocks, data[:-SECTOR])}
+
+
+def inspect_image(data):
+    """Everything about an app image (signed or not): esptool's view of the
+    header and segments, the app descriptor, and the signature blocks."""
+    app = app_info(data)
+    report = {"size": len(data), "app": app.as_dict()}
+    from hushctl.appimage import load_image
+
+    image = load_image(app.chip, data)
+    report["header"] = {
+        "chip": app.chip, "chip_id": image.chip_id, "entry": "0x%08x" % image.entrypoint,
+        "segments": [{"addr": "0x%08x" % s.addr, "length": len(s.data)} for s in image.segments],
+    }
+    report["signature"] = _signature_report(data)
+    return report
+
+
+def inspect_file(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise HushctlError("cannot read %s: %s" % (path, e.strerror))
+    if not data.startswith(bundle.MAGIC):
+        return {"file": str(path), "kind": "image", "image": inspect_image(data)}
+    signed_manifest, signed_image = split_bundle(data)
+    body = signed_manifest[:-SECTOR]
+    text = manifest.strip_padding(body)
+    try:
+        fields = manifest.decode(text).fields
+        problem = None
+    except OtaRejected as e:
+        fields, problem = None, e.message
+    report = {
+        "file": str(path), "kind": "bundle", "signed_manifest_size": len(signed_manifest),
+        "manifest": fields, "manifest_signature": _signature_report(signed_manifest),
+        "image": inspect_image(signed_image),
+    }
+    if problem:
+        report["manifest_problem"] = problem
+    return report
+
+
+def manifest_from_tbs(tbs, signed_image, chip):
+    """The manifest JSON inside a --emit-tbs manifest file, checked against
+    the signed image it must describe."""
+    import hashlib
+
+    text = manifest.strip_padding(tbs)
+    try:
+        m = manifest.decode(text)
+    except OtaRejected as e:
+        raise HushctlError("manifest file: %s" % e.message)
+    if m.image_size != len(signed_image) or m.image_sha256 != hashlib.sha256(signed_image).hexdigest():
+        raise HushctlError("manifest file describes a different signed image")
+    if m.chip != chip:
+        raise HushctlError("manifest file is for %s, not %s" % (m.chip, chip))
+    return text

@@ -45,6 +45,7 @@ def verify_bundle(verifier, read, chunk_size=4096, sink=None):
     `read(n)`, streaming the image in chunks (each also given to `sink`, if
     any, e.g. a partition writer). Returns verifier.finish()'s result."""
     length = parse_bundle_header(_read_exactly(read, HEADER_SIZE, "header"))
+    verifier.checks.ok("bundle-header", "signed manifest of %d bytes" % length)
     manifest = verifier.check_manifest(_read_exactly(read, length, "signed manifest"))
     remaining = manifest.image_size
     while remaining > 0:

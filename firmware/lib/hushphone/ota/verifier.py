@@ -78,20 +78,24 @@ class SignedImageVerifier:
         self.received = pos + n
 
     def close(self):
-        """End of the stream: the SHA-256 of the whole signed image (the
-        app descriptor is parsed too, into .app)."""
+        """End of the stream: the SHA-256 of the whole signed image."""
         if self.received < self.size:
             raise OtaRejected("truncated", "image ended after %d of %d bytes" % (self.received, self.size))
         if self.sha256 is None:
             self.sha256 = self._whole.digest()
-            self.app = appdesc.AppInfo(self._head)
         return self.sha256
+
+    def app_info(self):
+        """The image's header and app descriptor (parsed once)."""
+        if self.app is None:
+            self.app = appdesc.AppInfo(self._head)
+        return self.app
 
     def finish(self):
         """Check the whole image; returns the trusted key slots that signed
         it. Raises OtaRejected on the first failed check."""
         self.close()
-        app = self.app
+        app = self.app_info()
         self.checks.ok("image-header", "%s %s, %d segments" % (app.project_name, app.version, app.segment_count))
         if self.chip is not None:
             if app.chip != self.chip:
@@ -215,7 +219,7 @@ class UpdateVerifier:
         if digest != m.image_sha256:
             raise OtaRejected("digest", "image SHA-256 %s does not match the manifest's %s" % (digest, m.image_sha256))
         self.checks.ok("image-sha256", digest)
-        app = img.app
+        app = img.app_info()
         if app.version != m.version or app.secure_version != m.secure_version:
             raise OtaRejected("mismatch", "image says version %s secure_version %d, manifest says %s / %d"
                               % (app.version, app.secure_version, m.version, m.secure_version))
