@@ -17,7 +17,7 @@ class SipParseError(SipError):
              resynchronised and must be closed"""
 
     def __init__(self, status, reason, message=None, fatal=False):
-        SipError.__init__(self, "%d %s" % (status, reason))
+        super().__init__("%d %s" % (status, reason))
         self.status = status
         self.reason = reason
         self.message = message

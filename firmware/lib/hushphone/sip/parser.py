@@ -106,7 +106,11 @@ def content_length(msg):
         return None
     if len(fields) > 1:
         raise _bad("several Content-Length fields", msg)
-    return parse_uint(fields[0], 0xFFFFFFFF, "Content-Length")
+    try:
+        return parse_uint(fields[0], 0xFFFFFFFF, "Content-Length")
+    except SipParseError as e:
+        e.message = msg
+        raise
 
 
 def validate(msg):
