@@ -1,0 +1,50 @@
+# AES counter mode for one packet at a time (RFC 3711 §4.1.1), without
+# per-packet allocation: the counter blocks are written into a buffer made
+# once, and all of a packet's blocks go through ONE AES-ECB call into a
+# preallocated keystream buffer.
+from hushphone.crypto.aes import AesEcb
+from hushphone.srtp.fastpath import fill_counters, xor_keystream
+
+
+class KeystreamBuffers:
+    """Counter blocks and keystream for packets of up to max_bytes. The
+    SRTP and SRTCP ciphers of a context share one (a packet is processed
+    start to finish before the next)."""
+
+    def __init__(self, max_bytes):
+        nblocks = (max_bytes + 15) >> 4
+        ctr = bytearray(nblocks << 4)
+        for b in range(nblocks):  # block numbers never change: write them once
+            ctr[16 * b + 14] = b >> 8
+            ctr[16 * b + 15] = b & 0xFF
+        self.ctr = ctr
+        self.keystream = bytearray(nblocks << 4)
+        # views[n] = the first n counter blocks, made on first use per size
+        self._ctr_view = memoryview(ctr)
+        self._views = [None] * (nblocks + 1)
+
+    def counter_view(self, nblocks):
+        view = self._views[nblocks]
+        if view is None:
+            view = self._views[nblocks] = self._ctr_view[: nblocks << 4]
+        return view
+
+
+class PacketCipher:
+    def __init__(self, session_key, session_salt, buffers):
+        self._encrypt_into = AesEcb(session_key).encrypt_into
+        self._salt = bytes(session_salt)
+        self._buffers = buffers
+
+    def crypt(self, buf, at, n, src, ssrc_at, i_hi, i_lo):
+        """XOR into buf[at:at+n] the keystream for the SSRC found at
+        src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
+        24 bits are i_hi and i_lo."""
+        if n <= 0:
+            return
+        nblocks = (n + 15) >> 4
+        b = self._buffers
+        fill_counters(b.ctr, self._salt, nblocks, src, ssrc_at, i_hi, i_lo)
+        ks = b.keystream
+        self._encrypt_into(b.counter_view(nblocks), ks)
+        xor_keystream(buf, at, n, ks)
