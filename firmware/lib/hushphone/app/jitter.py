@@ -98,10 +98,14 @@ class JitterBuffer:
 
     # -- input ---------------------------------------------------------
 
-    def put(self, seq, timestamp, payload, now_ms):
-        """Store one received payload; returns ACCEPTED or why it was not."""
+    def put(self, seq, timestamp, payload, now_ms, offset=0, length=-1):
+        """Store one received payload (payload[offset:offset+length], all
+        of it by default: no slice object needed); returns ACCEPTED or why
+        it was not."""
         stats = self.stats
-        if len(payload) != self.payload_size:
+        if length < 0:
+            length = len(payload) - offset
+        if length != self.payload_size:
             stats.bad_size += 1
             return BAD_SIZE
         seq &= 0xFFFF
@@ -135,7 +139,7 @@ class JitterBuffer:
         if self._slot_seq[slot] == _EMPTY:
             self._count += 1
         self._slot_seq[slot] = seq
-        copy_into(self._slots[slot], payload, 0, self.payload_size)
+        copy_into(self._slots[slot], payload, offset, length)
         if _seq_diff(seq, self._highest) > 0:
             self._highest = seq
         stats.accepted += 1

@@ -1,0 +1,363 @@
+# The media path of one call: a sans-IO session and a thin asyncio UDP driver.
+#
+#   send:    PCM frame -> G.711 -> RTP -> SRTP protect -> packet
+#   receive: packet -> SRTP unprotect -> RTP -> jitter buffer -> G.711 -> PCM
+#
+# MediaSession takes frames and packets in and gives packets and frames out;
+# the time is passed in. Frames are HAL audio frames: 160 samples of 16-bit
+# LE mono PCM at 8 kHz (20 ms). Every packet has the same size (no
+# voice-activity detection: silence is sent like speech, so packet sizes and
+# timing tell an observer nothing). SSRC, first sequence number and first
+# timestamp are random per call.
+#
+# A peer's bad packet (forged, garbled, replayed, not RTP, wrong payload
+# type) is dropped and counted; nothing a peer sends raises out of
+# receive_packet(). Buffers are allocated once per call; per packet only
+# what SRTP returns is allocated.
+from hushphone import g711, rtp
+from hushphone.app.jitter import Concealer, JitterBuffer
+from hushphone.compat import IS_MICROPYTHON, const
+from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
+
+FRAME_SAMPLES = const(160)
+FRAME_BYTES = const(320)
+PTIME_MS = const(20)
+_RTP_HEADER = const(12)
+_CODECS = {"PCMU": 0, "PCMA": 8}  # static payload types (RFC 3551)
+
+
+class MediaError(Exception):
+    """Local misuse of the media session (bad codec, bad frame size)."""
+
+
+class MediaStats:
+    """Counters of one call's media. lost/late/duplicate come from the
+    jitter buffer; the dropped_* ones count packets refused before it."""
+
+    def __init__(self):
+        self.sent = 0
+        self.received = 0  # authentic packets accepted into the jitter buffer
+        self.dropped_auth = 0  # forged or corrupted (SRTP tag mismatch)
+        self.dropped_replay = 0
+        self.dropped_malformed = 0  # not SRTP/RTP, wrong size
+        self.other_payload = 0  # authentic, but not our audio payload type
+        self.frames_out = 0
+        self.concealed = 0
+        self._jb = None  # the jitter buffer's JitterStats
+
+    @property
+    def lost(self):
+        return self._jb.lost
+
+    @property
+    def late(self):
+        return self._jb.late
+
+    @property
+    def duplicate(self):
+        return self._jb.duplicate
+
+    def as_dict(self):
+        return {
+            "sent": self.sent,
+            "received": self.received,
+            "lost": self.lost,
+            "late": self.late,
+            "duplicate": self.duplicate,
+            "dropped_auth": self.dropped_auth,
+            "dropped_replay": self.dropped_replay,
+            "dropped_malformed": self.dropped_malformed,
+            "other_payload": self.other_payload,
+            "concealed": self.concealed,
+        }
+
+
+def _u32(b):
+    return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+
+
+def srtp_pair(suite, local_key, local_salt, remote_key, remote_salt):
+    """The two SRTP contexts of an SDES call: ours protects with our key,
+    the peer's key unprotects what it sends."""
+    return SrtpContext(suite, local_key, local_salt), SrtpContext(suite, remote_key, remote_salt)
+
+
+class MediaSession:
+    """One call's audio, sans-IO.
+
+    send_frame(pcm) -> SRTP packet bytes to send;
+    receive_packet(data, now_ms) -> True if it was accepted;
+    play_frame(now_ms) -> the PCM frame to play now (a buffer reused on the
+    next call). Call send_frame and play_frame once per 20 ms."""
+
+    def __init__(
+        self,
+        codec,
+        tx_srtp,
+        rx_srtp,
+        random_bytes,
+        payload_type=None,
+        jitter_min_ms=40,
+        jitter_max_ms=120,
+    ):
+        if codec not in _CODECS:
+            raise MediaError("unsupported codec %r" % (codec,))
+        self.codec = codec
+        self.payload_type = _CODECS[codec] if payload_type is None else payload_type
+        if codec == "PCMU":
+            self._encode = g711.ulaw_encode_into
+            self._decode = g711.ulaw_decode_into
+        else:
+            self._encode = g711.alaw_encode_into
+            self._decode = g711.alaw_decode_into
+        self._tx = tx_srtp
+        self._rx = rx_srtp
+        r = random_bytes(10)
+        self.ssrc = _u32(r)
+        self._seq = (r[4] << 8) | r[5]
+        self._ts = _u32(r[6:10])
+        self._first = True
+        # The outgoing RTP packet: a fixed header rewritten in place and a
+        # payload view G.711 encodes into.
+        self._packet = bytearray(_RTP_HEADER + FRAME_SAMPLES)
+        self._packet[0] = 0x80
+        self._packet[8] = r[0]
+        self._packet[9] = r[1]
+        self._packet[10] = r[2]
+        self._packet[11] = r[3]
+        self._payload = memoryview(self._packet)[_RTP_HEADER:]
+        self._out = bytearray(FRAME_BYTES)
+        self._jitter_ms = (jitter_min_ms, jitter_max_ms)
+        self._new_jitter()
+        self._conceal = Concealer(FRAME_BYTES)
+        self.stats = MediaStats()
+        self.stats._jb = self._jitter.stats
+        self.remote_ssrc = None
+
+    def _new_jitter(self):
+        self._jitter = JitterBuffer(FRAME_SAMPLES, PTIME_MS, self._jitter_ms[0], self._jitter_ms[1])
+        return self._jitter
+
+    @property
+    def jitter(self):
+        return self._jitter
+
+    # -- sending -------------------------------------------------------
+
+    def send_frame(self, pcm):
+        """Encode, packetise and protect one 20 ms frame; returns the packet."""
+        if len(pcm) != FRAME_BYTES:
+            raise MediaError("a frame is %d bytes of 16-bit PCM" % FRAME_BYTES)
+        p = self._packet
+        seq = self._seq
+        ts = self._ts
+        p[1] = self.payload_type | (0x80 if self._first else 0)  # marker: start of talkspurt
+        p[2] = seq >> 8
+        p[3] = seq & 0xFF
+        p[4] = ts >> 24
+        p[5] = (ts >> 16) & 0xFF
+        p[6] = (ts >> 8) & 0xFF
+        p[7] = ts & 0xFF
+        self._encode(pcm, self._payload)
+        packet = self._tx.protect(p)
+        self._first = False
+        self._seq = (seq + 1) & 0xFFFF
+        self._ts = (ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        self.stats.sent += 1
+        return packet
+
+    # -- receiving -----------------------------------------------------
+
+    def receive_packet(self, data, now_ms):
+        """Take one packet from the network. Returns True when it went into
+        the jitter buffer; anything else is dropped and counted."""
+        stats = self.stats
+        try:
+            plain = self._rx.unprotect(data)
+        except SrtpAuthError:
+            stats.dropped_auth += 1
+            return False
+        except SrtpReplayError:
+            stats.dropped_replay += 1
+            return False
+        except SrtpError:
+            stats.dropped_malformed += 1
+            return False
+        try:
+            start = rtp.header_length(plain)
+        except rtp.RtpError:
+            stats.dropped_malformed += 1
+            return False
+        end = len(plain)
+        if plain[0] & 0x20:  # padding: the last byte counts it
+            end -= plain[end - 1]
+        if (plain[1] & 0x7F) != self.payload_type:
+            stats.other_payload += 1  # e.g. telephone-event: not audio
+            return False
+        if end - start != FRAME_SAMPLES:
+            stats.dropped_malformed += 1  # only 20 ms frames are played
+            return False
+        jb = self._jitter
+        ssrc = rtp.ssrc(plain)
+        if ssrc != self.remote_ssrc:
+            # An authentic new stream from the peer (first packet, or it
+            # restarted its sender): start its playout afresh.
+            if self.remote_ssrc is not None:
+                jb = self._new_jitter()
+                jb.stats = self.stats._jb  # counters run on for the call
+            self.remote_ssrc = ssrc
+        result = jb.put(rtp.sequence_number(plain), rtp.timestamp(plain), plain, now_ms, start, FRAME_SAMPLES)
+        if result == 0 or result == 3:  # ACCEPTED or RESYNC
+            stats.received += 1
+            return True
+        return False
+
+    # -- playing -------------------------------------------------------
+
+    def play_frame(self, now_ms):
+        """The frame to play now: decoded audio, a concealment of a missing
+        packet, or silence while the buffer fills."""
+        payload = self._jitter.pop(now_ms)
+        out = self._out
+        if payload is not None:
+            self._decode(payload, out)
+            self._conceal.good(out)
+        else:
+            if self._jitter.last_state != 0:  # not merely WAITING to start
+                self.stats.concealed += 1
+            self._conceal.conceal_into(out)
+        self.stats.frames_out += 1
+        return out
+
+
+# --- the asyncio driver ----------------------------------------------------
+
+if IS_MICROPYTHON:
+    import time as _time
+
+    def _ticks_ms():
+        return _time.ticks_ms()
+
+    def _ticks_diff(a, b):
+        return _time.ticks_diff(a, b)
+
+    async def _sleep_ms(ms):
+        import asyncio
+
+        await asyncio.sleep_ms(ms)
+
+else:
+    import time as _time
+
+    def _ticks_ms():
+        return _time.monotonic_ns() // 1000000
+
+    def _ticks_diff(a, b):
+        return a - b
+
+    async def _sleep_ms(ms):
+        import asyncio
+
+        await asyncio.sleep(ms / 1000)
+
+
+_MAX_DATAGRAM = const(2048)
+_MAX_READS_PER_TICK = const(32)  # bounded work per tick, even under a flood
+_RESYNC_AFTER_MS = const(200)  # behind schedule by more than this: re-anchor
+
+
+def sockaddr(host, port):
+    """The address form this runtime's sockets take (raw sockaddr bytes on
+    the MicroPython unix port, a tuple elsewhere)."""
+    import socket
+
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+def bind_random_port(host, random_below, first=16384, last=32767, tries=32):
+    """A non-blocking UDP socket on a random even port in [first, last]:
+    a fresh port per call, chosen by us (the unix port has no getsockname
+    to learn what port 0 picked). Returns (socket, port)."""
+    import socket
+
+    for _ in range(tries):
+        port = first + 2 * random_below((last - first + 1) // 2)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(sockaddr(host, port))
+        except OSError:
+            s.close()
+            continue
+        s.setblocking(False)
+        return s, port
+    raise MediaError("no free UDP port in %d-%d" % (first, last))
+
+
+class UdpMediaDriver:
+    """Runs a MediaSession over a UDP socket on a 20 ms clock.
+
+    Each tick: read every waiting datagram (non-blocking: MicroPython's
+    asyncio has no datagram endpoint), send one frame from `source`, hand
+    one played frame to `sink`. Ticks follow an absolute schedule (start +
+    n * 20 ms) so sleep overshoot does not accumulate into drift."""
+
+    def __init__(self, session, sock, remote=None):
+        self.session = session
+        self.sock = sock
+        self.remote = remote
+        self.ticks = 0
+        self.late_ticks = 0
+        self._stop = False
+        self._frame_in = bytearray(FRAME_BYTES)
+
+    def set_remote(self, host, port):
+        self.remote = sockaddr(host, port)
+
+    def stop(self):
+        self._stop = True
+
+    def _drain(self, now_ms):
+        sock = self.sock
+        session = self.session
+        for _ in range(_MAX_READS_PER_TICK):
+            try:
+                data, _addr = sock.recvfrom(_MAX_DATAGRAM)
+            except OSError:
+                return  # nothing more waiting (EAGAIN)
+            session.receive_packet(data, now_ms)
+
+    async def run(self, source, sink, duration_ms=None):
+        """source(frame) fills the outgoing frame; sink(frame, now_ms) takes
+        the played one. Runs until stop() or duration_ms has passed."""
+        start = _ticks_ms()
+        frame_in = self._frame_in
+        n = 0
+        while not self._stop:
+            now = _ticks_diff(_ticks_ms(), start)
+            if duration_ms is not None and now >= duration_ms:
+                break
+            self._drain(now)
+            source(frame_in)
+            packet = self.session.send_frame(frame_in)
+            if self.remote is not None:
+                try:
+                    self.sock.sendto(packet, self.remote)
+                except OSError:
+                    pass  # e.g. ICMP unreachable reported late: UDP carries on
+            sink(self.session.play_frame(now), now)
+            self.ticks += 1
+            n += 1
+            delay = n * PTIME_MS - _ticks_diff(_ticks_ms(), start)
+            if delay < -_RESYNC_AFTER_MS:
+                # Far behind (the process was stopped, the machine is
+                # overloaded): skip ahead instead of bursting to catch up.
+                self.late_ticks += 1
+                n = _ticks_diff(_ticks_ms(), start) // PTIME_MS
+                delay = 0
+            await _sleep_ms(delay if delay > 0 else 0)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
