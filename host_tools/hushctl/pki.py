@@ -61,13 +61,13 @@ def private_key_pem(key, passphrase):
 
 
 def load_private_key_pem(data, passphrase, what="private key"):
-    if passphrase is None:
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" not in data:
+        raise PassphraseError("%s is not an encrypted private key; refusing to use it" % what)
+    if not passphrase:
         raise PassphraseError("%s is encrypted: a passphrase is needed (--passphrase-file or HUSHCTL_PASSPHRASE)" % what)
     try:
         return serialization.load_pem_private_key(data, passphrase.encode("utf-8"))
-    except TypeError:
-        raise PassphraseError("%s is not encrypted; refusing to use an unprotected key" % what)
-    except (ValueError, UnsupportedAlgorithm):
+    except (TypeError, ValueError, UnsupportedAlgorithm):
         raise PassphraseError("wrong passphrase for %s (or the file is not a private key)" % what)
 
 

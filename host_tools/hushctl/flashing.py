@@ -1,0 +1,99 @@
+"""What goes where in flash, and the esptool commands that put it there:
+write-flash over a serial port, or merge-bin into one factory image for a
+production programmer."""
+import shlex
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+from esp_idf_defs.partitions import InputError as PartitionInputError
+from esp_idf_defs.partitions import PartitionTable
+
+from hushctl.errors import HushctlError
+
+PARTITION_TABLE_OFFSET = 0x8000
+_APP_DESC_OFFSET = 0x20  # image header (24) + first segment header (8)
+_APP_DESC_MAGIC = 0xABCD5432
+
+
+class FlashingError(HushctlError):
+    pass
+
+
+def esptool_exe():
+    exe = Path(sys.executable).parent / "esptool"
+    return str(exe) if exe.exists() else "esptool"
+
+
+class Layout:
+    """A board's partition table and the offsets provisioning writes to."""
+
+    def __init__(self, partitions_csv):
+        try:
+            self.table = PartitionTable.from_csv(partitions_csv)
+            self.table.verify()
+        except PartitionInputError as e:
+            raise FlashingError("bad partition table: %s" % e)
+
+    def partition(self, name):
+        p = self.table.find_by_name(name)
+        if p is None:
+            raise FlashingError("the partition table has no %r partition" % name)
+        return p
+
+    def table_binary(self):
+        return self.table.to_binary()
+
+
+def app_version(image):
+    """(version, secure_version) from an app image's esp_app_desc_t, or None."""
+    if len(image) < _APP_DESC_OFFSET + 48:
+        return None
+    magic, secure_version = struct.unpack_from("<II", image, _APP_DESC_OFFSET)
+    if magic != _APP_DESC_MAGIC:
+        return None
+    raw = image[_APP_DESC_OFFSET + 16:_APP_DESC_OFFSET + 48]
+    return raw.split(b"\x00", 1)[0].decode("utf-8", "replace"), secure_version
+
+
+def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otadata, nvs_keys=None):
+    """[(offset, description, path)] in address order."""
+    items = [
+        (board.bootloader_offset, "bootloader", bootloader),
+        (PARTITION_TABLE_OFFSET, "partition table", partition_table),
+        (layout.partition("otadata").offset, "otadata (blank: boot ota_0)", otadata),
+        (layout.partition("ota_0").offset, "firmware -> ota_0", firmware),
+        (layout.partition("nvs").offset, "NVS (identity, trust, account)", nvs),
+    ]
+    if nvs_keys is not None:
+        items.append((layout.partition("nvs_keys").offset, "NVS encryption keys", nvs_keys))
+    return sorted(items, key=lambda item: item[0])
+
+
+def _pairs(items):
+    args = []
+    for offset, _, path in items:
+        args += [hex(offset), str(path)]
+    return args
+
+
+def write_flash_command(board, port, items):
+    return [esptool_exe(), "--chip", board.chip, "--port", port, "write-flash",
+            "--flash-size", board.flash_size] + _pairs(items)
+
+
+def merge_bin_command(board, output, items):
+    return [esptool_exe(), "--chip", board.chip, "merge-bin", "--output", str(output),
+            "--flash-size", board.flash_size, "--pad-to-size", board.flash_size] + _pairs(items)
+
+
+def shell_line(cmd):
+    return " ".join(shlex.quote(a) for a in cmd)
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        lines = [l.strip() for l in (result.stdout + result.stderr).splitlines() if l.strip()]
+        raise FlashingError("esptool failed: %s" % (lines[-1] if lines else "no output"))
