@@ -10,7 +10,7 @@ class OtaRejected(Exception):
     "mismatch"); the message says what exactly was wrong."""
 
     def __init__(self, reason, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.reason = reason
         self.message = message
 

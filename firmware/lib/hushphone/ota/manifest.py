@@ -9,7 +9,7 @@ from hushphone.ota import OtaRejected
 
 FORMAT = 1
 _FIELDS = {
-    "format": "int", "boards": "list", "chip": "str", "version": "str", "secure_version": "int",
+    "format": "int", "boards": "list", "chip": "str", "version": "version", "secure_version": "int",
     "image_size": "int", "image_sha256": "hex", "released": "int", "expires": "int", "notes": "str",
 }
 _OPTIONAL = ("notes",)
@@ -72,6 +72,8 @@ def _check_field(name, kind, v):
         return _is_int(v) and v >= 0
     if kind == "str":
         return isinstance(v, str) and 0 < len(v) <= 1024
+    if kind == "version":  # as in esp_app_desc_t: up to 31 bytes, may be empty
+        return isinstance(v, str) and len(v.encode("utf-8")) <= 31
     if kind == "hex":
         return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
     if kind == "list":
