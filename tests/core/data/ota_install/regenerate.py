@@ -14,6 +14,7 @@ RELEASED, valid until EXPIRES unless said otherwise):
   v0_downgrade.hushota    0.9.0 / secure_version 0
   v2_wrong_board.hushota  for board "other-board" only
   v2_expired.hushota      expired at RELEASED + 1
+  v2_big.hushota          1.1.0 with a 28 KiB signed image (for a 24 KiB slot)
 """
 import json
 import sys
@@ -45,8 +46,8 @@ def write_key(directory, name):
     return key, str(path)
 
 
-def bundle(key_path, version, secure_version, boards=(BOARD,), released=RELEASED, expires=EXPIRES):
-    image = build_app_image(CHIP, version, secure_version, "hushphone", PAYLOAD)
+def bundle(key_path, version, secure_version, boards=(BOARD,), released=RELEASED, expires=EXPIRES, payload=PAYLOAD):
+    image = build_app_image(CHIP, version, secure_version, "hushphone", payload)
     return ota_sign.build_bundle(image, [key_path], list(boards), CHIP, released=released, expires=expires)
 
 
@@ -63,6 +64,7 @@ def main():
             "v0_downgrade.hushota": bundle(trusted_path, "0.9.0", 0),
             "v2_wrong_board.hushota": bundle(trusted_path, "1.1.0", 2, boards=("other-board",)),
             "v2_expired.hushota": bundle(trusted_path, "1.1.0", 2, expires=RELEASED + 1),
+            "v2_big.hushota": bundle(trusted_path, "1.1.0", 2, payload=3 * PAYLOAD),
         }
         for name, data in files.items():
             (HERE / name).write_bytes(data)
