@@ -37,7 +37,8 @@ def keys_group():
 def init_cmd(directory, ota_scheme, ota_keys, external, passphrase_file):
     """Create the key hierarchy in DIRECTORY (refuses to overwrite)."""
     passphrase = get_passphrase(passphrase_file, confirm=True)
-    click.echo("Generating keys (RSA-3072 takes a few seconds)...", err=True)
+    if sys.stderr.isatty():
+        click.echo("Generating keys...", err=True)
     hierarchy = keys.init_hierarchy(directory, passphrase, ota_scheme, ota_keys, external)
     for line in keys.summary(hierarchy):
         click.echo(line)
