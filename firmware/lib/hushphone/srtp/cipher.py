@@ -21,12 +21,10 @@ class KeystreamBuffers:
         self.keystream = bytearray(nblocks << 4)
         # views[n] = the first n counter blocks, made on first use per size
         self._ctr_view = memoryview(ctr)
-        self._views = [None] * (nblocks + 1)
+        self.views = [None] * (nblocks + 1)
 
     def counter_view(self, nblocks):
-        view = self._views[nblocks]
-        if view is None:
-            view = self._views[nblocks] = self._ctr_view[: nblocks << 4]
+        view = self.views[nblocks] = self._ctr_view[: nblocks << 4]
         return view
 
 
@@ -35,6 +33,9 @@ class PacketCipher:
         self._encrypt_into = AesEcb(session_key).encrypt_into
         self._salt = bytes(session_salt)
         self._buffers = buffers
+        self._ctr = buffers.ctr
+        self._ks = buffers.keystream
+        self._views = buffers.views
 
     def crypt(self, buf, at, n, src, ssrc_at, i_hi, i_lo):
         """XOR into buf[at:at+n] the keystream for the SSRC found at
@@ -43,8 +44,10 @@ class PacketCipher:
         if n <= 0:
             return
         nblocks = (n + 15) >> 4
-        b = self._buffers
-        fill_counters(b.ctr, self._salt, nblocks, src, ssrc_at, i_hi, i_lo)
-        ks = b.keystream
-        self._encrypt_into(b.counter_view(nblocks), ks)
+        fill_counters(self._ctr, self._salt, nblocks, src, ssrc_at, i_hi, i_lo)
+        ks = self._ks
+        view = self._views[nblocks]
+        if view is None:
+            view = self._buffers.counter_view(nblocks)
+        self._encrypt_into(view, ks)
         xor_keystream(buf, at, n, ks)

@@ -143,69 +143,99 @@ class SrtpContext:
     def protect(self, rtp):
         """The SRTP packet for an RTP packet (bytes)."""
         n = len(rtp)
-        if n > self.max_packet:
-            raise SrtpLocalError("RTP packet longer than max_packet")
-        try:
-            hlen = header_length(rtp, n)
-        except RtpError as e:
-            raise SrtpLocalError("cannot protect: %s" % e)
+        if (rtp[0] & 0xDF) == 0x80 and 12 <= n <= self.max_packet:
+            hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
+        else:
+            hlen = self._local_header_length(rtp, n)
         d = self._rtp
-        stream = self._stream(d, rtp, 8, True, True)
+        stream = d.last
+        if stream is None or not same4(rtp, 8, stream.ssrc):
+            stream = self._stream(d, rtp, 8, True, True)
         window = stream.window
         seq = (rtp[2] << 8) | rtp[3]
-        index = _estimate_index(window.top, seq)
-        if index < 0 or not window.fresh(index):
-            raise SrtpLocalError("RTP sequence number reused: keystream would repeat")
-        if index >> 48:  # 2**48 packets: a re-key is due
-            raise SrtpLocalError("SRTP index exhausted: re-key needed")
+        index = window.top + 1
+        if (index & 0xFFFF) != seq:  # not simply the next packet
+            index = _estimate_index(window.top, seq)
+            if index < 0 or not window.fresh(index):
+                raise SrtpLocalError("RTP sequence number reused: keystream would repeat")
         roc = index >> 16
+        if roc != self._roc:
+            if index >> 48:  # 2**48 packets: a re-key is due
+                raise SrtpLocalError("SRTP index exhausted: re-key needed")
+            self._set_roc(roc)
         scratch = self._scratch
         copy_into(scratch, 0, rtp, n)
         d.cipher.crypt(scratch, hlen, n - hlen, rtp, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
-        if roc != self._roc:
-            self._set_roc(roc)
-        mac = d.mac.digest(self._view(n), self._roc_bytes)
+        views = self._views
+        view = views.get(n)
+        if view is None:
+            view = self._view(n)
+        mac = d.mac.digest(view, self._roc_bytes)
         tag_len = d.tag_len
         copy_into(scratch, n, mac, tag_len)
         window.accept(index)
-        return bytes(self._view(n + tag_len))
+        view = views.get(n + tag_len)
+        if view is None:
+            view = self._view(n + tag_len)
+        return bytes(view)
 
     def unprotect(self, srtp):
         """The RTP packet inside an SRTP packet; SrtpError if it is not
         authentic, a replay, or malformed."""
         n = len(srtp)
         d = self._rtp
-        m = n - d.tag_len
-        if n > self.max_packet + d.tag_len:
-            self._reject("malformed", SrtpMalformedError, "SRTP packet longer than max_packet")
-        try:
-            hlen = header_length(srtp, m)
-        except RtpError as e:
-            self._reject("malformed", SrtpMalformedError, "bad SRTP packet: %s" % e)
-        stream = self._stream(d, srtp, 8, False, False)
+        tag_len = d.tag_len
+        m = n - tag_len
+        if m >= _RTP_HEADER and (srtp[0] & 0xDF) == 0x80 and m <= self.max_packet:
+            hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
+        else:
+            hlen = self._remote_header_length(srtp, m)
+        stream = d.last
+        if stream is None or not same4(srtp, 8, stream.ssrc):
+            stream = self._stream(d, srtp, 8, False, False)
         seq = (srtp[2] << 8) | srtp[3]
         if stream is None:
             window = None
             index = seq  # a new SSRC starts with ROC 0 (RFC 3711 §3.3.1)
         else:
             window = stream.window
-            index = _estimate_index(window.top, seq)
-            if index < 0 or not window.fresh(index):
-                self._reject("replay", SrtpReplayError, "SRTP replay")
+            index = window.top + 1
+            if (index & 0xFFFF) != seq:  # not simply the next packet
+                index = _estimate_index(window.top, seq)
+                if index < 0 or not window.fresh(index):
+                    self._reject("replay", SrtpReplayError, "SRTP replay")
         roc = index >> 16
-        scratch = self._scratch
-        copy_into(scratch, 0, srtp, m)
         if roc != self._roc:
             self._set_roc(roc)
-        view = self._view(m)
+        scratch = self._scratch
+        copy_into(scratch, 0, srtp, m)
+        view = self._views.get(m)
+        if view is None:
+            view = self._view(m)
         mac = d.mac.digest(view, self._roc_bytes)
-        if tag_differs(srtp, m, mac, d.tag_len):
+        if tag_differs(srtp, m, mac, tag_len):
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         d.cipher.crypt(scratch, hlen, m - hlen, srtp, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if window is None:
             window = self._stream(d, srtp, 8, True, False).window
         window.accept(index)
         return bytes(view)
+
+    def _local_header_length(self, rtp, n):
+        if n > self.max_packet:
+            raise SrtpLocalError("RTP packet longer than max_packet")
+        try:
+            return header_length(rtp, n)
+        except RtpError as e:
+            raise SrtpLocalError("cannot protect: %s" % e)
+
+    def _remote_header_length(self, srtp, m):
+        if m > self.max_packet:
+            self._reject("malformed", SrtpMalformedError, "SRTP packet longer than max_packet")
+        try:
+            return header_length(srtp, m)
+        except RtpError as e:
+            self._reject("malformed", SrtpMalformedError, "bad SRTP packet: %s" % e)
 
     # -- SRTCP ----------------------------------------------------------
 

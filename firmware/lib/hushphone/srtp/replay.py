@@ -23,18 +23,23 @@ class ReplayWindow:
 
     def accept(self, index):
         """Record an authenticated index (fresh() said yes)."""
-        bits = self._bits
         top = self.top
         if index > top:
-            if top < 0 or index - top >= self.size:
-                for i in range(len(bits)):
-                    bits[i] = 0
-            else:
-                # forget the slots skipped over (their old owners left the window)
-                mask = self._mask
-                for i in range(top + 1, index):
-                    pos = i & mask
-                    bits[pos >> 3] &= ~(1 << (pos & 7))
+            if index != top + 1:
+                self._skip(top, index)
             self.top = index
         pos = index & self._mask
-        bits[pos >> 3] |= 1 << (pos & 7)
+        self._bits[pos >> 3] |= 1 << (pos & 7)
+
+    def _skip(self, top, index):
+        # The slots of top+1 .. index-1 now stand for indices never seen:
+        # clear them (all of them when the jump is a window or more).
+        bits = self._bits
+        if top < 0 or index - top >= self.size:
+            for i in range(len(bits)):
+                bits[i] = 0
+            return
+        mask = self._mask
+        for i in range(top + 1, index):
+            pos = i & mask
+            bits[pos >> 3] &= ~(1 << (pos & 7))
