@@ -1,0 +1,140 @@
+# The handset's update endpoint for fleet pushes: a small TLS server that
+# only talks to clients whose certificate the fleet CA issued (mutual TLS;
+# the board builds the SSL context with CERT_REQUIRED and the fleet CA).
+# The technician streams the bundle over the same connection, so a push
+# needs no web server and works the same on a site without one; the
+# handset answers with JSON lines: progress while it writes, then one
+# result ("updated", "already-current" or "refused" with a reason).
+# Push rights do not bypass anything: the bundle goes through the same
+# Updater and verifier as any other update, so an unsigned or foreign image
+# is refused by the handset itself.
+#
+# Protocol (one request per connection):
+#   client: {"op": "push", "size": N}\n  then N bytes of .hushota bundle
+#           {"op": "status"}\n
+#   server: {"event": "progress", "written": k, "total": image_size}\n ...
+#           {"event": "result", "status": ..., ...}\n
+import json
+
+try:
+    import asyncio
+except ImportError:  # older MicroPython builds
+    import uasyncio as asyncio
+
+from hushphone.ota import OtaRejected
+from hushphone.ota.bundle import HEADER_SIZE, MAX_SIGNED_MANIFEST
+from hushphone.ota.updater import BundleWriter
+
+DEFAULT_PORT = 8470
+_MAX_REQUEST_LINE = 512
+_CHUNK = 4096
+
+
+class _AlreadyCurrent(Exception):
+    pass
+
+
+class UpdateAgent:
+    """service: an OtaService; on_updated(result) runs after a successful
+    install (the board reboots into the new firmware from there)."""
+
+    def __init__(self, service, on_updated=None, io_timeout=30, progress_every=32 * 1024, log=None):
+        self.service = service
+        self.on_updated = on_updated
+        self.io_timeout = io_timeout
+        self.progress_every = progress_every
+        self.log = log
+        self.busy = False
+        self.server = None
+
+    async def start(self, host, port, ssl_context):
+        self.server = await asyncio.start_server(self.handle, host, port, ssl=ssl_context)
+        return self.server
+
+    async def _send(self, writer, message):
+        writer.write((json.dumps(message) + "\n").encode())
+        await writer.drain()
+
+    async def handle(self, reader, writer):
+        try:
+            await self._handle(reader, writer)
+        except Exception as e:  # a peer that vanished, failed TLS, sent garbage
+            if self.log:
+                self.log("agent: connection ended: %s: %s" % (type(e).__name__, e))
+        finally:
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except Exception:
+                pass
+
+    async def _handle(self, reader, writer):
+        line = await asyncio.wait_for(reader.readline(), self.io_timeout)
+        if not line or len(line) > _MAX_REQUEST_LINE:
+            return
+        try:
+            request = json.loads(line)
+            op = request["op"]
+        except Exception:
+            await self._send(writer, {"event": "result", "status": "refused", "reason": "malformed",
+                                      "message": "request is not a JSON object with an op"})
+            return
+        if op == "status":
+            await self._send(writer, dict(event="status", **self.service.status()))
+        elif op == "push":
+            await self._push(request, reader, writer)
+        else:
+            await self._send(writer, {"event": "result", "status": "refused", "reason": "malformed",
+                                      "message": "unknown op"})
+
+    async def _push(self, request, reader, writer):
+        if self.busy:
+            await self._send(writer, {"event": "result", "status": "refused", "reason": "busy",
+                                      "message": "another update is in progress"})
+            return
+        self.busy = True
+        try:
+            message = await self._install(request, reader, writer)
+        finally:
+            self.busy = False
+        await self._send(writer, message)
+        if message["status"] == "updated" and self.on_updated is not None:
+            self.on_updated(message)
+
+    async def _install(self, request, reader, writer):
+        size = request.get("size")
+        updater = self.service.updater()
+        if not isinstance(size, int) or size <= 0 or size > HEADER_SIZE + MAX_SIGNED_MANIFEST + updater.slot_size:
+            return _refused(OtaRejected("oversized", "bundle size %r does not fit this handset" % (size,)))
+
+        def on_manifest(m):
+            if self.service.is_current(m):
+                raise _AlreadyCurrent(m.version)
+
+        bundle = BundleWriter(updater, on_manifest)
+        remaining = size
+        next_report = self.progress_every
+        try:
+            while remaining > 0:
+                chunk = await asyncio.wait_for(reader.read(min(_CHUNK, remaining)), self.io_timeout)
+                if not chunk:
+                    raise OtaRejected("truncated", "connection closed after %d of %d bytes" % (size - remaining, size))
+                remaining -= len(chunk)
+                bundle.feed(chunk)
+                if updater.offset >= next_report:
+                    next_report = updater.offset + self.progress_every
+                    await self._send(writer, {"event": "progress", "written": updater.offset,
+                                              "total": updater.manifest.image_size})
+            result = bundle.finish()
+        except _AlreadyCurrent as e:
+            return {"event": "result", "status": "already-current", "version": e.args[0]}
+        except OtaRejected as e:
+            if self.log:
+                self.log("agent: update refused: %s" % e)
+            return _refused(e)
+        return {"event": "result", "status": "updated", "version": result.version,
+                "secure_version": result.secure_version}
+
+
+def _refused(e):
+    return {"event": "result", "status": "refused", "reason": e.reason, "message": e.message}

@@ -1,0 +1,189 @@
+# A simulated handset's update side, run on the MicroPython unix port with
+# firmware/lib on MICROPYPATH: the same firmware modules as on a device, with
+# hal.unix (partition files, NVS files, simulated bootloader) underneath.
+#
+#   micropython ota_handset.py ROOT boot
+#       reset: bootloader picks a slot, self-test, confirm; prints JSON
+#   micropython ota_handset.py ROOT check ROOT2 ...
+#       reset each handset (no confirmation) and print what booted
+#   micropython ota_handset.py ROOT install BUNDLE [--cut-after N] [--fail-selftest]
+#       boot, stream the bundle file into the updater, reboot, self-test,
+#       confirm; --cut-after N pulls the plug at the N-th flash operation
+#   micropython ota_handset.py ROOT fetch URL CA_DER
+#       boot, download and install the bundle over HTTPS with resume
+#   micropython ota_handset.py ROOT agent PORT CERT_DER KEY_DER CA_DER
+#       boot, then serve fleet pushes over mutual TLS; after an update it
+#       prints REBOOT and exits with status 3 (the test "resets" it)
+#
+# ROOT/config.json: {"board": ..., "chip": ..., "now": UNIX seconds or null}
+import json
+import sys
+
+import asyncio
+import ssl
+import time
+
+from hushphone.hal.unix import bootloader
+from hushphone.hal.unix.flash import PowerSupply
+from hushphone.hal.unix.nvs import Nvs
+from hushphone.hal.unix.partition import Partition
+from hushphone.hal.unix.secure_boot import SimSecureBoot
+from hushphone.ota import OtaRejected, confirm, selftest
+from hushphone.ota.progress import ProgressStore
+from hushphone.ota.service import OtaService
+from hushphone.ota.truststore import NAMESPACE
+from hushphone.ota.updater import BundleWriter
+
+EXIT_REBOOT = 3
+
+
+def emit(**fields):
+    print(json.dumps(fields))
+
+
+class Handset:
+    def __init__(self, root, power=None):
+        self.root = root
+        with open(root + "/config.json") as f:
+            self.config = json.load(f)
+        self.power = power
+        self.info = None
+
+    def nvs(self):
+        return Nvs(self.root, NAMESPACE)
+
+    def boot(self):
+        self.info = bootloader.boot(self.root, SimSecureBoot(self.nvs(), self.config["chip"]), self.power)
+        return self.info
+
+    def clock(self):
+        now = self.config.get("now")
+        return int(time.time()) if now is None else now
+
+    def service(self):
+        return OtaService(Partition, self.nvs(), self.config["board"], self.config["chip"], self.clock,
+                          ProgressStore(self.root), self.config.get("save_every", 4))
+
+    def checks(self, fail=False):
+        checks = [selftest.storage_check(Partition), selftest.nvs_check(self.nvs()), selftest.loopback_network_check()]
+        if fail:
+            checks.append(("network", lambda: "simulated link failure"))
+        return checks
+
+    def boot_and_confirm(self, fail=False):
+        info = self.boot()
+        result = confirm.confirm_boot(Partition, self.checks(fail))
+        return info, result.ok
+
+
+def describe(info, **extra):
+    fields = {"slot": info.label, "secure_version": info.secure_version, "rolled_back": info.rolled_back,
+              "state": info.state}
+    fields.update(extra)
+    return fields
+
+
+def cmd_boot(h, args):
+    info, ok = h.boot_and_confirm()
+    emit(event="boot", version=h.service().running_app().version, confirmed=ok, **describe(info))
+
+
+def cmd_check(h, args):
+    for root in [h.root] + args:
+        other = Handset(root)
+        try:
+            info = other.boot()
+            emit(event="check", root=root, ok=True, version=other.service().running_app().version, **describe(info))
+        except bootloader.NoBootableFirmware as e:
+            emit(event="check", root=root, ok=False, error=str(e))
+
+
+def cmd_install(h, args):
+    path = args[0]
+    cut = int(args[args.index("--cut-after") + 1]) if "--cut-after" in args else 0
+    h.power = PowerSupply(cut_after=cut, hard=True)
+    h.boot()
+    writer = BundleWriter(h.service().updater())
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(3000)
+                if not chunk:
+                    break
+                writer.feed(chunk)
+        result = writer.finish()
+    except OtaRejected as e:
+        emit(event="install", status="refused", reason=e.reason, message=e.message, ops=h.power.ops)
+        return
+    info, ok = h.boot_and_confirm(fail="--fail-selftest" in args)
+    emit(event="install", status="updated", version=result.version, confirmed=ok, ops=h.power.ops, **describe(info))
+
+
+def _client_context(ca_der):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED  # the unix port's wrapper starts at CERT_NONE
+    with open(ca_der, "rb") as f:
+        ctx.load_verify_locations(cadata=f.read())
+    return ctx
+
+
+def cmd_fetch(h, args):
+    from hushphone.ota.http_client import BundleDownload, DownloadError
+
+    url, ca = args[0], args[1]
+    h.boot()
+    download = BundleDownload(h.service(), url, _client_context(ca), attempts=4, timeout=20,
+                              log=lambda m: emit(event="log", message=m))
+    try:
+        result = asyncio.run(download.run())
+    except OtaRejected as e:
+        emit(event="fetch", status="refused", reason=e.reason, requests=download.requests)
+        return
+    except DownloadError as e:
+        emit(event="fetch", status="failed", message=str(e), requests=download.requests)
+        return
+    info, ok = h.boot_and_confirm()
+    emit(event="fetch", status="updated", version=result.version, confirmed=ok, requests=download.requests,
+         **describe(info))
+
+
+def _server_context(cert_der, key_der, ca_der):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_der, key_der)
+    ctx.verify_mode = ssl.CERT_REQUIRED  # only the fleet CA's technicians may push
+    with open(ca_der, "rb") as f:
+        ctx.load_verify_locations(cadata=f.read())
+    return ctx
+
+
+def cmd_agent(h, args):
+    from hushphone.ota.agent import UpdateAgent
+
+    port, cert, key, ca = int(args[0]), args[1], args[2], args[3]
+    h.boot_and_confirm()
+    done = asyncio.Event()
+    agent = UpdateAgent(h.service(), on_updated=lambda message: done.set(),
+                        log=lambda m: emit(event="log", message=m))
+
+    async def main():
+        await agent.start("127.0.0.1", port, _server_context(cert, key, ca))
+        emit(event="ready", port=port, version=h.service().running_app().version)
+        await done.wait()
+        await asyncio.sleep_ms(100) if hasattr(asyncio, "sleep_ms") else await asyncio.sleep(0.1)
+        agent.server.close()
+
+    asyncio.run(main())
+    emit(event="reboot")
+    sys.exit(EXIT_REBOOT)
+
+
+COMMANDS = {"boot": cmd_boot, "check": cmd_check, "install": cmd_install, "fetch": cmd_fetch, "agent": cmd_agent}
+
+
+def main(argv):
+    root, command, args = argv[0], argv[1], argv[2:]
+    COMMANDS[command](Handset(root), args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

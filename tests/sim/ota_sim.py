@@ -1,0 +1,112 @@
+"""CPython side of the OTA simulations: makes simulated handset roots
+(blank flash with a factory image, trust store in NVS, config) and signed
+bundles with a fresh throw-away key, and runs tests/sim/ota_handset.py on
+the MicroPython unix port."""
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hushctl import ota_sign
+from hushctl.appimage import build_app_image
+from hushphone.hal.unix import bootloader
+from hushphone.hal.unix.nvs import Nvs
+from hushphone.ota.truststore import NAMESPACE, TrustStore
+from tests.support.runtimes import REPO, micropython_env, micropython_exe
+
+HANDSET = REPO / "tests" / "sim" / "ota_handset.py"
+BOARD = "lyrat-v4.3"
+CHIP = "esp32"
+RELEASED = 1790000000
+EXPIRES = 4102444800
+EXIT_REBOOT = 3
+
+
+class Signer:
+    """A throw-away RSA-3072 signing key and what the handset must trust."""
+
+    def __init__(self, directory):
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        self.key_path = directory / "signing.pem"
+        self.key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+        self.digest = ota_sign.key_digest(key.public_key())
+        self.dir = directory
+
+    def image(self, version, secure_version, payload):
+        return build_app_image(CHIP, version, secure_version, "hushphone", payload)
+
+    def signed_image(self, version, secure_version, payload):
+        return ota_sign.sign_image(self.image(version, secure_version, payload), [str(self.key_path)])
+
+    def bundle(self, name, version, secure_version, payload, boards=(BOARD,)):
+        data = ota_sign.build_bundle(self.image(version, secure_version, payload), [str(self.key_path)],
+                                     list(boards), CHIP, released=RELEASED, expires=EXPIRES)
+        path = self.dir / name
+        path.write_bytes(data)
+        return path
+
+
+def make_handset(root, signer, factory_image, slot_size=256 * 1024, board=BOARD, now=RELEASED + 86400,
+                 save_every=4):
+    """A handset root: blank flash, factory image in ota_0, trust store, and
+    its first boot already done (otadata records ota_0 as VALID)."""
+    root = Path(root)
+    bootloader.create_flash(str(root), slot_size)
+    bootloader.flash_app(str(root), 0, factory_image)
+    TrustStore.provision(Nvs(str(root), NAMESPACE), [signer.digest])
+    (root / "config.json").write_text(json.dumps({"board": board, "chip": CHIP, "now": now,
+                                                  "save_every": save_every}))
+    return root
+
+
+def copy_handset(src, dst):
+    shutil.copytree(src, dst)
+    return Path(dst)
+
+
+def run_handset(root, *args, timeout=120, check=True):
+    """Run one ota_handset.py command; returns (returncode, [JSON events])."""
+    proc = subprocess.run([micropython_exe(), str(HANDSET), str(root)] + [str(a) for a in args],
+                          env=micropython_env(), cwd=str(REPO), capture_output=True, text=True, timeout=timeout)
+    events = parse_events(proc.stdout)
+    if check and proc.returncode != 0:
+        raise AssertionError("handset %s %s failed (%d):\n%s\n%s" % (root, args, proc.returncode, proc.stdout,
+                                                                       proc.stderr))
+    return proc.returncode, events
+
+
+def parse_events(text):
+    events = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+    return events
+
+
+def start_handset(root, *args):
+    """Start a long-running ota_handset.py command (e.g. agent)."""
+    return subprocess.Popen([micropython_exe(), str(HANDSET), str(root)] + [str(a) for a in args],
+                            env=micropython_env(), cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def temp_dir():
+    return Path(tempfile.mkdtemp(prefix="hush-ota-"))
