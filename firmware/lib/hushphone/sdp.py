@@ -694,7 +694,8 @@ def _answer_stream(m, offer, addr, port, codecs, suites, random_bytes, zrtp_hash
     result.dtmf_payload_type = dtmf_pt
     result.remote_addr = remote_addr
     result.remote_port = m.port
-    result.zrtp_hash = peer_zrtp
+    # Only a ZRTP both sides run counts (encrypted_by reads it).
+    result.zrtp_hash = peer_zrtp if zrtp_hash is not None else None
     result.direction = our_dir
     result.ptime = m.ptime() or ptime
     result.rtcp_mux = mux
@@ -751,7 +752,7 @@ def process_answer(offer, answer_sdp):
             result.local_key = ours.key
             result.remote_key = theirs.key
             result.remote_mki = theirs.mki
-        result.zrtp_hash = am.zrtp_hash()
+        result.zrtp_hash = am.zrtp_hash() if om.has("zrtp-hash") else None
         a_send, a_recv = _flags(am.direction(answer_sdp.direction()))
         o_send, o_recv = _flags(om.direction(offer.direction()))
         result.direction = _direction(o_send and a_recv, o_recv and a_send)
