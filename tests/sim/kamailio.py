@@ -90,6 +90,9 @@ request_route {{
     }}
     if (has_totag()) {{
         if (loose_route()) {{
+            if (is_method("INVITE|UPDATE")) {{
+                add_contact_alias();  # a target refresh must stay reachable
+            }}
             if (!handle_ruri_alias()) {{
                 sl_send_reply("400", "Bad alias");
                 exit;
@@ -111,14 +114,20 @@ request_route {{
         route(REGISTRAR);
         exit;
     }}
-    if (is_method("OPTIONS") && uri==myself && $rU==$null) {{
+    if (is_method("OPTIONS") && $rd == "{realm}" && $rU == $null) {{
         sl_send_reply("200", "OK");
         exit;
     }}
-    if (from_uri==myself) {{
+    if ($fd == "{realm}") {{
         $var(pw) = $sht(users=>$au);
-        if (!pv_proxy_authenticate("{realm}", "$var(pw)", "1")) {{
-            proxy_challenge("{realm}", "1");
+        pv_proxy_authenticate("{realm}", "$var(pw)", "0");
+        $var(rc) = $rc;
+        if ($var(rc) < 0) {{
+            if ($var(rc) == -4) {{
+                proxy_challenge("{realm}", "17");
+            }} else {{
+                proxy_challenge("{realm}", "1");
+            }}
             exit;
         }}
         if ($au != $fU) {{
@@ -127,7 +136,7 @@ request_route {{
         }}
         consume_credentials();
     }}
-    if (uri!=myself) {{
+    if ($rd != "{realm}") {{
         sl_send_reply("403", "Not relaying");
         exit;
     }}
@@ -143,8 +152,14 @@ request_route {{
 
 route[REGISTRAR] {{
     $var(pw) = $sht(users=>$au);
-    if (!pv_www_authenticate("{realm}", "$var(pw)", "1")) {{
-        www_challenge("{realm}", "1");
+    pv_www_authenticate("{realm}", "$var(pw)", "0");
+    $var(rc) = $rc;
+    if ($var(rc) < 0) {{
+        if ($var(rc) == -4) {{
+            www_challenge("{realm}", "17");
+        }} else {{
+            www_challenge("{realm}", "1");
+        }}
         exit;
     }}
     if ($au != $tU) {{

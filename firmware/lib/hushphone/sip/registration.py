@@ -185,7 +185,7 @@ class Registration:
     def connection_lost(self, now, reason):
         """Our flow died: the binding points at a dead connection. Retry
         with backoff (a new registration on a new connection)."""
-        if not self._want or self.state in ("failed", "idle"):
+        if not self._want or self.state in ("failed", "idle", "waiting"):
             return None
         if self.state == "unregistering":
             self.state = "idle"

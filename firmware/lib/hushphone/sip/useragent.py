@@ -136,7 +136,7 @@ class UserAgent:
         self._keepalive.stop()
         for tx in self._tx.connection_lost():
             if tx.owner is not None:
-                tx.owner(make_response(tx.request, 503, "Connection lost"), now)
+                tx.owner(make_response(tx.request, 503, reason or "Connection lost"), now)
         for call in list(self._calls):
             if call.state != "ended":
                 self._end(call, "connection-lost")

@@ -1,0 +1,153 @@
+"""The firmware's SIP user agent and TLS driver (on CPython) against a real
+Kamailio: digest registration, refused credentials and certificates, and
+calls between two registered phones (INVITE/200/ACK/BYE with a 407
+challenge, CANCEL of a ringing call, re-INVITE hold/resume, busy)."""
+import asyncio
+
+import pytest
+
+from tests.sim.conftest import USERS
+from tests.sim.kamailio import Kamailio
+from tests.sim.sipphone import Phone, simple_sdp
+
+from hushphone.sip import events  # noqa: E402  (sipphone put firmware/lib on sys.path)
+from hushphone.sip.transport import CertificateError
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 90))
+
+
+def test_register_with_digest_auth(kamailio, pki):
+    async def scenario():
+        async with Phone(kamailio, pki, "alice", USERS["alice"]) as alice:
+            ev = await alice.register()
+            assert isinstance(ev, events.Registered), ev
+            assert ev.expires == 300
+            alice.act("unregister")
+            await alice.expect(events.Unregistered)
+
+    before = len(kamailio.received())
+    run(scenario())
+    seen = kamailio.received()[before:]
+    registers = [m for m in seen if m.startswith(b"REGISTER ")]
+    # challenged once, then authorised; the same twice for the removal
+    assert len(registers) == 4
+    assert b"Authorization: Digest " not in registers[0]
+    assert b"Authorization: Digest " in registers[1] and b"qop=auth" in registers[1]
+    assert b"Expires: 0" in registers[3]
+
+
+def test_wrong_password_fails_clearly(kamailio, pki):
+    async def scenario():
+        async with Phone(kamailio, pki, "alice", "not-the-password") as alice:
+            ev = await alice.register()
+            assert isinstance(ev, events.RegistrationFailed), ev
+            assert ev.status == 401
+            assert "wrong user name or password" in ev.reason
+            assert ev.retry_in is None  # no hammering with bad credentials
+            await asyncio.sleep(0.5)
+            assert not any(isinstance(e, events.Registered) for e in alice.events)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("case", ["other_ca", "expired", "wrong_name_cert", "wrong_hostname"])
+def test_bad_server_certificate_is_refused(tmp_path, pki, case):
+    keys = {"other_ca": pki.server_other_ca, "expired": pki.server_expired,
+            "wrong_name_cert": pki.server_wrong_name}.get(case, pki.server)
+    expected = {"other_ca": "untrusted", "expired": "expired", "wrong_name_cert": "hostname",
+                "wrong_hostname": "hostname"}[case]
+
+    async def scenario(k):
+        name = "sip.example.net" if case == "wrong_hostname" else None
+        async with Phone(k, pki, "alice", USERS["alice"], server_hostname=name) as alice:
+            ev = await alice.register()
+            assert isinstance(ev, events.RegistrationFailed), ev
+            err = alice.transport.last_error
+            assert isinstance(err, CertificateError), err
+            assert err.kind == expected, err
+            assert "certificate refused (%s)" % expected in ev.reason
+            assert ev.retry_in is not None  # the proxy may be fixed: retried with backoff
+
+    with Kamailio(tmp_path, pki, USERS, server_keys=keys) as k:
+        run(scenario(k))
+        assert k.received() == []  # not one SIP byte went to an unverified server
+
+
+async def _two_phones(kamailio, pki):
+    alice = Phone(kamailio, pki, "alice", USERS["alice"])
+    bob = Phone(kamailio, pki, "bob", USERS["bob"])
+    await alice.__aenter__()
+    await bob.__aenter__()
+    for phone in (alice, bob):
+        ev = await phone.register()
+        assert isinstance(ev, events.Registered), ev
+    return alice, bob
+
+
+def test_call_answer_hold_resume_and_bye(kamailio, pki):
+    async def scenario():
+        alice, bob = await _two_phones(kamailio, pki)
+        try:
+            call = alice.act("call", "bob", simple_sdp(40000))
+            incoming = await bob.expect(events.IncomingCall)
+            assert b"m=audio 40000 " in incoming.body
+            bob.act("ringing", incoming.call)
+            progress = await alice.expect(events.CallProgress)
+            assert progress.status == 180
+            bob.act("answer", incoming.call, simple_sdp(50000))
+            answered = await alice.expect(events.CallAnswered)
+            assert b"m=audio 50000 " in answered.body
+            await bob.expect(events.CallConfirmed)  # our ACK crossed Kamailio
+
+            # hold (a=sendonly offered, a=recvonly answered), then resume
+            for offer, answer in (("sendonly", "recvonly"), ("sendrecv", "sendrecv")):
+                alice.act("reinvite", call, simple_sdp(40000, offer))
+                update = await bob.expect(events.UpdateRequested)
+                assert ("a=%s" % offer).encode() in update.body
+                bob.act("accept_update", incoming.call, simple_sdp(50000, answer))
+                updated = await alice.expect(events.CallUpdated)
+                assert ("a=%s" % answer).encode() in updated.body
+
+            bob.act("hangup", incoming.call)
+            assert (await bob.expect(events.CallEnded)).how == "local"
+            assert (await alice.expect(events.CallEnded)).how == "remote"
+        finally:
+            await alice.__aexit__()
+            await bob.__aexit__()
+
+    before = len(kamailio.received())
+    run(scenario())
+    seen = kamailio.received()[before:]
+    invites = [m for m in seen if m.startswith(b"INVITE sip:bob@")]
+    # the first INVITE is challenged (407), the second carries credentials
+    assert len(invites) == 2 and b"Proxy-Authorization: Digest " in invites[1]
+    assert any(m.startswith(b"ACK ") for m in seen)
+    assert any(m.startswith(b"BYE ") for m in seen)
+    assert not any(b"User-Agent:" in m for m in seen)
+
+
+def test_cancel_ringing_call_and_busy(kamailio, pki):
+    async def scenario():
+        alice, bob = await _two_phones(kamailio, pki)
+        try:
+            call = alice.act("call", "bob", simple_sdp(40002))
+            incoming = await bob.expect(events.IncomingCall)
+            bob.act("ringing", incoming.call)
+            await alice.expect(events.CallProgress)
+            alice.act("hangup", call)
+            assert (await bob.expect(events.CallEnded)).how == "cancelled"
+            assert (await alice.expect(events.CallEnded)).how == "cancelled"
+            assert call.status == 487
+
+            call = alice.act("call", "bob", simple_sdp(40004))
+            incoming = await bob.expect(events.IncomingCall)
+            bob.act("reject", incoming.call, status=486)
+            failed = await alice.expect(events.CallFailed)
+            assert failed.status == 486
+        finally:
+            await alice.__aexit__()
+            await bob.__aexit__()
+
+    run(scenario())
