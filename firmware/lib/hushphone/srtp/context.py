@@ -143,7 +143,7 @@ class SrtpContext:
     def protect(self, rtp):
         """The SRTP packet for an RTP packet (bytes)."""
         n = len(rtp)
-        if (rtp[0] & 0xDF) == 0x80 and 12 <= n <= self.max_packet:
+        if 12 <= n <= self.max_packet and (rtp[0] & 0xDF) == 0x80:
             hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
         else:
             hlen = self._local_header_length(rtp, n)
