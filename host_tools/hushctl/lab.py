@@ -170,6 +170,9 @@ request_route {{
     }}
     if (has_totag()) {{
         if (loose_route()) {{
+            if (is_method("INVITE|UPDATE")) {{
+                add_contact_alias();  # a target refresh must stay reachable
+            }}
             if (!handle_ruri_alias()) {{
                 sl_send_reply("400", "Bad alias");
                 exit;
@@ -191,7 +194,7 @@ request_route {{
         route(REGISTRAR);
         exit;
     }}
-    if (from_uri==myself) {{
+    if ($fd == "{realm}") {{
         $var(pw) = $sht(users=>$au);
         pv_proxy_authenticate("{realm}", "$var(pw)", "0");
         $var(rc) = $rc;
@@ -209,7 +212,7 @@ request_route {{
         }}
         consume_credentials();
     }}
-    if (uri!=myself) {{
+    if ($rd != "{realm}") {{
         sl_send_reply("403", "Not relaying");
         exit;
     }}
