@@ -259,8 +259,9 @@ def _show_table(out, rows):
 
 
 def run_demo(seconds=3.0, mute=None, quiet=False):
-    """Run the whole demo; returns the per-direction results. Raises
-    DemoError when a step fails (everything started is stopped first)."""
+    """Run the whole demo; returns (per-direction results, seconds taken,
+    the lab directory, already removed). Raises DemoError when a step
+    fails (everything started is stopped first)."""
     out = Output(quiet)
     started = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="hushphone-demo-")
@@ -286,7 +287,7 @@ def run_demo(seconds=3.0, mute=None, quiet=False):
     if all(r["arrived"] for r in rows):
         out.console.print("\n[bold green]The tone arrived both ways[/bold green] (SNR >= %.0f dB)." % MIN_SNR_DB)
         out.note("Signalling over TLS, media over SRTP; everything stopped again after %.1f s." % elapsed)
-    return rows, elapsed
+    return rows, elapsed, workdir
 
 
 @cli.command()
@@ -299,12 +300,13 @@ def demo(seconds, mute, as_json):
     """Two simulated handsets call each other through Kamailio over TLS with
     SRTP media; each measures the other's tone. Exits non-zero unless the
     tone arrived both ways."""
-    rows, elapsed = run_demo(seconds, mute, quiet=as_json)
+    rows, elapsed, lab_dir = run_demo(seconds, mute, quiet=as_json)
     if as_json:
-        click.echo(json.dumps({"directions": rows, "seconds": round(elapsed, 1), "min_snr_db": MIN_SNR_DB}))
+        result = {"directions": rows, "seconds": round(elapsed, 1), "min_snr_db": MIN_SNR_DB, "lab_dir": lab_dir}
+        click.echo(json.dumps(result))
     failed = [r for r in rows if not r["arrived"]]
     if failed:
         raise DemoError(
             "the tone did not arrive: "
-            + ", ".join("%s -> %s (SNR %s dB)" % (r["from"], r["to"], r["snr_db"]) for r in failed)
+            + ", ".join("%s>%s (SNR %s dB)" % (r["from"], r["to"], r["snr_db"]) for r in failed)
         )

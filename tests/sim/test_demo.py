@@ -1,0 +1,91 @@
+"""`hushctl demo` end to end: a real Kamailio over TLS, two handsets on the
+MicroPython unix port, SDES-SRTP media. The tone must arrive both ways with
+an SNR of at least 30 dB; a muted handset must make the command fail; and
+nothing the demo started may outlive it."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.runtimes import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def run_demo(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "hushctl", "demo", "--json", *args],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def processes_mentioning(text):
+    """Command lines of running processes that mention `text`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+def check_cleaned_up(result):
+    lab = Path(result["lab_dir"])
+    assert lab.name.startswith("hushphone-demo-")
+    assert not lab.exists(), "the lab directory (keys, passwords) was left behind"
+    assert processes_mentioning(str(lab)) == [], "Kamailio or a handset outlived the demo"
+
+
+def test_demo_tone_arrives_both_ways():
+    proc = run_demo("--seconds", "2")
+    story = proc.stderr
+    assert proc.returncode == 0, story[-3000:]
+    result = json.loads(proc.stdout)
+    rows = {(r["from"], r["to"]): r for r in result["directions"]}
+    assert set(rows) == {("alice", "bob"), ("bob", "alice")}
+    for (sender, receiver), r in rows.items():
+        assert r["arrived"] is True
+        assert r["snr_db"] >= 30.0, r
+        assert r["seconds"] >= 1.5, r  # measured over the call, not one lucky frame
+        assert r["packets_received"] >= 75, r
+        assert r["dropped_auth"] == 0, r
+    assert rows[("alice", "bob")]["freq"] == 1000
+    assert rows[("bob", "alice")]["freq"] == 1500
+    assert result["seconds"] < 60
+    # What a newcomer reads: registration, the call, its security, the tone.
+    for line in (
+        "[alice] Registered as alice@localhost",
+        "[bob] Registered as bob@localhost",
+        "[alice] Calling bob ...",
+        "[bob] Incoming call from alice",
+        "[alice] In call with bob \u00b7 SRTP (provider can decrypt)",
+        "[bob] Receiving 1000 Hz tone, SNR",
+        "[alice] Receiving 1500 Hz tone, SNR",
+        "[bob] Call with alice ended (remote)",
+    ):
+        assert line in story, line
+    # No secrets in the output: no SDES key material, no password field.
+    assert "inline:" not in story + proc.stdout
+    assert "password" not in (story + proc.stdout).lower()
+    check_cleaned_up(result)
+
+
+def test_demo_fails_when_a_tone_is_missing():
+    proc = run_demo("--seconds", "1", "--mute", "bob")
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("hushctl: error: the tone did not arrive: bob>alice"), last
+    result = json.loads(proc.stdout)
+    rows = {(r["from"], r["to"]): r for r in result["directions"]}
+    assert rows[("alice", "bob")]["arrived"] is True
+    assert rows[("bob", "alice")]["arrived"] is False
+    assert "[alice] No 1500 Hz tone (silence)" in proc.stderr
+    check_cleaned_up(result)
