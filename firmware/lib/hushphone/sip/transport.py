@@ -26,7 +26,7 @@ class TransportError(Exception):
     """The connection failed or was lost. `.reason` is a short text for the user."""
 
     def __init__(self, reason):
-        Exception.__init__(self, reason)
+        super().__init__(reason)
         self.reason = reason
 
 
@@ -35,7 +35,7 @@ class CertificateError(TransportError):
     "hostname", "expired" or "invalid"."""
 
     def __init__(self, kind, detail):
-        TransportError.__init__(self, "server certificate refused (%s): %s" % (kind, detail))
+        super().__init__("server certificate refused (%s): %s" % (kind, detail))
         self.kind = kind
 
 
