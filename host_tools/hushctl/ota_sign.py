@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hushctl.errors import HushctlError
 from hushphone.ota import OtaRejected, appdesc, bundle, manifest, sbv2
-from hushphone.ota.verifier import SignedImageVerifier, UpdateVerifier
+from hushphone.ota.verifier import Checks, SignedImageVerifier, UpdateVerifier
 
 SECTOR = 4096
 PASSPHRASE_ENV = "HUSHCTL_KEY_PASSPHRASE"
@@ -347,26 +347,23 @@ def verify_file(path, digests, revoked_mask=0, board=None, chip=None, min_secure
     if kind == "bundle":
         verifier = UpdateVerifier(digests, revoked_mask, board=board, chip=chip,
                                   secure_version_floor=min_secure_version, now=now)
-        expected = BUNDLE_CHECKS
+        checks, expected = verifier.checks, BUNDLE_CHECKS
     else:
-        verifier = None
-        expected = IMAGE_CHECKS
+        checks, expected = Checks(), IMAGE_CHECKS
     failure = None
     try:
         with open(path, "rb") as f:
             if kind == "bundle":
                 bundle.verify_bundle(verifier, f.read, CHUNK_SIZE)
-                passed = verifier.checks.passed
             else:
                 image = SignedImageVerifier(sbv2.TrustAnchors(digests, revoked_mask), size, chip=chip,
-                                            secure_version_floor=min_secure_version, want_sha384=True)
-                passed = image.checks.passed
+                                            secure_version_floor=min_secure_version, want_sha384=True, checks=checks)
                 for chunk in iter(lambda: f.read(CHUNK_SIZE), b""):
                     image.update(chunk)
                 image.finish()
     except OtaRejected as e:
         failure = e
-        passed = verifier.checks.passed if verifier is not None else image.checks.passed
+    passed = checks.passed
     skipped = set()
     if board is None:
         skipped.add("board")

@@ -24,7 +24,7 @@ def _needs_sha384(blocks):
     return False
 
 
-class _Checks:
+class Checks:
     """The verdict so far: (check name, detail) of every check that passed."""
 
     def __init__(self):
@@ -46,7 +46,7 @@ class SignedImageVerifier:
         self.size = size
         self.chip = chip
         self.secure_version_floor = secure_version_floor
-        self.checks = checks if checks is not None else _Checks()
+        self.checks = checks if checks is not None else Checks()
         self.received = 0
         self._body_len = size - _SECTOR
         self._whole = new_sha256()
@@ -149,7 +149,7 @@ class UpdateVerifier:
         self.min_secure_version = max(running_secure_version, secure_version_floor)
         self.now = now
         self.max_image_size = max_image_size
-        self.checks = _Checks()
+        self.checks = Checks()
         self.manifest = None
         self._image = None
 
