@@ -232,11 +232,25 @@ def command_line(target, step):
     return " ".join(shlex.quote(a) for a in target.base_args() + ["--do-not-confirm"] + step.shown_args())
 
 
+def _batches(steps):
+    """The todo steps as espefuse runs: the virtual chip revision first (the
+    key commands check it), then everything else chained in one espefuse
+    call, which checks all of it before burning anything (batch mode)."""
+    todo = [s for s in steps if s.state == "todo"]
+    first = [s for s in todo if s.args[:2] == ["burn-efuse", "CHIP_VER_REV1"]]
+    rest = [s for s in todo if s not in first]
+    keys = [a for s in rest if s.args[0] != "burn-efuse" for a in s.args]
+    fuses = [a for s in rest if s.args[0] == "burn-efuse" for a in s.args[1:]]
+    runs = [s.args for s in first]
+    if keys or fuses:
+        runs.append(keys + (["burn-efuse"] + fuses if fuses else []))
+    return runs
+
+
 def burn(target, steps, echo):
-    """Run every "todo" step, announcing each before it happens."""
-    for step in steps:
-        if step.state != "todo":
-            echo("  skip  %s (already set)" % step.title)
-            continue
-        echo("  burn  %s\n        $ %s" % (step.title, command_line(target, step)))
-        _run(target.base_args() + ["--do-not-confirm"] + step.args)
+    """Burn the "todo" steps, printing each espefuse command before it runs."""
+    secrets = [s.secret_file for s in steps if s.secret_file]
+    for args in _batches(steps):
+        shown = [SECRET_PLACEHOLDER if a in secrets else a for a in args]
+        echo("    $ %s" % " ".join(shlex.quote(a) for a in target.base_args() + ["--do-not-confirm"] + shown))
+        _run(target.base_args() + ["--do-not-confirm"] + args)

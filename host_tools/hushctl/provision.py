@@ -288,6 +288,7 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
         # --- do it: one inventory transaction ----------------------------------
         now = pki.utcnow().isoformat()
         burned = opts.burn_efuses and efuse_target is not None
+        writes = opts.sim_dir or opts.factory_image or (flash_cmd and opts.write_flash) or burned
         row = {
             "serial": serial, "board": board.name, "chip": board.chip,
             "cert_serial": "%x" % device_cert.serial_number, "cert_fingerprint": fingerprint,
@@ -295,6 +296,10 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
             "efuses_burned": 1 if burned else 0, "firmware_version": firmware_version,
             "provisioned_at": now, "status": "reprovisioned" if previous else "provisioned", "revoked_at": None,
         }
+        if not writes:
+            echo("  dry run: nothing was written, the inventory is unchanged")
+            row["status"] = "dry-run"
+            return row
         with inventory.transaction():
             if previous:
                 inventory.revoke_cert(serial, previous["cert_serial"], previous["cert_fingerprint"], now, "superseded")

@@ -1,6 +1,7 @@
 """`hushctl provision`: give one handset its identity, trust and eFuses."""
 import json
 import os
+import sys
 
 import click
 
@@ -18,6 +19,12 @@ def _sip_password(path):
         except OSError as e:
             raise UsageError("cannot read the SIP password file: %s" % e.strerror)
     return os.environ.get("HUSHCTL_SIP_PASSWORD")
+
+
+def _ask(question):
+    if not sys.stdin.isatty():
+        raise UsageError("burning eFuses needs a yes: answer on a terminal, or add --yes")
+    return click.confirm(question, default=False, err=True)
 
 
 @cli.group("provision", invoke_without_command=True)
@@ -71,7 +78,7 @@ def provision_group(ctx, keys_dir, board, serial, reprovision, inventory_path, s
         secure_version=secure_version, secure_boot=not no_secure_boot, disable_jtag=not keep_jtag,
         download_mode=download_mode)
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
-    row = provision.provision(opts, echo, confirm=lambda q: yes or click.confirm(q, default=False, err=True))
+    row = provision.provision(opts, echo, confirm=lambda q: yes or _ask(q))
     if as_json:
         click.echo(json.dumps(row, indent=2))
     else:
