@@ -94,9 +94,9 @@ class Inventory:
 
     def rows(self, status=None):
         if status:
-            cur = self.db.execute("SELECT * FROM handsets WHERE status = ? ORDER BY provisioned_at, serial", (status,))
+            cur = self.db.execute("SELECT * FROM handsets WHERE status = ? ORDER BY rowid", (status,))
         else:
-            cur = self.db.execute("SELECT * FROM handsets ORDER BY provisioned_at, serial")
+            cur = self.db.execute("SELECT * FROM handsets ORDER BY rowid")
         return [dict(r) for r in cur]
 
 
