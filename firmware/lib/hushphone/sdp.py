@@ -249,13 +249,15 @@ class Media:
         self.add(direction)
 
     def rtpmaps(self):
-        """payload type (int) -> (encoding name, clock rate, channels)."""
+        """payload type (int) -> (encoding name, clock rate, channels).
+        Malformed rtpmap lines are skipped: a bad line about a codec we do
+        not use must not fail the call (RFC 4475's 'a=rtpmap:31 LPC')."""
         out = {}
         for value in self.get_all("rtpmap"):
             pt, _, rest = (value or "").partition(" ")
             fields = rest.split("/")
-            if not _digits(pt) or len(fields) < 2 or not fields[0] or not _digits(fields[1]):
-                raise SdpError("bad rtpmap")
+            if not _digits(pt) or int(pt) > 127 or len(fields) < 2 or not fields[0] or not _digits(fields[1]):
+                continue
             out[int(pt)] = (fields[0], int(fields[1]), int(fields[2]) if len(fields) > 2 and _digits(fields[2]) else 1)
         return out
 
@@ -429,7 +431,6 @@ def _parse(data):
     for m in sd.media:
         if m.connection is None and sd.connection is None and m.port != 0:
             raise SdpError("media without connection address")
-        m.rtpmaps()  # validates every rtpmap
     return sd
 
 
