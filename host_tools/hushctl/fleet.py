@@ -1,0 +1,240 @@
+"""Pushing a signed update to many handsets at once (`hushctl fleet push`).
+
+Each handset runs the update agent (hushphone.ota.agent): a mutual-TLS
+endpoint that accepts a bundle streamed over the connection from a
+technician whose certificate the fleet CA issued, installs it through its
+own verifier and answers with progress and a result. The technician's side
+is asyncio: one connection per handset, at most `parallel` at a time.
+
+Handsets are addressed by IP on site networks, so the handset's certificate
+is checked against the fleet CA (chain, validity) but not against a host
+name; the handset in turn accepts only fleet-CA client certificates. Push
+rights never let anyone install an unsigned image: the handset checks the
+signatures itself."""
+import asyncio
+import csv
+import json
+import ssl
+import time
+
+from hushctl.errors import HushctlError
+from hushphone.ota.agent import DEFAULT_PORT
+from hushphone.ota.bundle import HEADER_SIZE, parse_bundle_header
+
+OK_STATUSES = ("updated", "already-current")
+_CHUNK = 16 * 1024
+
+
+class Target:
+    def __init__(self, host, port=DEFAULT_PORT, name=None):
+        self.host = host
+        self.port = int(port)
+        self.name = name or self.address
+
+    @property
+    def address(self):
+        return "%s:%d" % ("[%s]" % self.host if ":" in self.host else self.host, self.port)
+
+
+def parse_target(text):
+    """HOST, HOST:PORT or [IPv6]:PORT."""
+    text = text.strip()
+    try:
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else DEFAULT_PORT
+        elif text.count(":") == 1:
+            host, port = text.split(":")
+            port = int(port)
+        else:
+            host, port = text, DEFAULT_PORT
+    except ValueError:
+        raise HushctlError("bad handset address %r (use HOST or HOST:PORT)" % text)
+    if not host or not 0 < port < 65536:
+        raise HushctlError("bad handset address %r (use HOST or HOST:PORT)" % text)
+    return Target(host, port)
+
+
+def _target_from_row(row, where):
+    host = str(row.get("host") or "").strip()
+    if not host:
+        raise HushctlError("%s has no host" % where)
+    port = row.get("port")
+    try:
+        port = int(port) if port not in (None, "") else DEFAULT_PORT
+    except ValueError:
+        raise HushctlError("%s has a bad port %r" % (where, port))
+    if not 0 < port < 65536:
+        raise HushctlError("%s has a bad port %r" % (where, port))
+    return Target(host, port, row.get("serial") or None)
+
+
+def read_inventory(path):
+    """Handsets from an inventory file: CSV with a header row, or JSON (a
+    list of objects, or {"handsets": [...]}). Needs `host`; `port` and
+    `serial` are used when present; other columns (board, chip, ... as
+    `hushctl inventory export` writes them) are ignored, and revoked
+    handsets are skipped."""
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except OSError as e:
+        raise HushctlError("cannot read inventory %s: %s" % (path, e.strerror))
+    if text.lstrip().startswith(("[", "{")):
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            raise HushctlError("inventory %s is not valid JSON: %s" % (path, e))
+        rows = data.get("handsets") if isinstance(data, dict) else data
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise HushctlError("inventory %s: expected a list of handset objects" % path)
+    else:
+        reader = csv.DictReader(text.splitlines())
+        if not reader.fieldnames or "host" not in [n.strip() for n in reader.fieldnames]:
+            raise HushctlError("inventory %s has no 'host' column" % path)
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    targets = []
+    for i, row in enumerate(rows, start=1):
+        if str(row.get("status", "")).strip() == "revoked":
+            continue
+        where = "inventory %s entry %d%s" % (path, i, " (%s)" % row["serial"] if row.get("serial") else "")
+        targets.append(_target_from_row(row, where))
+    if not targets:
+        raise HushctlError("inventory %s lists no handsets" % path)
+    return targets
+
+
+def client_context(cert, key, ca):
+    """The technician's TLS context: our certificate for the handset, the
+    fleet CA to check the handset's."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False  # handsets are addressed by IP; the fleet CA vouches for them
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    try:
+        ctx.load_verify_locations(cafile=ca)
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as e:
+        raise HushctlError("cannot load TLS certificate, key or CA: %s" % (getattr(e, "strerror", None) or e))
+    return ctx
+
+
+def check_bundle(path):
+    """Size of the bundle file after a quick format check (the handsets do
+    the real verification)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_SIZE)
+            f.seek(0, 2)
+            size = f.tell()
+    except OSError as e:
+        raise HushctlError("cannot read bundle %s: %s" % (path, e.strerror))
+    from hushphone.ota import OtaRejected
+
+    try:
+        parse_bundle_header(head)
+    except OtaRejected as e:
+        raise HushctlError("%s: %s" % (path, e.message))
+    return size
+
+
+class PushResult:
+    def __init__(self, target, status, reason=None, message=None, version=None, seconds=0.0):
+        self.target = target
+        self.status = status  # updated | already-current | refused | unreachable | failed
+        self.reason = reason
+        self.message = message
+        self.version = version
+        self.seconds = seconds
+
+    @property
+    def ok(self):
+        return self.status in OK_STATUSES
+
+    def as_dict(self):
+        return {"handset": self.target.name, "host": self.target.host, "port": self.target.port,
+                "status": self.status, "reason": self.reason, "message": self.message, "version": self.version,
+                "seconds": round(self.seconds, 3)}
+
+
+async def _send_bundle(writer, path, size):
+    writer.write((json.dumps({"op": "push", "size": size}) + "\n").encode())
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(_CHUNK)
+            if not chunk:
+                break
+            writer.write(chunk)
+            await writer.drain()
+
+
+async def push_one(target, path, size, ctx, on_progress=None, timeout=60.0):
+    """Push the bundle to one handset; never raises for a handset's
+    failure, returns its PushResult."""
+    started = time.monotonic()
+
+    def result(status, **kw):
+        return PushResult(target, status, seconds=time.monotonic() - started, **kw)
+
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port, ssl=ctx), timeout)
+    except ssl.SSLError as e:
+        return result("failed", reason="tls", message=e.reason or str(e))
+    except (OSError, asyncio.TimeoutError) as e:
+        return result("unreachable", reason="connect", message=str(e) or type(e).__name__)
+    sender = asyncio.ensure_future(_send_bundle(writer, path, size))
+    final = None
+    try:
+        while final is None:
+            line = await asyncio.wait_for(reader.readline(), timeout)
+            if not line:
+                break
+            try:
+                message = json.loads(line)
+            except ValueError:
+                return result("failed", reason="protocol", message="handset sent something that is not JSON")
+            if message.get("event") == "progress" and on_progress is not None:
+                on_progress(target, message.get("written", 0), message.get("total", 0))
+            elif message.get("event") == "result":
+                final = message
+    except ssl.SSLError as e:  # e.g. the handset rejected our certificate
+        return result("failed", reason="tls", message=e.reason or str(e))
+    except (OSError, asyncio.TimeoutError) as e:
+        return result("failed", reason="connection", message=str(e) or type(e).__name__)
+    finally:
+        sender.cancel()
+        try:
+            await sender
+        except (asyncio.CancelledError, OSError, ssl.SSLError):
+            pass
+        writer.close()
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 5)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+            pass
+    if final is None:
+        return result("failed", reason="connection", message="handset closed the connection without a result")
+    status = final.get("status")
+    if status not in ("updated", "already-current", "refused"):
+        return result("failed", reason="protocol", message="unknown result %r" % status)
+    return result(status, reason=final.get("reason"), message=final.get("message"), version=final.get("version"))
+
+
+async def push_all(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0):
+    size = check_bundle(path)
+    gate = asyncio.Semaphore(max(1, parallel))
+
+    async def one(target):
+        async with gate:
+            r = await push_one(target, path, size, ctx, on_progress, timeout)
+        if on_done is not None:
+            on_done(r)
+        return r
+
+    return await asyncio.gather(*(one(t) for t in targets))
+
+
+def push(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0):
+    """Push to every target with the TLS context `ctx` (client_context());
+    returns the PushResults in target order."""
+    return asyncio.run(push_all(path, targets, ctx, parallel, on_progress, on_done, timeout))

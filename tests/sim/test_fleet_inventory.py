@@ -1,0 +1,77 @@
+"""Reading handset lists for `hushctl fleet push`: addresses, CSV and JSON
+inventories (tolerant of extra columns, strict about missing hosts), and
+one-line errors from the CLI."""
+import subprocess
+import sys
+
+import pytest
+
+from hushctl import fleet
+from hushctl.errors import HushctlError
+from hushphone.ota.agent import DEFAULT_PORT
+from tests.support.runtimes import REPO
+
+
+def test_parse_target():
+    assert (fleet.parse_target("10.0.0.5").host, fleet.parse_target("10.0.0.5").port) == ("10.0.0.5", DEFAULT_PORT)
+    t = fleet.parse_target("phone-3.site:9000")
+    assert (t.host, t.port, t.address) == ("phone-3.site", 9000, "phone-3.site:9000")
+    t = fleet.parse_target("[::1]:9001")
+    assert (t.host, t.port, t.address) == ("::1", 9001, "[::1]:9001")
+    for bad in ("host:notaport", "host:0", ":80", "host:70000"):
+        with pytest.raises(HushctlError):
+            fleet.parse_target(bad)
+
+
+def test_csv_inventory_as_exported_plus_host_columns(tmp_path):
+    path = tmp_path / "inv.csv"
+    path.write_text("serial,board,chip,cert_serial,host,port,status\n"
+                    "HP-1,lyrat-v4.3,esp32,01,10.0.0.1,,provisioned\n"
+                    "HP-2,lyrat-v4.3,esp32,02,10.0.0.2,9100,reprovisioned\n"
+                    "HP-3,lyrat-v4.3,esp32,03,10.0.0.3,9100,revoked\n")
+    targets = fleet.read_inventory(str(path))
+    assert [(t.name, t.host, t.port) for t in targets] == [("HP-1", "10.0.0.1", DEFAULT_PORT),
+                                                           ("HP-2", "10.0.0.2", 9100)]
+
+
+def test_json_inventory(tmp_path):
+    path = tmp_path / "inv.json"
+    path.write_text('{"handsets": [{"serial": "A", "host": "::1", "port": 9200}, {"host": "b.local"}]}')
+    targets = fleet.read_inventory(str(path))
+    assert [(t.name, t.address) for t in targets] == [("A", "[::1]:9200"), ("b.local:%d" % DEFAULT_PORT,) * 2]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("serial,board\nHP-1,x\n", "no 'host' column"),
+    ("serial,host\nHP-1,\n", "entry 1 (HP-1) has no host"),
+    ("host,port\nh,abc\n", "bad port"),
+    ("[1, 2]", "expected a list of handset objects"),
+    ("{broken", "not valid JSON"),
+    ("host\n", "lists no handsets"),
+])
+def test_bad_inventories(tmp_path, text, message):
+    path = tmp_path / "inv"
+    path.write_text(text)
+    with pytest.raises(HushctlError) as e:
+        fleet.read_inventory(str(path))
+    assert message in str(e.value)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    bundle = tmp_path / "not-a-bundle.hushota"
+    bundle.write_bytes(b"GIF89a" + bytes(100))
+    pem = tmp_path / "x.pem"
+    pem.write_text("")
+    base = [sys.executable, "-m", "hushctl", "fleet", "push"]
+    creds = ["--cert", str(pem), "--key", str(pem), "--ca", str(pem)]
+    for args, expected in (
+        ([str(bundle)] + creds, "give handsets with --to"),
+        ([str(bundle), "--to", "127.0.0.1:1"] + creds, "%s: not a Hushphone update bundle" % bundle),
+        ([str(tmp_path / "missing.hushota"), "--to", "127.0.0.1:1"] + creds, "cannot read bundle"),
+        ([str(REPO / "tests/core/data/ota_install/v2.hushota"), "--to", "127.0.0.1:1"] + creds,
+         "cannot load TLS certificate, key or CA"),
+    ):
+        proc = subprocess.run(base + args, cwd=str(REPO), capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0
+        assert proc.stderr.startswith("hushctl: error: " + expected), proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
