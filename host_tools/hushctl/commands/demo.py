@@ -178,7 +178,7 @@ async def _start_handset(name, config_path, out):
     return Handset(name, proc, out.handset)
 
 
-async def _call(workdir, proxy, pki, passwords, seconds, mute, out):
+async def _call(workdir, proxy, pki, passwords, seconds, mute, out, procs):
     handsets = {}
     try:
         for name in ("alice", "bob"):
@@ -186,6 +186,7 @@ async def _call(workdir, proxy, pki, passwords, seconds, mute, out):
             tone = 0 if mute == name else TONES[name]
             cfg = _handset_config(workdir, name, proxy, pki, passwords[name], tone, TONES[other])
             handsets[name] = await _start_handset(name, cfg, out)
+            procs.append(handsets[name].proc)
         alice, bob = handsets["alice"], handsets["bob"]
 
         out.step("2. Two handsets (firmware on the MicroPython unix port) register over TLS")
@@ -212,6 +213,19 @@ async def _call(workdir, proxy, pki, passwords, seconds, mute, out):
     finally:
         for h in handsets.values():
             await h.stop()
+
+
+def _kill_leftovers(procs):
+    """Handsets run in their own session (so a Ctrl-C reaches only us):
+    make sure none outlives the demo, even when it was interrupted. A
+    process already reaped (returncode set) is left alone: its id may have
+    been reused."""
+    for proc in procs:
+        if proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _verdict(ended):
@@ -276,7 +290,11 @@ def run_demo(seconds=3.0, mute=None, quiet=False):
             out.note("Alice plays %d Hz, Bob %d Hz: each must hear the other's tone" % (TONES["alice"], TONES["bob"]))
             if mute:
                 out.note("--mute %s: %s sends silence, so that direction must fail" % (mute, mute))
-            ended = asyncio.run(_call(workdir, proxy, pki, passwords, seconds, mute, out))
+            procs = []
+            try:
+                ended = asyncio.run(_call(workdir, proxy, pki, passwords, seconds, mute, out, procs))
+            finally:
+                _kill_leftovers(procs)
         finally:
             proxy.stop()
     finally:

@@ -329,21 +329,19 @@ def _read(path):
         return f.read()
 
 
-def stdin_lines():
-    """An async function returning the next stdin line (str) or None at EOF."""
+async def stdin_lines():
+    """An async function returning the next stdin line (str), or None at
+    the end of input."""
     if IS_MICROPYTHON:
         reader = asyncio.StreamReader(sys.stdin)
-
-        async def next_line():
-            data = await reader.readline()
-            return data.decode() if data else None
-
     else:
-        loop = asyncio.get_event_loop()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
-        async def next_line():
-            data = await loop.run_in_executor(None, sys.stdin.readline)
-            return data if data else None
+    async def next_line():
+        data = await reader.readline()
+        return data.decode() if data else None
 
     return next_line
 
@@ -352,7 +350,7 @@ async def _main(path):
     with open(path) as f:
         config = json.load(f)
     phone = Softphone(config)
-    await phone.run(stdin_lines())
+    await phone.run(await stdin_lines())
 
 
 def main(argv):
