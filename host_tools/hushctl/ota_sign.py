@@ -61,9 +61,10 @@ def read_passphrase(passphrase_file=None):
     if passphrase_file:
         try:
             with open(passphrase_file, "rb") as f:
-                return f.read().splitlines()[0] if f.peek(1) else b""
+                lines = f.read().splitlines()
         except OSError as e:
             raise HushctlError("cannot read passphrase file: %s" % e.strerror)
+        return lines[0] if lines else b""
     value = os.environ.get(PASSPHRASE_ENV)
     return value.encode() if value else None
 

@@ -293,3 +293,44 @@ class PrimitivesTest(unittest.TestCase):
             sbv2.TrustAnchors([b"\x00" * 32] * 4)
         with self.assertRaises(ValueError):
             sbv2.TrustAnchors([b"\x00" * 31])
+
+
+class ForgedBlockTest(unittest.TestCase):
+    """Any value in any header/key byte of a block whose CRC is made to fit
+    is refused with OtaRejected, never another exception."""
+
+    def _forge_all(self, name, key, positions):
+        _h, _m, image = parts(fixture(name))
+        trust = sbv2.TrustAnchors([DIGESTS[key]])
+        sector = len(image) - 4096
+        reasons = set()
+        for i, pos in enumerate(positions):
+            forged = bytearray(image)
+            forged[sector + pos] = (forged[sector + pos] + 1 + (i * 37) % 255) & 0xFF  # never +0
+            crc = binascii.crc32(bytes(forged[sector : sector + 1196])) & 0xFFFFFFFF
+            forged[sector + 1196 : sector + 1200] = struct.pack("<I", crc)
+            v = SignedImageVerifier(trust, len(image))
+            v.update(forged)
+            reasons.add(rejection(self, v.finish))
+        return reasons
+
+    def test_rsa_block_fields(self):
+        step = 7 if IS_MICROPYTHON else 1
+        reasons = self._forge_all("rsa", "rsa_a", range(0, 1196, step * 3))  # 1196..1199: the CRC itself
+        # R^-1 and M' are not used by a software verifier, but they are part
+        # of the key digest: a changed one makes the block another key's.
+        self.assertIn("untrusted-key", reasons)
+        self.assertEqual(reasons - set(("malformed", "digest", "signature", "untrusted-key")), set())
+
+    def test_ecdsa_block_fields(self):
+        step = 5 if IS_MICROPYTHON else 1
+        reasons = self._forge_all("p256", "p256_a", range(0, 200, step))
+        self.assertIn("signature", reasons)  # a changed point no longer verifies the signature
+        self.assertEqual(reasons - set(("malformed", "digest", "signature", "untrusted-key")), set())
+
+    def test_empty_trust_slot_keeps_revocation_bits_in_place(self):
+        # Slot 0 unset, slot 1 holds the signing key: bit 1 revokes it, bit 0 does not.
+        v = UpdateVerifier([None, DIGESTS["rsa_a"]], revoked_mask=1, board=BOARD, chip="esp32s3", now=NOW)
+        self.assertEqual(bundle.verify_bundle(v, io.BytesIO(fixture("rsa")).read).key_slots, [1])
+        v = UpdateVerifier([None, DIGESTS["rsa_a"]], revoked_mask=2, board=BOARD, chip="esp32s3", now=NOW)
+        self.assertEqual(rejection(self, bundle.verify_bundle, v, io.BytesIO(fixture("rsa")).read), "revoked-key")

@@ -95,8 +95,9 @@ def sign(image_path, boards, chip, version, secure_version, expires_days, releas
     private_keys = [ota_sign.load_private_key(k, passphrase) for k in keys]
     external = _external_signers(pub_keys, signatures)
     public_keys = [k.public_key() for k in private_keys] + [p for p, _s in external]
-    if chip:
-        ota_sign.check_chip_policy(chip, public_keys)
+    # Keys must suit the chip the update is for (or, signing an image
+    # alone, the chip its header names).
+    ota_sign.check_chip_policy(chip or ota_sign.app_info(image).chip, public_keys)
 
     if not already_signed:
         if emit_tbs:

@@ -132,11 +132,13 @@ class TrustAnchors:
     revokes digest n, like the KEY_REVOKE eFuses)."""
 
     def __init__(self, digests, revoked_mask=0):
-        digests = [bytes(d) for d in digests if d]
+        # An empty slot (None or b"", e.g. an unset NVS key) keeps its place,
+        # so bit n of the mask always means slot n.
+        digests = [bytes(d) if d else None for d in digests]
         if len(digests) > MAX_BLOCKS:
             raise ValueError("at most 3 trusted key digests")
         for d in digests:
-            if len(d) != 32:
+            if d is not None and len(d) != 32:
                 raise ValueError("a key digest is 32 bytes")
         self.digests = digests
         self.revoked_mask = revoked_mask
@@ -144,7 +146,7 @@ class TrustAnchors:
     def slot(self, key_digest):
         """Index of `key_digest` among the trusted digests, or -1."""
         for i, d in enumerate(self.digests):
-            if compare_digest(d, key_digest):
+            if d is not None and compare_digest(d, key_digest):
                 return i
         return -1
 
