@@ -5,6 +5,7 @@
 import unittest
 
 from hushphone import rtp
+from hushphone.app import jitter
 from hushphone.app.media import FRAME_BYTES, MediaError, MediaSession, srtp_pair
 from hushphone.audio.tone import ToneDetector, ToneGenerator
 from hushphone.srtp import SrtpContext
@@ -162,7 +163,7 @@ class MediaPathTest(unittest.TestCase):
 
         def no_concealment(now):
             out = play(now)
-            if bob.jitter.last_state != 1:  # not PLAYED
+            if bob.jitter.last_state != jitter.PLAYED:
                 return silence_for_gaps
             return out
 

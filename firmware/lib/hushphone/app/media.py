@@ -15,7 +15,7 @@
 # receive_packet(). Buffers are allocated once per call; per packet only
 # what SRTP returns is allocated.
 from hushphone import g711, rtp
-from hushphone.app.jitter import Concealer, JitterBuffer
+from hushphone.app.jitter import ACCEPTED, RESYNC, WAITING, Concealer, JitterBuffer
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
 
@@ -207,7 +207,7 @@ class MediaSession:
                 jb.stats = self.stats._jb  # counters run on for the call
             self.remote_ssrc = ssrc
         result = jb.put(rtp.sequence_number(plain), rtp.timestamp(plain), plain, now_ms, start, FRAME_SAMPLES)
-        if result == 0 or result == 3:  # ACCEPTED or RESYNC
+        if result == ACCEPTED or result == RESYNC:
             stats.received += 1
             return True
         return False
@@ -223,7 +223,7 @@ class MediaSession:
             self._decode(payload, out)
             self._conceal.good(out)
         else:
-            if self._jitter.last_state != 0:  # not merely WAITING to start
+            if self._jitter.last_state != WAITING:  # a gap, not the start
                 self.stats.concealed += 1
             self._conceal.conceal_into(out)
         self.stats.frames_out += 1
@@ -232,6 +232,9 @@ class MediaSession:
 
 # --- the asyncio driver ----------------------------------------------------
 
+# The driver's clock: milliseconds since the call started. MicroPython's
+# ticks_ms wraps (after 2**30 ms on most ports) but ticks_diff from the start
+# of the call stays right for days, far longer than a call.
 if IS_MICROPYTHON:
     import time as _time
 
