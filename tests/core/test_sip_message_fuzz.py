@@ -206,7 +206,39 @@ def _fail(what, data):
     raise FuzzFailure("%s for input %r" % (what, data))
 
 
+def _stable(parser, value, data):
+    """A value inside an accepted message parses, and str() of the result
+    parses back to the same text (what the UA relies on when it copies
+    From/To/Contact/Route/Via into new messages)."""
+    try:
+        text = str(parser(value))
+        again = str(parser(text))
+    except SipParseError as e:
+        _fail("%s value %r of an accepted message fails (%s)" % (parser.__name__, value, e.reason), data)
+    if again != text:
+        _fail("%s: str() not stable for %r" % (parser.__name__, value), data)
+
+
+def check_structured(m, data):
+    h = m.headers
+    for name in ("From", "To", "Contact", "Route", "Record-Route"):
+        for value in h.get_all(name):
+            if value != "*":
+                _stable(parse_name_addr, value, data)
+    for value in h.get_all("Via"):
+        _stable(parse_via, value, data)
+    if m.is_request and m.uri[:3].lower() == "sip":
+        _stable(parse_uri, m.uri, data)
+    for name in ("WWW-Authenticate", "Authorization", "Proxy-Authenticate", "Proxy-Authorization"):
+        for value in h.get_all(name):
+            try:
+                parse_challenges(value)
+            except SipParseError:
+                pass
+
+
 def check_message(m, data):
+    check_structured(m, data)
     wire = m.to_bytes()
     try:
         again = parse_message(wire)

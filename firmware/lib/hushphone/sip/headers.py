@@ -324,11 +324,7 @@ def parse_via(text):
         while i < n and text[i] in DIGITS:
             i += 1
         port = parse_uint(text[start:i], 65535, "port")
-    params, i = parse_header_params(text, i)
-    if i != n:
-        raise _bad("junk in Via")
-    if "branch" in params and params["branch"] is None:
-        raise _bad("empty branch")
+    params, i = parse_header_params(text, i)  # consumes the rest or raises
     return Via(parts[2], host, port, params)
 
 
