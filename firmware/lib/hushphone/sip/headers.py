@@ -325,6 +325,8 @@ def parse_via(text):
             i += 1
         port = parse_uint(text[start:i], 65535, "port")
     params, i = parse_header_params(text, i)  # consumes the rest or raises
+    if "branch" in params and params["branch"] is None:
+        raise _bad("branch without value")
     return Via(parts[2], host, port, params)
 
 
