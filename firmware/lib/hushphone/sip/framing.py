@@ -23,8 +23,8 @@ class StreamParser:
         self.max_message = max_message
         self.max_headers = max_headers
         self.max_line = max_line
-        self._buf = b""
-        self._pos = 0
+        self._buf = bytearray()
+        self._pos = 0  # start of unconsumed data in _buf
         self._pending = None  # (message without body, body start, length)
         self._error = None
 
@@ -35,12 +35,13 @@ class StreamParser:
     def feed(self, data):
         if self._error is not None:
             raise self._error
-        if self._pos:
+        if self._pos and self._pos >= len(self._buf) // 2:
+            # Drop consumed octets now and then, not on every read.
             self._buf = self._buf[self._pos :]
             self._pos = 0
-        self._buf += bytes(data)
+        self._buf.extend(data)
         # Bound memory even if the caller feeds without draining events.
-        if len(self._buf) > 2 * self.max_message + 4:
+        if len(self._buf) - self._pos > 2 * self.max_message + 4:
             self._fail(513, "Message Too Large")
 
     def _fail(self, status, reason):
@@ -82,7 +83,7 @@ class StreamParser:
             if end - pos > self.max_message:
                 self._fail(513, "Message Too Large")
             try:
-                msg = parse_head(buf[pos:end], self.max_headers, self.max_line)
+                msg = parse_head(bytes(buf[pos:end]), self.max_headers, self.max_line)
                 length = content_length(msg)
             except SipParseError as e:
                 e.fatal = True
@@ -97,6 +98,6 @@ class StreamParser:
             return None
         self._pending = None
         self._pos = start + length
-        msg.body = buf[start : start + length]
+        msg.body = bytes(buf[start : start + length])
         validate(msg)
         return msg
