@@ -6,7 +6,7 @@
 import binascii
 import hashlib
 
-from hushphone.sip.message import RemoteSipError
+from hushphone.sip.message import RemoteSipError, SipParseError
 from hushphone.sip.message import parse_challenges as parse_auth_list
 
 # Our order of preference when a server offers several challenges.
@@ -65,7 +65,12 @@ def parse_challenges(headers, proxy=False):
     found = []
     reasons = []
     for value in headers.get_all(name):
-        for scheme, params in parse_auth_list(value):
+        try:
+            parsed = parse_auth_list(value)
+        except SipParseError as e:
+            reasons.append("malformed %s (%s)" % (name, e.reason))
+            continue
+        for scheme, params in parsed:
             if scheme.lower() != "digest":
                 reasons.append("scheme " + scheme)
                 continue
