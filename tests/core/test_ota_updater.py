@@ -219,6 +219,15 @@ class Resume(unittest.TestCase):
         self.assertEqual(updater.resumed_from, 12288)
         self.assertEqual(result.secure_version, 2)
 
+    def test_everything_in_flash_but_not_selected(self):
+        # all blocks written and recorded, then the power went before set_boot
+        self.interrupted(len(self.image))
+        updater = self.h.service().updater()
+        updater.begin(self.h.service().progress.load()[1])
+        self.assertEqual(updater.offset, len(self.image))
+        self.assertEqual(updater.finish().version, "1.1.0")
+        self.assertEqual(self.h.boot().label, "ota_1")
+
     def test_damaged_prefix_is_not_trusted(self):
         self.interrupted(9000)
         Partition("ota_1").writeblocks(1, b"\x00" * 4096)  # flash changed behind our back

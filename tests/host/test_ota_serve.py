@@ -151,3 +151,28 @@ def test_cli_bad_certificate_is_one_line(bundles, tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.startswith("hushctl: error: cannot load TLS certificate/key")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_connections_are_bounded(bundles, pki):
+    import socket
+
+    server, thread = start(bundles, pki, max_connections=1)
+    try:
+        # A client that connects and says nothing holds the only slot
+        # (its thread waits in the TLS handshake)...
+        idle = socket.create_connection(("127.0.0.1", server.server_address[1]))
+        done = threading.Event()
+        answer = []
+
+        def fetch():
+            answer.append(request(server, pki, "GET", "/v2.hushota", {"Range": "bytes=0-3"}))
+            done.set()
+
+        worker = threading.Thread(target=fetch, daemon=True)
+        worker.start()
+        assert not done.wait(1.0), "a second connection was served while the only slot was taken"
+        idle.close()  # ...until it goes away
+        assert done.wait(30)
+        assert answer[0][0] == 206 and answer[0][2] == DATA[:4]
+    finally:
+        stop(server, thread)

@@ -122,6 +122,8 @@ class BundleDownload:
                 self.service.progress.clear()  # e.g. expired meanwhile: start afresh
                 updater = self.service.updater()
             else:
+                if updater.offset >= updater.manifest.image_size:
+                    return updater.finish()  # every byte was in flash already (cut before set_boot)
                 if updater.offset > 0:
                     start = HEADER_SIZE + len(saved[1]) + updater.offset
                 else:
@@ -148,6 +150,8 @@ class BundleDownload:
                 sink = BundleWriter(updater).feed
             else:
                 raise DownloadError("HTTP status %d" % status)
+            if "chunked" in headers.get("transfer-encoding", ""):
+                raise DownloadError("chunked responses are not supported")
             length = headers.get("content-length")
             remaining = int(length) if length is not None else -1
             while remaining != 0:
