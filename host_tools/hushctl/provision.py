@@ -166,9 +166,12 @@ def provision(opts, echo, confirm):
     if opts.sim_dir and not board.is_sim:
         raise ProvisionError("--sim needs --board sim")
     efuse_target = None
-    if opts.virtual_efuses or opts.burn_efuses:
-        if board.is_sim:
-            raise ProvisionError("a simulated handset has no eFuses (its anti-rollback floor is NVS sec_ver)")
+    if board.is_sim and (opts.virtual_efuses or opts.burn_efuses or opts.port):
+        raise ProvisionError("a simulated handset has no eFuses (its anti-rollback floor is NVS sec_ver)")
+    if opts.burn_efuses and not (opts.virtual_efuses or opts.port):
+        raise ProvisionError("--burn-efuses needs --port or --virtual-efuses")
+    if opts.virtual_efuses or opts.port:
+        # A real chip on --port gets the same plan; it is only read unless --burn-efuses.
         efuse_target = efuses.Target(board.chip, port=None if opts.virtual_efuses else opts.port,
                                      virtual_file=opts.virtual_efuses)
 

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.host.provision_helpers import (PASSPHRASE, espsecure_digest, hushctl, ok, one_line_error, openssl,
-                                          passphrase_file, tool, tree_snapshot)
+                                          passphrase_file, sim_namespace, tool, tree_snapshot)
 
 
 @pytest.fixture(scope="module")
@@ -164,5 +164,8 @@ def test_technician_certificate_issue_and_revoke(hierarchy, tmp_path):
     listed = (keys_dir / "revocation" / "technicians-revoked.bin").read_bytes()
     assert listed == hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest()
     assert not cert_path.exists()
+    # Handsets provisioned from now on carry the revocation list in NVS.
+    ok(hushctl("provision", "--keys", keys_dir, "--passphrase-file", pw, "--board", "sim", "--sim", tmp_path / "h"))
+    assert sim_namespace(tmp_path / "h", "hush_trust")["tech_revoked"] == listed
     one_line_error(hushctl("keys", "technician", "revoke", "dana", "--keys", keys_dir, "--passphrase-file", pw),
                    "no certificate")

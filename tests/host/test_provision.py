@@ -200,3 +200,25 @@ def test_bad_input_is_one_line_and_writes_nothing(keys, tmp_path):
     assert not fresh.exists() and not (tmp_path / "f.bin").exists()
     assert tree_snapshot(tmp_path / "taken") == before_sim
     assert inventory.read_bytes() == before_inv
+
+
+def test_board_table_reads_board_json(tmp_path):
+    from hushctl import boards
+    from hushctl.errors import HushctlError
+
+    (tmp_path / "lyrat-v4.3").mkdir()
+    (tmp_path / "lyrat-v4.3" / "board.json").write_text('{"flash_size": "8MB"}')
+    (tmp_path / "newboard").mkdir()
+    (tmp_path / "newboard" / "board.json").write_text('{"chip": "esp32s3", "flash_size": "16MB", "partition_table": "p.csv"}')
+    (tmp_path / "newboard" / "p.csv").write_text("nvs, data, nvs, 0x9000, 0x6000,\n")
+    lyrat = boards.get_board("lyrat-v4.3", tmp_path)
+    assert (lyrat.chip, lyrat.flash_size) == ("esp32", "8MB")  # the folder overrides, the table fills in
+    new = boards.get_board("newboard", tmp_path)
+    assert (new.chip, new.bootloader_offset, new.partitions_csv) == ("esp32s3", 0, "nvs, data, nvs, 0x9000, 0x6000,\n")
+    assert "newboard" in boards.board_names(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "board.json").write_text('{"chip": "esp8266", "flash_size": "4MB"}')
+    with pytest.raises(HushctlError, match="needs a chip"):
+        boards.get_board("bad", tmp_path)
+    with pytest.raises(HushctlError, match="unknown board"):
+        boards.get_board("nothing", tmp_path)
