@@ -11,6 +11,7 @@ from hushphone.sip.message import (
     Request,
     Response,
     SipParseError,
+    StreamParser,
     parse_auth_params,
     parse_cseq,
     parse_message,
@@ -476,6 +477,54 @@ def assert_round_trip(t, m):
     t.assertEqual(again.to_bytes(), wire)
 
 
+def stream_events(data, chunk):
+    """Everything a StreamParser makes of data fed in chunk-size reads:
+    messages, keepalive strings, or the SipParseError it ended with."""
+    p = StreamParser()
+    out = []
+    for i in range(0, len(data), chunk):
+        p.feed(data[i : i + chunk])
+        while True:
+            try:
+                ev = p.next_event()
+            except SipParseError as e:
+                out.append(e)
+                if e.fatal:
+                    return out
+                continue
+            if ev is None:
+                break
+            out.append(ev)
+    return out
+
+
+def run_stream_case(t, entry_file):
+    """The same message on a TLS/TCP stream, fed 7 octets at a time:
+    Content-Length frames it, so it must give what parse_message gives;
+    without Content-Length the connection is unusable (RFC 3261 §18.3)."""
+    expected, _ = OUTCOME[entry_file]
+    data = load(entry_file)
+    if entry_file in LENGTH_FIXED:
+        data = fix_content_length(data)
+    events = stream_events(data, 7)
+    has_length = b"\r\ncontent-length" in data.lower() or b"\r\nl:" in data.lower()
+    if data.find(b"\r\n\r\n") < 0:
+        t.assertEqual(events, [])  # still waiting for the end of the header
+        return
+    t.assertTrue(events, entry_file)
+    first = events[0]
+    if expected is ACCEPT and has_length:
+        t.assertFalse(isinstance(first, SipParseError), entry_file)
+        direct = parse_message(data)
+        t.assertEqual(first.to_bytes(), direct.to_bytes())
+    elif expected is ACCEPT:
+        t.assertIsInstance(first, SipParseError)
+        t.assertEqual((first.status, first.fatal, first.reason), (400, True, "missing Content-Length"))
+    else:
+        t.assertIsInstance(first, SipParseError)
+        t.assertNotEqual(first.reason, "internal parser error")
+
+
 def run_case(t, entry_file):
     expected, checker = OUTCOME[entry_file]
     data = load(entry_file)
@@ -506,6 +555,19 @@ class TortureCorpusTest(unittest.TestCase):
     def test_outcome_table_covers_corpus(self):
         self.assertEqual(sorted(OUTCOME), sorted([e["file"] for e in _corpus()]))
 
+    def test_dblreq_on_a_stream_gives_both_requests(self):
+        # On a stream the INVITE after the REGISTER is a message of its own;
+        # the spare CRLF between them reads as a keepalive pong.
+        events = stream_events(load("rfc4475/dblreq.dat"), 50)
+        self.assertEqual([e if isinstance(e, str) else e.method for e in events], ["REGISTER", "pong", "INVITE"])
+        self.assertEqual(len(events[2].body), 150)
+
+    def test_framing_errors_close_the_stream(self):
+        for name, status in (("rfc4475/clerr.dat", 413), ("rfc4475/ncl.dat", 400), ("rfc4475/mcl01.dat", 400)):
+            events = stream_events(load(name), 64)
+            self.assertEqual(len(events), 1, name)
+            self.assertEqual((events[0].status, events[0].fatal), (status, True), name)
+
     def test_valid_entries_are_accepted(self):
         # Our table must agree with expectations.json wherever the RFC is
         # not permissive: every "valid" message is accepted.
@@ -521,9 +583,17 @@ def _make_test(entry_file):
     return test
 
 
+def _make_stream_test(entry_file):
+    def test(self):
+        run_stream_case(self, entry_file)
+
+    return test
+
+
 for _entry in _corpus():
     _name = "test_%s_%s" % (
         _entry["section"].replace(".", "_"),
         _entry["file"].replace("/", "_").replace("-", "_").replace(".dat", ""),
     )
     setattr(TortureCorpusTest, _name, _make_test(_entry["file"]))
+    setattr(TortureCorpusTest, _name + "_stream", _make_stream_test(_entry["file"]))
