@@ -129,16 +129,19 @@ class Rfc3711KeystreamTest(unittest.TestCase):
         self.assertEqual(kdf.keystream(aes, iv, 0xFEFF, 3), self.AT_FEFF)
 
     def test_packet_path_makes_the_same_keystream(self):
-        # the preallocated-buffer path used per packet: XOR into zeros
+        # the preallocated-buffer path used per packet: zeros XOR keystream
         cipher = PacketCipher(self.KEY, self.SALT, KeystreamBuffers(256))
-        buf = bytearray(4 + 48)
-        header = bytes(12)  # SSRC 0 at offset 8
-        cipher.crypt(buf, 4, 48, header, 8, 0, 0)
-        self.assertEqual(bytes(buf[4:]), self.FIRST)
-        self.assertEqual(bytes(buf[:4]), bytes(4))
-        buf = bytearray(13)  # a partial block
-        cipher.crypt(buf, 0, 13, header, 8, 0, 0)
-        self.assertEqual(bytes(buf), self.FIRST[:13])
+        zeros = bytes(52)  # SSRC 0 at offset 0
+        out = bytearray(52)
+        cipher.crypt(out, zeros, 4, 48, 0, 0, 0)
+        self.assertEqual(bytes(out[4:]), self.FIRST)
+        self.assertEqual(bytes(out[:4]), bytes(4))
+        out = bytearray(13)  # a partial block, in place
+        cipher.crypt(out, out, 0, 13, 0, 0, 0)
+        self.assertEqual(bytes(out), self.FIRST[:13])
+        out = bytearray(zeros)
+        cipher.crypt(out, out, 1, 35, 0, 0, 0)  # unaligned start
+        self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
 
 
 class KeyDerivationTest(unittest.TestCase):

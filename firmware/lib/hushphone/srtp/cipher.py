@@ -14,9 +14,6 @@ class KeystreamBuffers:
     def __init__(self, max_bytes):
         nblocks = (max_bytes + 15) >> 4
         ctr = bytearray(nblocks << 4)
-        for b in range(nblocks):  # block numbers never change: write them once
-            ctr[16 * b + 14] = b >> 8
-            ctr[16 * b + 15] = b & 0xFF
         self.ctr = ctr
         self.keystream = bytearray(nblocks << 4)
         # views[n] = the first n counter blocks, made on first use per size
@@ -37,10 +34,10 @@ class PacketCipher:
         self._ks = buffers.keystream
         self._views = buffers.views
 
-    def crypt(self, buf, at, n, src, ssrc_at, i_hi, i_lo):
-        """XOR into buf[at:at+n] the keystream for the SSRC found at
-        src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
-        24 bits are i_hi and i_lo."""
+    def crypt(self, dst, src, at, n, ssrc_at, i_hi, i_lo):
+        """dst[at:at+n] = src[at:at+n] XOR the keystream for the SSRC found
+        at src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
+        24 bits are i_hi and i_lo (dst may be src: in place)."""
         if n <= 0:
             return
         nblocks = (n + 15) >> 4
@@ -50,4 +47,4 @@ class PacketCipher:
         if view is None:
             view = self._buffers.counter_view(nblocks)
         self._encrypt_into(view, ks)
-        xor_keystream(buf, at, n, ks)
+        xor_keystream(dst, src, at, n, ks)

@@ -29,13 +29,13 @@ _MAX_SRTCP_INDEX = const(0x7FFFFFFF)
 _MAX_VIEWS = const(16)
 
 
-class _Stream:
-    """What a context remembers per SSRC: the replay window (whose top is
-    the highest index, i.e. ROC and highest sequence number)."""
+class _Stream(ReplayWindow):
+    """What a context remembers per SSRC: its replay window, whose top is
+    the highest index so far (so ROC and highest sequence number too)."""
 
     def __init__(self, ssrc_bytes, window):
+        super().__init__(window)
         self.ssrc = ssrc_bytes
-        self.window = ReplayWindow(window)
 
 
 class _Direction:
@@ -45,8 +45,8 @@ class _Direction:
         key = kdf.derive(master_key, master_salt, labels, key_len)
         auth = kdf.derive(master_key, master_salt, labels + 1, AUTH_KEY_LEN)
         salt = kdf.derive(master_key, master_salt, labels + 2, SALT_LEN)
-        self.cipher = PacketCipher(key, salt, buffers)
-        self.mac = Hmac(auth, "sha1")
+        self.crypt = PacketCipher(key, salt, buffers).crypt
+        self.digest = Hmac(auth, "sha1").digest
         self.tag_len = tag_len
         self.streams = {}
         self.last = None  # the stream of the previous packet: the usual case
@@ -151,7 +151,7 @@ class SrtpContext:
         stream = d.last
         if stream is None or not same4(rtp, 8, stream.ssrc):
             stream = self._stream(d, rtp, 8, True, True)
-        window = stream.window
+        window = stream
         seq = (rtp[2] << 8) | rtp[3]
         index = window.top + 1
         if (index & 0xFFFF) != seq:  # not simply the next packet
@@ -164,13 +164,13 @@ class SrtpContext:
                 raise SrtpLocalError("SRTP index exhausted: re-key needed")
             self._set_roc(roc)
         scratch = self._scratch
-        copy_into(scratch, 0, rtp, n)
-        d.cipher.crypt(scratch, hlen, n - hlen, rtp, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
+        copy_into(scratch, 0, rtp, hlen)
+        d.crypt(scratch, rtp, hlen, n - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         views = self._views
         view = views.get(n)
         if view is None:
             view = self._view(n)
-        mac = d.mac.digest(view, self._roc_bytes)
+        mac = d.digest(view, self._roc_bytes)
         tag_len = d.tag_len
         copy_into(scratch, n, mac, tag_len)
         window.accept(index)
@@ -198,7 +198,7 @@ class SrtpContext:
             window = None
             index = seq  # a new SSRC starts with ROC 0 (RFC 3711 §3.3.1)
         else:
-            window = stream.window
+            window = stream
             index = window.top + 1
             if (index & 0xFFFF) != seq:  # not simply the next packet
                 index = _estimate_index(window.top, seq)
@@ -212,12 +212,12 @@ class SrtpContext:
         view = self._views.get(m)
         if view is None:
             view = self._view(m)
-        mac = d.mac.digest(view, self._roc_bytes)
+        mac = d.digest(view, self._roc_bytes)
         if tag_differs(srtp, m, mac, tag_len):
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
-        d.cipher.crypt(scratch, hlen, m - hlen, srtp, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
+        d.crypt(scratch, scratch, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if window is None:
-            window = self._stream(d, srtp, 8, True, False).window
+            window = self._stream(d, srtp, 8, True, False)
         window.accept(index)
         return bytes(view)
 
@@ -248,14 +248,14 @@ class SrtpContext:
         if n > self.max_packet:
             raise SrtpLocalError("RTCP packet longer than max_packet")
         d = self._rtcp
-        window = self._stream(d, rtcp, 4, True, True).window
+        window = self._stream(d, rtcp, 4, True, True)
         index = window.top + 1  # the SRTCP index starts at 0 (RFC 3711 §3.4)
         if index > _MAX_SRTCP_INDEX:
             raise SrtpLocalError("SRTCP index exhausted: re-key needed")
         scratch = self._scratch
         copy_into(scratch, 0, rtcp, n)
         if encrypt:
-            d.cipher.crypt(scratch, _RTCP_HEADER, n - _RTCP_HEADER, rtcp, 4, index >> 24, index & 0xFFFFFF)
+            d.crypt(scratch, scratch, _RTCP_HEADER, n - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
             scratch[n] = _E_FLAG | (index >> 24)
         else:
             scratch[n] = index >> 24
@@ -263,7 +263,7 @@ class SrtpContext:
         scratch[n + 2] = (index >> 8) & 0xFF
         scratch[n + 3] = index & 0xFF
         m = n + _SRTCP_INDEX_LEN
-        mac = d.mac.digest(self._view(m))
+        mac = d.digest(self._view(m))
         copy_into(scratch, m, mac, SRTCP_TAG_LEN)
         window.accept(index)
         return bytes(self._view(m + SRTCP_TAG_LEN))
@@ -280,17 +280,17 @@ class SrtpContext:
         e_index = srtcp[end]
         index = ((e_index & 0x7F) << 24) | (srtcp[end + 1] << 16) | (srtcp[end + 2] << 8) | srtcp[end + 3]
         stream = self._stream(d, srtcp, 4, False, False)
-        if stream is not None and not stream.window.fresh(index):
+        if stream is not None and not stream.fresh(index):
             self._reject("replay", SrtpReplayError, "SRTCP replay")
         copy_into(self._scratch, 0, srtcp, m)
-        mac = d.mac.digest(self._view(m))
+        mac = d.digest(self._view(m))
         if tag_differs(srtcp, m, mac, SRTCP_TAG_LEN):
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
         if e_index & _E_FLAG:
-            d.cipher.crypt(self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, srtcp, 4, index >> 24, index & 0xFFFFFF)
+            d.crypt(self._scratch, self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
         if stream is None:
             stream = self._stream(d, srtcp, 4, True, False)
-        stream.window.accept(index)
+        stream.accept(index)
         return bytes(self._view(end))
 
 

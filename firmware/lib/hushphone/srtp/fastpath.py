@@ -10,41 +10,34 @@ if IS_MICROPYTHON:
     @micropython.viper
     def fill_counters(ctr: ptr8, salt: ptr8, nblocks: int, src: ptr8, ssrc_at: int, i_hi: int, i_lo: int):
         # AES-CM counter blocks (RFC 3711 §4.1.1): salt XOR SSRC<<64 XOR
-        # index<<16, block number in bytes 14-15 (written once, never here).
-        # The 48-bit index comes as two 24-bit halves so that it stays a
-        # small int on the ESP32.
-        b0 = salt[0]
-        b1 = salt[1]
-        b2 = salt[2]
-        b3 = salt[3]
-        b4 = salt[4] ^ src[ssrc_at]
-        b5 = salt[5] ^ src[ssrc_at + 1]
-        b6 = salt[6] ^ src[ssrc_at + 2]
-        b7 = salt[7] ^ src[ssrc_at + 3]
-        b8 = salt[8] ^ (i_hi >> 16)
-        b9 = salt[9] ^ (i_hi >> 8)
-        b10 = salt[10] ^ i_hi
-        b11 = salt[11] ^ (i_lo >> 16)
-        b12 = salt[12] ^ (i_lo >> 8)
-        b13 = salt[13] ^ i_lo
+        # index<<16, block number in bytes 14-15. The 48-bit index comes as
+        # two 24-bit halves so that it stays a small int on the ESP32.
+        # Written as four 32-bit words per block, little-endian (x86, ARM,
+        # Xtensa); ctr is a heap buffer, so word aligned.
+        w0 = salt[0] | (salt[1] << 8) | (salt[2] << 16) | (salt[3] << 24)
+        w1 = (
+            (salt[4] ^ src[ssrc_at])
+            | ((salt[5] ^ src[ssrc_at + 1]) << 8)
+            | ((salt[6] ^ src[ssrc_at + 2]) << 16)
+            | ((salt[7] ^ src[ssrc_at + 3]) << 24)
+        )
+        w2 = (
+            (salt[8] ^ ((i_hi >> 16) & 0xFF))
+            | ((salt[9] ^ ((i_hi >> 8) & 0xFF)) << 8)
+            | ((salt[10] ^ (i_hi & 0xFF)) << 16)
+            | ((salt[11] ^ ((i_lo >> 16) & 0xFF)) << 24)
+        )
+        w3 = (salt[12] ^ ((i_lo >> 8) & 0xFF)) | ((salt[13] ^ (i_lo & 0xFF)) << 8)
+        c = ptr32(ctr)
         p = 0
-        end = nblocks << 4
-        while p < end:
-            ctr[p] = b0
-            ctr[p + 1] = b1
-            ctr[p + 2] = b2
-            ctr[p + 3] = b3
-            ctr[p + 4] = b4
-            ctr[p + 5] = b5
-            ctr[p + 6] = b6
-            ctr[p + 7] = b7
-            ctr[p + 8] = b8
-            ctr[p + 9] = b9
-            ctr[p + 10] = b10
-            ctr[p + 11] = b11
-            ctr[p + 12] = b12
-            ctr[p + 13] = b13
-            p += 16
+        b = 0
+        while b < nblocks:
+            c[p] = w0
+            c[p + 1] = w1
+            c[p + 2] = w2
+            c[p + 3] = w3 | ((b >> 8) << 16) | ((b & 0xFF) << 24)
+            p += 4
+            b += 1
 
     @micropython.viper
     def copy_into(dst: ptr8, at: int, src: ptr8, n: int):
@@ -64,19 +57,21 @@ if IS_MICROPYTHON:
             i += 1
 
     @micropython.viper
-    def xor_keystream(buf: ptr8, at: int, n: int, ks: ptr8):
-        # buf[at:at+n] ^= ks[:n], a 32-bit word at a time where aligned
-        p = ptr32(uint(buf) + uint(at))
-        k = ptr32(ks)
+    def xor_keystream(dst: ptr8, src: ptr8, at: int, n: int, ks: ptr8):
+        # dst[at:at+n] = src[at:at+n] ^ ks[:n] (dst may be src), by 32-bit
+        # words where both ends are aligned
         i = 0
-        if int(uint(buf) + uint(at)) & 3 == 0:
+        if int(uint(dst) + uint(at)) & 3 == 0 and int(uint(src) + uint(at)) & 3 == 0:
+            d = ptr32(uint(dst) + uint(at))
+            s = ptr32(uint(src) + uint(at))
+            k = ptr32(ks)
             words = n >> 2
             while i < words:
-                p[i] = p[i] ^ k[i]
+                d[i] = s[i] ^ k[i]
                 i += 1
             i = words << 2
         while i < n:
-            buf[at + i] = buf[at + i] ^ ks[i]
+            dst[at + i] = src[at + i] ^ ks[i]
             i += 1
 
     @micropython.viper
@@ -98,7 +93,7 @@ else:
     from hushphone.crypto.hmac import compare_digest
 
     def fill_counters(ctr, salt, nblocks, src, ssrc_at, i_hi, i_lo):
-        iv = bytes(
+        block = bytearray(
             (
                 salt[0],
                 salt[1],
@@ -114,18 +109,22 @@ else:
                 salt[11] ^ ((i_lo >> 16) & 0xFF),
                 salt[12] ^ ((i_lo >> 8) & 0xFF),
                 salt[13] ^ (i_lo & 0xFF),
+                0,
+                0,
             )
         )
-        for p in range(0, nblocks << 4, 16):
-            ctr[p : p + 14] = iv
+        for b in range(nblocks):
+            block[14] = b >> 8
+            block[15] = b & 0xFF
+            ctr[16 * b : 16 * b + 16] = block
 
     def copy_into(dst, at, src, n):
         dst[at : at + n] = src[:n]
 
-    def xor_keystream(buf, at, n, ks):
+    def xor_keystream(dst, src, at, n, ks):
         if n:
-            x = int.from_bytes(buf[at : at + n], "big") ^ int.from_bytes(ks[:n], "big")
-            buf[at : at + n] = x.to_bytes(n, "big")
+            x = int.from_bytes(src[at : at + n], "big") ^ int.from_bytes(ks[:n], "big")
+            dst[at : at + n] = x.to_bytes(n, "big")
 
     def tag_differs(buf, at, mac, n):
         return not compare_digest(bytes(buf[at : at + n]), bytes(mac[:n]))
