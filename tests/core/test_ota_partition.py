@@ -24,6 +24,13 @@ class FlashSemantics(unittest.TestCase):
         t, subtype, addr, size, label, encrypted = self.slot.info()
         self.assertEqual((t, subtype, size, label), (Partition.TYPE_APP, 0x11, 64 * 1024, "ota_1"))
 
+    def test_find(self):
+        self.assertEqual([p.info()[4] for p in Partition.find(Partition.TYPE_APP)], ["ota_0", "ota_1"])
+        self.assertEqual([p.info()[4] for p in Partition.find(Partition.TYPE_APP, label="ota_1")], ["ota_1"])
+        self.assertEqual([p.info()[1] for p in Partition.find(Partition.TYPE_DATA)], [0])
+        with self.assertRaises(OSError):
+            Partition("nvs_keys")
+
     def test_unaligned_write_refused(self):
         self.slot.ioctl(6, 0)
         with self.assertRaises(OSError):

@@ -126,6 +126,8 @@ class UpdateAgent:
                     await self._send(writer, {"event": "progress", "written": updater.offset,
                                               "total": updater.manifest.image_size})
             result = bundle.finish()
+            await self._send(writer, {"event": "progress", "written": updater.offset,
+                                      "total": updater.manifest.image_size})
         except _AlreadyCurrent as e:
             return {"event": "result", "status": "already-current", "version": e.args[0]}
         except OtaRejected as e:

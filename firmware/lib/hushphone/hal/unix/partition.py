@@ -123,9 +123,9 @@ class Partition:
         self._dev = dev
 
     @staticmethod
-    def find(type=_TYPE_APP, subtype=0xFF, label=None):
+    def find(type=_TYPE_APP, subtype=0xFF, label=None, block_size=4096):
         names = SLOT_LABELS if type == _TYPE_APP else ("otadata",) if type == _TYPE_DATA else ()
-        found = [Partition(name) for name in names]
+        found = [Partition(name, block_size) for name in names]
         return [p for p in found if (subtype == 0xFF or p._info[1] == subtype) and (label is None or p._info[4] == label)]
 
     def info(self):
