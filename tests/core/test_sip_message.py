@@ -174,7 +174,10 @@ class UriTest(unittest.TestCase):
             ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
             ("sip:carol@chicago.com;security=on", "sip:carol@chicago.com;security=off"),
             ("sip:alice@atlanta.com", "sips:alice@atlanta.com"),
+            ("tel:+1-201-555-0123", "tel:+1-201-555-0124"),
+            ("sip:alice@atlanta.com", "tel:+1-201-555-0123"),
         )
+        equal += (("tel:+1-201-555-0123;phone-context=X", "tel:%2B1-201-555-0123;Phone-Context=x"),)
         for a, b in equal:
             self.assertTrue(uri_equal(a, b), a + " == " + b)
             self.assertTrue(uri_equal(b, a), b + " == " + a)

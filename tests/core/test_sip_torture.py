@@ -552,6 +552,19 @@ def run_case(t, entry_file):
 
 
 class TortureCorpusTest(unittest.TestCase):
+    def test_corpus_bytes_match_readme(self):
+        # The copy must be the archive's bytes (README lists SHA-256 sums).
+        import binascii
+
+        from hushphone.crypto.sha import sha256
+
+        with open(data_path("sip-torture", "README.md")) as f:
+            sums = [line.split() for line in f if len(line) > 70 and line[64:66] == "  "]
+        self.assertEqual(len(sums), 62)
+        for digest, name in sums:
+            got = binascii.hexlify(sha256(read_data("sip-torture", *name.split("/")))).decode()
+            self.assertEqual(got, digest, name)
+
     def test_outcome_table_covers_corpus(self):
         self.assertEqual(sorted(OUTCOME), sorted([e["file"] for e in _corpus()]))
 

@@ -143,7 +143,9 @@ def split_commas(value):
 class Params:
     """Ordered parameters with case-insensitive names (dict-like).
     Values are kept as received (a quoted-string keeps its quotes, so the
-    parameter serialises unchanged); a parameter without '=' has value None."""
+    parameter serialises unchanged); a parameter without '=' has value None.
+    Build from a list of pairs to fix the order: MicroPython dicts are
+    unordered."""
 
     def __init__(self, items=None):
         self._items = []  # [name, value] in order

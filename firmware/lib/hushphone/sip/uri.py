@@ -226,10 +226,10 @@ def uri_equal(a, b):
         b = parse_uri(b)
     if a.scheme != b.scheme:
         return False
+    if a.scheme == "tel":
+        return unescape(a.user) == unescape(b.user) and _norm_params(a.params) == _norm_params(b.params)
     if a.scheme not in ("sip", "sips"):
-        return str(a).lower() == str(b).lower() if a.scheme != "tel" else (
-            unescape(a.user) == unescape(b.user) and _norm_params(a.params) == _norm_params(b.params)
-        )
+        return str(a).lower() == str(b).lower()
     if unescape(a.user or "") != unescape(b.user or "") or (a.user is None) != (b.user is None):
         return False
     if unescape(a.password or "") != unescape(b.password or ""):
