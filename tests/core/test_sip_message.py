@@ -324,6 +324,21 @@ class ParseAndSerialiseTest(unittest.TestCase):
         with self.assertRaises(SipParseError):
             parse_message(None)
 
+    def test_out_of_memory_is_a_513(self):
+        import hushphone.sip.parser as parser_module
+
+        def exhausted(data):
+            raise MemoryError()
+
+        saved = parser_module._parse_datagram
+        parser_module._parse_datagram = exhausted
+        try:
+            with self.assertRaises(SipParseError) as ctx:
+                parse_message(INVITE)
+        finally:
+            parser_module._parse_datagram = saved
+        self.assertEqual((ctx.exception.status, ctx.exception.reason), (513, "out of memory"))
+
     def test_leading_crlf_and_bytearray(self):
         m = parse_message(bytearray(b"\r\n\r\n" + request()))
         self.assertEqual(m.method, "OPTIONS")

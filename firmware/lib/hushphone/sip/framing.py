@@ -57,6 +57,8 @@ class StreamParser:
             if e.fatal:
                 self._error = e
             raise
+        except MemoryError:
+            self._fail(513, "out of memory")
         except Exception:
             self._fail(400, "internal parser error")
 

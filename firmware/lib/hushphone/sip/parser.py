@@ -195,6 +195,9 @@ def parse_message(data):
         return _parse_datagram(data)
     except SipParseError:
         raise
+    except MemoryError:
+        # The handset's heap cannot hold this message now: drop it.
+        raise SipParseError(513, "out of memory")
     except Exception:
         # Last line of defence for the handset; the fuzz tests assert that
         # this reason never occurs.
