@@ -13,6 +13,7 @@ key held by an external signer (HSM) is imported as a public key only."""
 import datetime
 import json
 import os
+import shutil
 from pathlib import Path
 
 from hushctl import atomic_files, pki
@@ -182,6 +183,9 @@ def init_hierarchy(directory, passphrase, ota_scheme="rsa3072", ota_keys=1, exte
         "certificates": {label: pki.cert_fingerprint(c) for label, c in ((ROOT, root), (ISSUING, issuing), (FLEET, fleet))},
     }
     files[HIERARCHY_FILE] = ((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(), False)
+    # While the root key is at hand: its first (empty) CRL, which verifiers
+    # that check the whole chain (CRL_CHECK_ALL) need for the two CAs.
+    files[REVOCATION_DIR + "/" + ROOT_CRL] = (pki.crl_pem(pki.make_crl(root, root_key, [], days=ROOT_CRL_DAYS)), False)
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.parent / (".%s.staging-%s" % (directory.name, os.urandom(4).hex()))
@@ -193,9 +197,7 @@ def init_hierarchy(directory, passphrase, ota_scheme="rsa3072", ota_keys=1, exte
             directory.rmdir()  # empty, checked above
         os.rename(staging, directory)
     except BaseException:
-        for p in staging.glob("*"):
-            p.unlink()
-        staging.rmdir()
+        shutil.rmtree(staging)
         raise
     return Hierarchy(directory)
 
@@ -221,6 +223,19 @@ TECH_REVOKED_JSON = "technicians-revoked.json"
 FLEET_CRL = "fleet-ca.crl.pem"
 TECH_REVOKED_BIN = "technicians-revoked.bin"  # for NVS hush_trust/tech_revoked
 DEVICE_CRL = "issuing-ca.crl.pem"
+ROOT_CRL = "root-ca.crl.pem"
+ROOT_CRL_DAYS = 365
+
+
+def renew_root_crl(hierarchy, passphrase, days=ROOT_CRL_DAYS):
+    """Re-sign the root CA's CRL (no CA is revoked: the list stays empty).
+    Needs the offline root key for a moment; returns the CRL path."""
+    if not 1 <= days <= 3 * 365:
+        raise HushctlError("the root CRL is valid for 1 to 1095 days")
+    crl = pki.make_crl(hierarchy.cert(ROOT), hierarchy.key(ROOT, passphrase), [], days=days)
+    path = hierarchy.path(REVOCATION_DIR) / ROOT_CRL
+    atomic_files.write_bytes(path, pki.crl_pem(crl))
+    return path
 
 
 def _check_tech_name(name):

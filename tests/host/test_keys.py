@@ -169,3 +169,21 @@ def test_technician_certificate_issue_and_revoke(hierarchy, tmp_path):
     assert sim_namespace(tmp_path / "h", "hush_trust")["tech_revoked"] == listed
     one_line_error(hushctl("keys", "technician", "revoke", "dana", "--keys", keys_dir, "--passphrase-file", pw),
                    "no certificate")
+
+
+def test_root_crl_is_made_at_init_and_renewed_with_the_root_key(hierarchy, tmp_path):
+    keys_dir, pw, _ = hierarchy
+    crl = keys_dir / "revocation" / "root-ca.crl.pem"
+    first = crl.read_bytes()
+    checked = openssl("crl", "-in", crl, "-CAfile", keys_dir / "root-ca.pem", "-noout")
+    assert "verify OK" in checked.stdout + checked.stderr
+    # With the root CRL, a full-chain CRL check of the issuing CA passes.
+    assert "OK" in openssl("verify", "-crl_check_all", "-CRLfile", crl, "-CAfile", keys_dir / "root-ca.pem",
+                           keys_dir / "issuing-ca.pem").stdout
+    one_line_error(hushctl("keys", "root-crl", "--keys", keys_dir, "--passphrase-file",
+                           passphrase_file(tmp_path, "not the passphrase")), "wrong passphrase for root-ca.key.pem")
+    assert crl.read_bytes() == first
+    ok(hushctl("keys", "root-crl", "--keys", keys_dir, "--days", "30", "--passphrase-file", pw))
+    assert crl.read_bytes() != first
+    checked = openssl("crl", "-in", crl, "-CAfile", keys_dir / "root-ca.pem", "-noout")
+    assert "verify OK" in checked.stdout + checked.stderr

@@ -3,7 +3,8 @@ TLS with a real Kamailio that requires client certificates from the maker's
 issuing CA. The handset is the firmware's SIP user agent on the MicroPython
 unix port, and it takes everything (client certificate and key, trusted CAs,
 SIP account) from its provisioned NVS storage. A handset provisioned from
-another maker's hierarchy is refused by the same Kamailio."""
+another maker's hierarchy is refused by the same Kamailio, and so is a
+revoked handset once Kamailio loads the maker's device CRL."""
 import types
 
 import pytest
@@ -130,3 +131,44 @@ def test_provisioned_sim_handset_registers_over_mutual_tls(makers, pki, tmp_path
         refused = _register(tmp_path, stranger, k)
         assert "EVENT Registered" not in refused and "EVENT RegistrationFailed" in refused, refused
         assert len(k.received()) == before  # the TLS handshake failed: Kamailio saw no SIP at all
+
+
+class KamailioWithCrl(Kamailio):
+    """The shared harness plus a CRL for client certificates in its TLS
+    configuration (Kamailio's tls module then checks the peer's status)."""
+
+    def __init__(self, *args, crl=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.crl = crl
+
+    def _write_config(self):
+        cfg = super()._write_config()
+        tls_cfg = self.run_dir / "tls.cfg"
+        text = tls_cfg.read_text()
+        head, sep, rest = text.partition("[client:default]")
+        tls_cfg.write_text(head.rstrip("\n") + "\ncrl = %s\n\n" % self.crl + sep + rest)
+        return cfg
+
+
+def test_revoked_handset_is_refused_with_the_device_crl(makers, pki, tmp_path):
+    keep, revoke = tmp_path / "keep", tmp_path / "revoked"
+    _provision(makers, "maker", pki, keep)
+    _provision(makers, "maker", pki, revoke)
+    from tests.host.provision_helpers import sim_device_cert
+    from cryptography.x509.oid import NameOID
+
+    serial = sim_device_cert(revoke).subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    ok(hushctl("provision", "revoke", serial, "--keys", makers / "maker", "--passphrase-file", makers / "passphrase.txt"))
+    # Kamailio checks the whole chain: the issuing CA's CRL and the root's.
+    revocation = makers / "maker" / "revocation"
+    crl = tmp_path / "crls.pem"
+    crl.write_bytes((revocation / "issuing-ca.crl.pem").read_bytes() + (revocation / "root-ca.crl.pem").read_bytes())
+    client_cas = [types.SimpleNamespace(cert_pem=makers / "maker" / name) for name in ("issuing-ca.pem", "root-ca.pem")]
+    with KamailioWithCrl(tmp_path / "kamailio", pki, USERS, require_client_cert=True, client_cas=client_cas,
+                         crl=crl) as k:
+        assert "crl = " in (k.run_dir / "tls.cfg").read_text()
+        refused = _register(tmp_path, revoke, k)
+        assert "EVENT Registered" not in refused and "EVENT RegistrationFailed" in refused, refused
+        assert k.received() == []
+        out = _register(tmp_path, keep, k)
+        assert "EVENT Registered" in out and "DONE" in out, out

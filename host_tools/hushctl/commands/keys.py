@@ -54,6 +54,16 @@ def show_cmd(directory):
         click.echo(line)
 
 
+@keys_group.command("root-crl")
+@click.option("--keys", "keys_dir", required=True, type=click.Path(file_okay=False), help="Key hierarchy directory.")
+@click.option("--days", type=int, default=keys.ROOT_CRL_DAYS, show_default=True, help="Validity of the CRL.")
+@passphrase_option
+def root_crl_cmd(keys_dir, days, passphrase_file):
+    """Renew the root CA's CRL (needs the offline root key)."""
+    path = keys.renew_root_crl(keys.Hierarchy(keys_dir), get_passphrase(passphrase_file), days)
+    click.echo("Root CRL %s (valid %d days)" % (path, days))
+
+
 @keys_group.group("technician")
 def technician_group():
     """Short-lived client certificates for technicians (fleet pushes)."""
