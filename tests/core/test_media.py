@@ -260,7 +260,7 @@ class MediaHostileTest(unittest.TestCase):
         self.assertEqual(s.dropped_replay, injected["replayed"])
         self.assertGreaterEqual(s.dropped_malformed, 1)
         self.assertEqual(
-            s.dropped_auth + s.dropped_replay + s.dropped_malformed,
+            s.dropped_auth + s.dropped_replay + s.dropped_malformed + s.stun,
             sum(injected.values()),
         )
         # ... and the call went on undisturbed.
@@ -274,8 +274,16 @@ class MediaHostileTest(unittest.TestCase):
         for data in (b"", b"\x80", bytes(11), bytes(12), bytes(22), b"\xff" * 200, bytes(3000)):
             self.assertFalse(bob.receive_packet(data, 0))
         s = bob.stats
-        self.assertEqual(s.dropped_auth + s.dropped_malformed, 7)
+        # (Zero-filled ones start like STUN, RFC 7983, and are set aside as such.)
+        self.assertEqual(s.dropped_auth + s.dropped_malformed + s.stun, 7)
         self.assertEqual(s.received, 0)
+
+    def test_stun_on_the_media_port_is_ignored(self):
+        _, bob = pair()
+        binding_request = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(12)
+        self.assertFalse(bob.receive_packet(binding_request, 0))
+        self.assertEqual(bob.stats.stun, 1)
+        self.assertEqual(bob.stats.dropped_malformed + bob.stats.dropped_auth, 0)
 
     def test_authentic_packets_of_other_shapes_are_not_played(self):
         alice, bob = pair()

@@ -41,6 +41,7 @@ class MediaStats:
         self.dropped_replay = 0
         self.dropped_malformed = 0  # not SRTP/RTP, wrong size
         self.other_payload = 0  # authentic, but not our audio payload type
+        self.stun = 0  # first byte 0-3: STUN by RFC 7983 (ICE checks, keepalives), ignored
         self.frames_out = 0
         self.concealed = 0
         self._jb = None  # the jitter buffer's JitterStats
@@ -68,6 +69,7 @@ class MediaStats:
             "dropped_replay": self.dropped_replay,
             "dropped_malformed": self.dropped_malformed,
             "other_payload": self.other_payload,
+            "stun": self.stun,
             "concealed": self.concealed,
         }
 
@@ -172,6 +174,11 @@ class MediaSession:
         """Take one packet from the network. Returns True when it went into
         the jitter buffer; anything else is dropped and counted."""
         stats = self.stats
+        if len(data) and data[0] < 4:
+            # RFC 7983 demultiplexing: a first byte of 0-3 is STUN (a peer's
+            # ICE connectivity check or keepalive), not media.
+            stats.stun += 1
+            return False
         try:
             plain = self._rx.unprotect(data)
         except SrtpAuthError:
