@@ -7,7 +7,15 @@ import binascii
 import hashlib
 
 from hushphone.sip.digest import compute_response
-from hushphone.sip.message import Headers, Response, StreamParser, parse_auth_params, parse_message, parse_name_addr
+from hushphone.sip.message import (
+    Headers,
+    Response,
+    StreamParser,
+    parse_auth_params,
+    parse_message,
+    parse_name_addr,
+    parse_via,
+)
 from hushphone.sip.transaction import make_response
 
 
@@ -43,27 +51,40 @@ class FakeRegistrar:
         self.bindings = {}
         self.seen = []  # (status sent, request)
 
-    def _challenge(self, request, stale=False):
+    def _challenge(self, request, stale=False, proxy=False):
         self.nonces += 1
         nonce = binascii.hexlify(hashlib.sha256(b"nonce%d" % self.nonces).digest()[:12]).decode()
-        resp = make_response(request, 401, None, "regtag")
+        resp = make_response(request, 407 if proxy else 401, None, "regtag")
         value = 'Digest realm="%s", nonce="%s", qop="auth", algorithm=%s, opaque="op1"' % (
             self.realm, nonce, self.algorithm)
         if stale:
             value += ", stale=true"
-        resp.headers.add("WWW-Authenticate", value)
+        resp.headers.add("Proxy-Authenticate" if proxy else "WWW-Authenticate", value)
         return resp
+
+    def _valid(self, request, auth):
+        scheme, p = parse_auth_params(auth)
+        password = self.users.get(p.get("username"))
+        return password is not None and p.get("response") == compute_response(
+            p.get("algorithm"), p["username"], p["realm"], password, request.method, p["uri"], p["nonce"],
+            p.get("nc"), p.get("cnonce"), p.get("qop"))
+
+    def proxy_check(self, request):
+        """None when the request carries good Proxy-Authorization, else a 407."""
+        auth = request.headers.get("Proxy-Authorization")
+        if auth is not None and self._valid(request, auth):
+            self.seen.append((0, request))
+            return None
+        resp = self._challenge(request, proxy=True)
+        self.seen.append((407, request))
+        return resp.to_bytes()
 
     def handle(self, request):
         auth = request.headers.get("Authorization")
         if auth is None:
             resp = self._challenge(request)
         else:
-            scheme, p = parse_auth_params(auth)
-            password = self.users.get(p.get("username"))
-            good = password is not None and p.get("response") == compute_response(
-                p.get("algorithm"), p["username"], p["realm"], password, request.method, p["uri"], p["nonce"],
-                p.get("nc"), p.get("cnonce"), p.get("qop"))
+            good = self._valid(request, auth)
             if not good:
                 resp = self._challenge(request)
             elif self.stale_next:
@@ -91,9 +112,11 @@ class FakeLink:
     REGISTERs go to the registrar, every other message to the other UA.
     `log` keeps (sender name, bytes) of everything carried."""
 
-    def __init__(self, a, b, registrar=None, record_route=None):
+    def __init__(self, a, b, registrar=None, record_route=None, proxy_auth=False):
         self.ua = {"a": a, "b": b}
         self.registrar = registrar
+        self.proxy_auth = proxy_auth  # challenge new INVITEs with 407 (the registrar checks)
+        self.challenged = set()  # branches we answered with 407 (their ACK stops here)
         self.record_route = record_route
         self.parsers = {"a": StreamParser(), "b": StreamParser()}
         self.log = []
@@ -124,6 +147,8 @@ class FakeLink:
                     elif data.strip(b"\r\n") == b"":
                         if data == b"\r\n\r\n":  # a ping: the "proxy" answers it
                             self._deliver(name, b"\r\n")
+                    elif self._proxy_absorbs(name, data):
+                        pass
                     else:
                         if self.record_route and data.startswith(b"INVITE "):
                             msg = parse_message(data)
@@ -135,6 +160,24 @@ class FakeLink:
             if not moved:
                 return
         raise AssertionError("link did not settle")
+
+    def _proxy_absorbs(self, name, data):
+        """Plays the authenticating proxy: 407 to unauthorised new INVITEs,
+        and swallows the ACK of that 407 (hop-by-hop)."""
+        if not self.proxy_auth or not (data.startswith(b"INVITE ") or data.startswith(b"ACK ")):
+            return False
+        msg = parse_message(data)
+        branch = parse_via(msg.headers.get_all("Via")[0]).branch
+        if msg.method == "ACK":
+            return branch in self.challenged
+        if parse_name_addr(msg.headers.get("To")).tag is not None:
+            return False
+        reply = self.registrar.proxy_check(msg)
+        if reply is None:
+            return False
+        self.challenged.add(branch)
+        self._deliver(name, reply)
+        return True
 
     def advance(self, ms):
         """Move the clock forward, firing timers on both sides."""

@@ -63,7 +63,11 @@ def cseq_of(message):
 
 
 def make_response(request, status, reason=None, to_tag=None, body=b""):
-    """A response to `request` with the headers RFC 3261 §8.2.6.2 copies."""
+    """A response to `request` with the headers RFC 3261 §8.2.6.2 copies.
+    RemoteSipError when the request lacks one of them (no response possible)."""
+    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+        if request.headers.get(name) is None:
+            raise RemoteSipError("cannot answer: no " + name)
     h = Headers()
     for via in request.headers.get_all("Via"):
         h.add("Via", via)

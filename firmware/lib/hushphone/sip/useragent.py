@@ -84,6 +84,7 @@ class Call:
         self.ack = None  # our ACK for the 2xx, sent again if the 2xx repeats
         self.cancel_wanted = False
         self.cancelled = False
+        self.provisional = False  # a 1xx arrived: CANCEL may be sent (§9.1)
         self.update_tx = None  # a re-INVITE in progress (ours: client tx; theirs: server tx)
         self.ack_deadline = None  # we sent a 2xx and wait for its ACK
         self.remote_body = b""
@@ -185,11 +186,11 @@ class UserAgent:
         """One item from the framing layer: a message (object or bytes),
         "ping" or "pong". A peer's malformed message never raises: it is
         answered with 400 where possible and counted in bad_messages."""
-        if item == "ping":
-            self._tx.outbox.append(PONG)
-            return
-        if item == "pong":
-            self._keepalive.pong(now)
+        if isinstance(item, str):
+            if item == "ping":
+                self._tx.outbox.append(PONG)
+            elif item == "pong":
+                self._keepalive.pong(now)
             return
         message = item
         try:
@@ -327,6 +328,7 @@ class UserAgent:
     def _on_invite_response(self, call, response, now):
         status = response.status
         if status < 200:
+            call.provisional = True
             if status > 100 and call.state == "calling":
                 call.state = "early"
                 self._events.append(events.CallProgress(call, status, response.body))
@@ -480,9 +482,9 @@ class UserAgent:
             self.reject(call, now, 603)
         elif call.direction == "out" and state in ("calling", "early"):
             call.cancel_wanted = True
-            if state == "early" and not call.cancelled:
-                self._send_cancel(call.invite_tx, now)
             # Before any provisional response a CANCEL must wait (§9.1).
+            if call.provisional and not call.cancelled:
+                self._send_cancel(call.invite_tx, now)
         else:
             self._send_in_dialog(call, "BYE", now, self._on_bye_response)
             call.state = "ending"
