@@ -115,14 +115,14 @@ def test_real_micropython_app_both_ways(ota_keys, real_app_image, tmp_path):
     # hushctl signs -> espsecure verifies
     bundle, signed = tmp_path / "mp.hushota", tmp_path / "mp.signed.bin"
     res = hushctl("ota", "sign", "--image", app, "--chip", "esp32", "--board", "etboard", "--key",
-                  ota_keys.private("rsa1"), "--out", bundle, "--out-image", signed)
+                  ota_keys.private("rsa1"), "--out", bundle, "--out-image", signed, in_process=False)
     assert res.returncode == 0, res.stderr
     assert _espsecure_verifies(ota_keys.public("rsa1"), signed)
     assert not _espsecure_verifies(ota_keys.public("rsa2"), signed)
     # espsecure signs -> hushctl verifies
     es_signed = tmp_path / "mp.es.bin"
     espsecure("sign-data", "--version", "2", "--keyfile", ota_keys.private("rsa2"), "--output", es_signed, app)
-    res = hushctl("ota", "verify", es_signed, "--trust", ota_keys.public("rsa2"), "--chip", "esp32")
+    res = hushctl("ota", "verify", es_signed, "--trust", ota_keys.public("rsa2"), "--chip", "esp32", in_process=False)
     assert res.returncode == 0, res.stdout + res.stderr
     res = hushctl("ota", "verify", bundle, "--trust", ota_keys.public("rsa1"), "--chip", "esp32", "--board", "etboard")
     assert res.returncode == 0 and "VERIFIED" in res.stdout, res.stdout + res.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from hushctl import appimage, ota_sign
 from hushctl.cli import main
-from tests.host.fixtures.ota_fixtures import ota_keys  # noqa: F401
+from tests.host.fixtures.ota_fixtures import espsecure, ota_keys  # noqa: F401
 
 BOARD = "lyrat-v4.3"
 CHIP = "esp32s3"
@@ -191,6 +191,11 @@ def test_external_signer_flow(ota_keys, capsys, tmp_path, key_name, scheme, chip
     code, _o, err = run(capsys, "ota", "sign", "--image", app, "--pub-key", pub, "--signature", tmp_path / "img.sig",
                         "--out-image", signed)
     assert code == 0, err
+    # espsecure's own external-signature command makes the very same bytes.
+    es_signed = tmp_path / "app.es.bin"
+    espsecure("sign-data", "--version", "2", "--pub-key", pub, "--signature", tmp_path / "img.sig",
+              "--output", es_signed, tbs)
+    assert es_signed.read_bytes() == signed.read_bytes()
     # 2. the manifest to sign, signed by the "HSM"
     mtbs = tmp_path / "manifest.tbs"
     code, _o, err = run(capsys, "ota", "sign", "--image", signed, "--board", BOARD, "--chip", chip, "--emit-tbs", mtbs)
