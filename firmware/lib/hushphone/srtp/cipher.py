@@ -3,7 +3,7 @@
 # once, and all of a packet's blocks go through ONE AES-ECB call into a
 # preallocated keystream buffer.
 from hushphone.crypto.aes import AesEcb
-from hushphone.srtp.fastpath import fill_counters, xor_keystream
+from hushphone.srtp.fastpath import copy_into, fill_counters, xor_keystream
 
 
 class KeystreamBuffers:
@@ -35,10 +35,12 @@ class PacketCipher:
         self._views = buffers.views
 
     def crypt(self, dst, src, at, n, ssrc_at, i_hi, i_lo):
-        """dst[at:at+n] = src[at:at+n] XOR the keystream for the SSRC found
-        at src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
-        24 bits are i_hi and i_lo (dst may be src: in place)."""
+        """dst[:at] = src[:at] (the header, in the clear) and dst[at:at+n] =
+        src[at:at+n] XOR the keystream for the SSRC found at
+        src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
+        24 bits are i_hi and i_lo. dst may be src (in place)."""
         if n <= 0:
+            copy_into(dst, 0, src, at)
             return
         nblocks = (n + 15) >> 4
         fill_counters(self._ctr, self._salt, nblocks, src, ssrc_at, i_hi, i_lo)

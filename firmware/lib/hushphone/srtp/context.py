@@ -91,6 +91,8 @@ class SrtpContext:
         self._views = {}
         self._roc_bytes = bytearray(4)
         self._roc = 0
+        self._protect_len = -1  # the size protect() last saw, and its views
+        self._protect_in = self._protect_out = None
 
     def __repr__(self):
         return "<SrtpContext %s>" % self.suite  # never the keys
@@ -106,6 +108,11 @@ class SrtpContext:
                 views.clear()
             view = views[n] = self._scratch_view[:n]
         return view
+
+    def _protect_views(self, n, tag_len):
+        self._protect_len = n
+        self._protect_in = self._view(n)
+        self._protect_out = self._view(n + tag_len)
 
     def _set_roc(self, roc):
         self._roc = roc
@@ -151,12 +158,11 @@ class SrtpContext:
         stream = d.last
         if stream is None or not same4(rtp, 8, stream.ssrc):
             stream = self._stream(d, rtp, 8, True, True)
-        window = stream
         seq = (rtp[2] << 8) | rtp[3]
-        index = window.top + 1
+        index = stream.top + 1
         if (index & 0xFFFF) != seq:  # not simply the next packet
-            index = _estimate_index(window.top, seq)
-            if index < 0 or not window.fresh(index):
+            index = _estimate_index(stream.top, seq)
+            if index < 0 or not stream.fresh(index):
                 raise SrtpLocalError("RTP sequence number reused: keystream would repeat")
         roc = index >> 16
         if roc != self._roc:
@@ -164,20 +170,13 @@ class SrtpContext:
                 raise SrtpLocalError("SRTP index exhausted: re-key needed")
             self._set_roc(roc)
         scratch = self._scratch
-        copy_into(scratch, 0, rtp, hlen)
         d.crypt(scratch, rtp, hlen, n - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
-        views = self._views
-        view = views.get(n)
-        if view is None:
-            view = self._view(n)
-        mac = d.digest(view, self._roc_bytes)
-        tag_len = d.tag_len
-        copy_into(scratch, n, mac, tag_len)
-        window.accept(index)
-        view = views.get(n + tag_len)
-        if view is None:
-            view = self._view(n + tag_len)
-        return bytes(view)
+        if n != self._protect_len:  # views of scratch for this packet size
+            self._protect_views(n, d.tag_len)
+        mac = d.digest(self._protect_in, self._roc_bytes)
+        copy_into(scratch, n, mac, d.tag_len)
+        stream.accept(index)
+        return bytes(self._protect_out)
 
     def unprotect(self, srtp):
         """The RTP packet inside an SRTP packet; SrtpError if it is not

@@ -58,8 +58,13 @@ if IS_MICROPYTHON:
 
     @micropython.viper
     def xor_keystream(dst: ptr8, src: ptr8, at: int, n: int, ks: ptr8):
-        # dst[at:at+n] = src[at:at+n] ^ ks[:n] (dst may be src), by 32-bit
-        # words where both ends are aligned
+        # dst[:at] = src[:at] (the clear header) and dst[at:at+n] =
+        # src[at:at+n] ^ ks[:n]; dst may be src. By 32-bit words where both
+        # ends are aligned.
+        i = 0
+        while i < at:
+            dst[i] = src[i]
+            i += 1
         i = 0
         if int(uint(dst) + uint(at)) & 3 == 0 and int(uint(src) + uint(at)) & 3 == 0:
             d = ptr32(uint(dst) + uint(at))
@@ -122,6 +127,7 @@ else:
         dst[at : at + n] = src[:n]
 
     def xor_keystream(dst, src, at, n, ks):
+        dst[:at] = src[:at]
         if n:
             x = int.from_bytes(src[at : at + n], "big") ^ int.from_bytes(ks[:n], "big")
             dst[at : at + n] = x.to_bytes(n, "big")
