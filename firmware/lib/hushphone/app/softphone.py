@@ -118,6 +118,12 @@ class Softphone:
             self.call = None
         elif isinstance(ev, events.CallEnded):
             self._ended(ev)
+        elif isinstance(ev, events.UpdateRequested):
+            # Hold/resume and re-keying are not part of this simulated
+            # handset: say no clearly (RFC 3261 §14.2) and keep the call.
+            self.ua.reject_update(ev.call, self.transport.now(), 488)
+            self.transport.wakeup()
+            self.display("%s tried to change the call: refused (not supported here)" % self.peer)
 
     def _incoming(self, ev):
         peer = _user_of(ev.call.invite.headers.get("From"))
@@ -152,6 +158,7 @@ class Softphone:
             fields["tone"] = _tone_fields(result)
         self.report("ended", **fields)
         self.call = None
+        self._pending_incoming = None
 
     # -- media ---------------------------------------------------------------
 
