@@ -362,7 +362,7 @@ def check_sdp(data):
     return True
 
 
-def run(count, seed=1, stream_every=4, values_every=8, sdp_every=4):
+def run(count, seed=1, stream_every=4, values_every=10, sdp_every=4):
     """count mutated datagrams (plus streams, header values and SDP bodies
     at the given ratios). Returns counters; raises FuzzFailure."""
     rng = Rng(seed)

@@ -1,5 +1,5 @@
 """SIP/SDP parser fuzzing on CPython: 100,000 deterministic mutated datagrams
-(plus 25,000 chunked streams, 12,500 header-value sets and 25,000 SDP
+(plus 25,000 chunked streams, 10,000 header-value sets and 25,000 SDP
 bodies), split into four seeds so pytest-xdist can spread them. The engine
 and the checks live in tests/core/test_sip_message_fuzz.py, shared with the
 MicroPython run."""
