@@ -3,7 +3,7 @@
 import asyncio
 import unittest
 
-from hushphone.app.media import FRAME_BYTES, MediaSession, UdpMediaDriver, bind_random_port, sockaddr, srtp_pair
+from hushphone.app.media import MediaSession, UdpMediaDriver, bind_random_port, sockaddr, srtp_pair
 from hushphone.audio.tone import ToneDetector, ToneGenerator
 from hushphone.crypto.random import random_below, random_bytes
 

@@ -17,7 +17,7 @@ import sys
 import asyncio
 
 from hushphone import sdp
-from hushphone.app.media import FRAME_BYTES, MediaSession, UdpMediaDriver, bind_random_port, sockaddr, srtp_pair
+from hushphone.app.media import MediaSession, UdpMediaDriver, bind_random_port, sockaddr, srtp_pair
 from hushphone.audio.tone import ToneDetector, ToneGenerator, fill_silence
 from hushphone.compat import IS_MICROPYTHON
 from hushphone.crypto.random import random_below, random_bytes
@@ -28,10 +28,9 @@ from hushphone.sip.useragent import UaConfig, UserAgent
 from hushphone.srtp.suites import SUITES
 
 _SKIP_MS = 300  # let the jitter buffer fill before judging the tone
-_SECURITY = {
-    "sdes": "SRTP (provider can decrypt)",  # SDES keys travel inside SIP, readable by the proxy
-    "zrtp": "SRTP, end-to-end keys",
-}
+# SDES keys travel inside SIP, which the proxy reads: say so (DESIGN: shown
+# to the user as weaker than end-to-end keys).
+_SDES_LABEL = "SRTP (provider can decrypt)"
 
 
 def _user_of(header_value):
@@ -44,7 +43,6 @@ def _user_of(header_value):
 
 class Softphone:
     def __init__(self, config, out=None):
-        self.cfg = config
         self.name = config["name"]
         self._out = out or self._print
         self.ua = UserAgent(
@@ -66,7 +64,6 @@ class Softphone:
         self._driver = None
         self._media_task = None
         self._pending_incoming = None
-        self._done = asyncio.Event()
         self._unregistered = asyncio.Event()
         tone_hz = config.get("tone_hz", 0)
         self._tone = ToneGenerator(tone_hz, 0.5) if tone_hz else None
@@ -186,8 +183,7 @@ class Softphone:
         self._whole.reset()
         self._window_start = None
         self._media_task = asyncio.create_task(self._driver.run(self._source, self._sink))
-        security = _SECURITY.get(neg.encrypted_by, "unencrypted")
-        self.display("In call with %s \u00b7 %s" % (self.peer, security))
+        self.display("In call with %s \u00b7 %s" % (self.peer, _SDES_LABEL))
         self.display(
             "Media: %s %d ms, %s, sending %s"
             % (neg.codec, neg.ptime or 20, neg.crypto_suite, ("%d Hz tone" % self._tone.freq) if self._tone else "silence")
