@@ -192,7 +192,9 @@ async def push_one(target, path, size, ctx, on_progress=None, timeout=60.0):
             try:
                 message = json.loads(line)
             except ValueError:
-                return result("failed", reason="protocol", message="handset sent something that is not JSON")
+                message = None
+            if not isinstance(message, dict):
+                return result("failed", reason="protocol", message="handset sent something that is not a JSON object")
             if message.get("event") == "progress" and on_progress is not None:
                 on_progress(target, message.get("written", 0), message.get("total", 0))
             elif message.get("event") == "result":
@@ -201,6 +203,8 @@ async def push_one(target, path, size, ctx, on_progress=None, timeout=60.0):
         return result("failed", reason="tls", message=e.reason or str(e))
     except (OSError, asyncio.TimeoutError) as e:
         return result("failed", reason="connection", message=str(e) or type(e).__name__)
+    except ValueError:  # a line longer than the stream reader's limit
+        return result("failed", reason="protocol", message="handset sent an overlong line")
     finally:
         sender.cancel()
         try:

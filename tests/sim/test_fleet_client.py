@@ -1,6 +1,8 @@
-"""Reading handset lists for `hushctl fleet push`: addresses, CSV and JSON
-inventories (tolerant of extra columns, strict about missing hosts), and
-one-line errors from the CLI."""
+"""The technician's side of `hushctl fleet push`: addresses, CSV and JSON
+inventories (tolerant of extra columns, strict about missing hosts), a
+handset that answers nonsense, and one-line errors from the CLI."""
+import asyncio
+import ssl
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ import pytest
 from hushctl import fleet
 from hushctl.errors import HushctlError
 from hushphone.ota.agent import DEFAULT_PORT
+from tests.sim.pki import TestPki
 from tests.support.runtimes import REPO
 
 
@@ -75,3 +78,37 @@ def test_cli_errors_are_one_line(tmp_path):
         assert proc.returncode != 0
         assert proc.stderr.startswith("hushctl: error: " + expected), proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("answer,reason", [
+    (b"<html>hello</html>\n", "protocol"),
+    (b"[1, 2, 3]\n", "protocol"),
+    (b'{"event": "result", "status": "exploded"}\n', "protocol"),
+    (b"x" * 70000 + b"\n", "protocol"),
+    (b"", "connection"),
+])
+def test_a_handset_answering_nonsense_is_a_failure_not_a_crash(tmp_path, answer, reason):
+    pki = TestPki(tmp_path / "pki")
+    tech = pki.client("tech")
+    bundle = REPO / "tests/core/data/ota_install/v2.hushota"
+
+    async def fake_handset(reader, writer):
+        await reader.readline()
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(pki.server.cert_pem), str(pki.server.key_pem))
+        server = await asyncio.start_server(fake_handset, "127.0.0.1", 0, ssl=ctx)
+        target = fleet.parse_target("127.0.0.1:%d" % server.sockets[0].getsockname()[1])
+        client = fleet.client_context(str(tech.cert_pem), str(tech.key_pem), str(pki.ca.cert_pem))
+        try:
+            return await fleet.push_all(str(bundle), [target], client, timeout=20)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    (r,) = asyncio.run(asyncio.wait_for(main(), 60))
+    assert (r.status, r.reason, r.ok) == ("failed", reason, False), r.as_dict()
