@@ -41,10 +41,11 @@ class _Stream(ReplayWindow):
 class _Direction:
     """Session keys and per-SSRC streams of SRTP or of SRTCP."""
 
-    def __init__(self, master_key, master_salt, labels, key_len, tag_len, buffers):
-        key = kdf.derive(master_key, master_salt, labels, key_len)
-        auth = kdf.derive(master_key, master_salt, labels + 1, AUTH_KEY_LEN)
-        salt = kdf.derive(master_key, master_salt, labels + 2, SALT_LEN)
+    def __init__(self, master_key, master_salt, first_label, key_len, tag_len, buffers):
+        # labels: first_label (cipher key), + 1 (auth key), + 2 (salt)
+        key = kdf.derive(master_key, master_salt, first_label, key_len)
+        auth = kdf.derive(master_key, master_salt, first_label + 1, AUTH_KEY_LEN)
+        salt = kdf.derive(master_key, master_salt, first_label + 2, SALT_LEN)
         self.crypt = PacketCipher(key, salt, buffers).crypt
         self.digest = Hmac(auth, "sha1").digest
         self.tag_len = tag_len
@@ -56,10 +57,16 @@ class SrtpContext:
     """SRTP and SRTCP for one direction: a sender context protects, a
     receiver context unprotects (as in libsrtp, use one per direction).
 
-    Construction errors (unknown suite, wrong key or salt size, bad
-    window) raise SrtpLocalError. unprotect() and unprotect_rtcp() raise
-    SrtpAuthError, SrtpReplayError, SrtpMalformedError or
-    SrtpStreamLimitError for a bad packet and count it in `stats`.
+    suite: one of SUITES; master_key: 16 or 32 bytes as the suite says;
+    master_salt: 14 bytes. window: replay window in packets (power of two,
+    64..32768); max_streams: SSRCs tracked per context; max_packet: largest
+    RTP/RTCP packet, which sizes the buffers made once here.
+
+    Local misuse raises SrtpLocalError: unknown suite, wrong key or salt
+    size, a malformed packet handed to protect(), a reused sequence number,
+    too many SSRCs sent, an exhausted index. A peer's bad packet makes
+    unprotect()/unprotect_rtcp() raise SrtpAuthError, SrtpReplayError,
+    SrtpMalformedError or SrtpStreamLimitError and is counted in `stats`.
     """
 
     def __init__(self, suite, master_key, master_salt, window=128, max_streams=16, max_packet=1500):
@@ -194,14 +201,12 @@ class SrtpContext:
             stream = self._stream(d, srtp, 8, False, False)
         seq = (srtp[2] << 8) | srtp[3]
         if stream is None:
-            window = None
             index = seq  # a new SSRC starts with ROC 0 (RFC 3711 §3.3.1)
         else:
-            window = stream
-            index = window.top + 1
+            index = stream.top + 1
             if (index & 0xFFFF) != seq:  # not simply the next packet
-                index = _estimate_index(window.top, seq)
-                if index < 0 or not window.fresh(index):
+                index = _estimate_index(stream.top, seq)
+                if index < 0 or not stream.fresh(index):
                     self._reject("replay", SrtpReplayError, "SRTP replay")
         roc = index >> 16
         if roc != self._roc:
@@ -215,9 +220,9 @@ class SrtpContext:
         if tag_differs(srtp, m, mac, tag_len):
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         d.crypt(scratch, scratch, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
-        if window is None:
-            window = self._stream(d, srtp, 8, True, False)
-        window.accept(index)
+        if stream is None:  # authentic: now the new SSRC gets its state
+            stream = self._stream(d, srtp, 8, True, False)
+        stream.accept(index)
         return bytes(view)
 
     def _local_header_length(self, rtp, n):
@@ -247,8 +252,8 @@ class SrtpContext:
         if n > self.max_packet:
             raise SrtpLocalError("RTCP packet longer than max_packet")
         d = self._rtcp
-        window = self._stream(d, rtcp, 4, True, True)
-        index = window.top + 1  # the SRTCP index starts at 0 (RFC 3711 §3.4)
+        stream = self._stream(d, rtcp, 4, True, True)
+        index = stream.top + 1  # the SRTCP index starts at 0 (RFC 3711 §3.4)
         if index > _MAX_SRTCP_INDEX:
             raise SrtpLocalError("SRTCP index exhausted: re-key needed")
         scratch = self._scratch
@@ -264,7 +269,7 @@ class SrtpContext:
         m = n + _SRTCP_INDEX_LEN
         mac = d.digest(self._view(m))
         copy_into(scratch, m, mac, SRTCP_TAG_LEN)
-        window.accept(index)
+        stream.accept(index)
         return bytes(self._view(m + SRTCP_TAG_LEN))
 
     def unprotect_rtcp(self, srtcp):
@@ -287,7 +292,7 @@ class SrtpContext:
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
         if e_index & _E_FLAG:
             d.crypt(self._scratch, self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
-        if stream is None:
+        if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtcp, 4, True, False)
         stream.accept(index)
         return bytes(self._view(end))
