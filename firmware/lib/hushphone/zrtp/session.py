@@ -1,0 +1,186 @@
+# One call's media keyed by ZRTP: ZRTP and SRTP share the RTP port, told
+# apart by packets.is_zrtp (RFC 6189 §5). No audio flows until the key
+# agreement is done (no plaintext fallback); then a MediaSession runs with
+# the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO;
+# ZrtpUdpDriver runs it over a UDP socket on the same 20 ms schedule and
+# with the same source/sink interface as app.media.UdpMediaDriver.
+from hushphone.app.media import FRAME_BYTES, PTIME_MS, MediaSession
+from hushphone.compat import IS_MICROPYTHON, ticks_diff, ticks_us
+from hushphone.srtp import SrtpError
+from hushphone.zrtp import events
+from hushphone.zrtp.packets import is_zrtp
+
+_MAX_DATAGRAM = 2048
+_MAX_READS_PER_TICK = 32
+_RESYNC_AFTER_MS = 200
+
+
+class ZrtpMediaSession:
+    """A MediaSession behind a ZrtpEngine.
+
+    receive_datagram(data, now) takes anything that arrives on the port;
+    poll(now) runs the ZRTP timers; datagrams_to_send() gives the ZRTP
+    packets to send; send_frame(pcm) returns an SRTP packet, or None while
+    not secure; play_frame(now) returns audio (silence while not secure).
+    ZRTP events (secure, cache mismatch, failed...) queue up for
+    next_event(); `secure` holds the ZrtpSecure event once there is one."""
+
+    def __init__(self, engine, codec, random_bytes, payload_type=None):
+        self.engine = engine
+        self.codec = codec
+        self.payload_type = payload_type
+        self._random = random_bytes
+        self.media = None
+        self.secure = None
+        self.failed = None
+        self.dropped_before_secure = 0
+        self._events = []
+        self._pending_rx = None  # initiator: the responder's SRTP before Conf2ACK
+        self._silence = bytearray(FRAME_BYTES)
+
+    def start(self, now):
+        self.engine.start(now)
+        self._collect()
+
+    def receive_datagram(self, data, now):
+        if is_zrtp(data):
+            self.engine.receive(data, now)
+            self._collect()
+            return False
+        if self.media is not None:
+            return self.media.receive_packet(data, now)
+        # The initiator waits for Conf2ACK, but the responder's first
+        # authentic SRTP packet counts as one (RFC 6189 §4.6).
+        pending = self.engine.pending_secure()
+        if pending is not None:
+            if self._pending_rx is None:
+                self._pending_rx = pending.srtp_contexts()[1]
+            try:
+                self._pending_rx.unprotect(data)
+            except SrtpError:  # not authentic (or not SRTP at all)
+                self.dropped_before_secure += 1
+                return False
+            self.engine.srtp_received(now)
+            self._collect()
+            if self.media is not None:
+                return self.media.receive_packet(data, now)
+        self.dropped_before_secure += 1
+        return False
+
+    def poll(self, now):
+        t = self.engine.get_timer()
+        if t is not None and now >= t:
+            self.engine.handle_timer(now)
+            self._collect()
+
+    def datagrams_to_send(self):
+        return self.engine.datagrams_to_send()
+
+    def next_event(self):
+        if self._events:
+            return self._events.pop(0)
+        return None
+
+    def send_frame(self, pcm):
+        if self.media is None:
+            return None
+        return self.media.send_frame(pcm)
+
+    def play_frame(self, now):
+        if self.media is None:
+            return self._silence
+        return self.media.play_frame(now)
+
+    def _collect(self):
+        while True:
+            e = self.engine.next_event()
+            if e is None:
+                return
+            if isinstance(e, events.ZrtpSecure) and self.media is None:
+                self.secure = e
+                tx, rx = e.srtp_contexts()
+                self.media = MediaSession(self.codec, tx, rx, self._random, payload_type=self.payload_type)
+                self._pending_rx = None
+            elif isinstance(e, events.ZrtpFailed):
+                self.failed = e
+            self._events.append(e)
+
+
+def _now_ms(start_us):
+    return ticks_diff(ticks_us(), start_us) // 1000
+
+
+async def _sleep_ms(ms):
+    import asyncio
+
+    if IS_MICROPYTHON:
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+class ZrtpUdpDriver:
+    """Runs a ZrtpMediaSession over a non-blocking UDP socket: each 20 ms
+    tick reads what arrived, runs the ZRTP timers, sends ZRTP packets and
+    (once secure) one audio frame, and plays one frame. `on_event(e)` sees
+    every ZRTP event as it happens (to show the SAS, warn, hang up...)."""
+
+    def __init__(self, session, sock, remote, on_event=None):
+        self.session = session
+        self.sock = sock
+        self.remote = remote
+        self.on_event = on_event
+        self.ticks = 0
+        self._stop = False
+        self._frame_in = bytearray(FRAME_BYTES)
+
+    def stop(self):
+        self._stop = True
+
+    def _send(self, datagram):
+        try:
+            self.sock.sendto(datagram, self.remote)
+        except OSError:
+            pass  # e.g. ICMP unreachable reported late: UDP carries on
+
+    def _pump(self, now):
+        session = self.session
+        for _ in range(_MAX_READS_PER_TICK):
+            try:
+                data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
+            except OSError:
+                break  # nothing more waiting (EAGAIN)
+            session.receive_datagram(data, now)
+        session.poll(now)
+        for d in session.datagrams_to_send():
+            self._send(d)
+        while True:
+            e = session.next_event()
+            if e is None:
+                break
+            if self.on_event is not None:
+                self.on_event(e)
+
+    async def run(self, source, sink, duration_ms=None):
+        """source(frame) fills the outgoing frame, sink(frame, now_ms) takes
+        the played one; until stop() or duration_ms."""
+        start = ticks_us()
+        self.session.start(0)
+        n = 0
+        while not self._stop:
+            now = _now_ms(start)
+            if duration_ms is not None and now >= duration_ms:
+                break
+            self._pump(now)
+            source(self._frame_in)
+            packet = self.session.send_frame(self._frame_in)
+            if packet is not None:
+                self._send(packet)
+            sink(self.session.play_frame(now), now)
+            self.ticks += 1
+            n += 1
+            delay = n * PTIME_MS - _now_ms(start)
+            if delay < -_RESYNC_AFTER_MS:
+                n = _now_ms(start) // PTIME_MS
+                delay = 0
+            await _sleep_ms(delay if delay > 0 else 0)
