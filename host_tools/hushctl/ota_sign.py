@@ -9,6 +9,7 @@ data padded with 0xFF to 4 KiB (RSA-PSS/SHA-256/salt 32, or ECDSA with
 SHA-256, SHA-384 for P-384), so both paths produce the same blocks.
 Verification and inspection run the handset's own hushphone.ota code."""
 import contextlib
+import hashlib
 import io
 import os
 import tempfile
@@ -20,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from hushctl.appimage import load_image
 from hushctl.errors import HushctlError
 from hushphone.ota import OtaRejected, appdesc, bundle, manifest, sbv2
 from hushphone.ota.verifier import Checks, SignedImageVerifier, UpdateVerifier
@@ -246,8 +248,6 @@ def manifest_fields(signed_image, boards, chip, version=None, secure_version=Non
     expires = released + DEFAULT_EXPIRES_DAYS * 86400 if expires is None else int(expires)
     if expires <= released:
         raise HushctlError("expiry must be after the release time")
-    import hashlib
-
     fields = {
         "format": manifest.FORMAT, "boards": list(boards), "chip": chip, "version": app.version,
         "secure_version": app.secure_version, "image_size": len(signed_image),
@@ -256,6 +256,21 @@ def manifest_fields(signed_image, boards, chip, version=None, secure_version=Non
     if notes:
         fields["notes"] = notes
     return fields
+
+
+def manifest_from_tbs(tbs, signed_image, chip):
+    """The manifest JSON inside a --emit-tbs manifest file, checked against
+    the signed image it must describe."""
+    text = manifest.strip_padding(tbs)
+    try:
+        m = manifest.decode(text)
+    except OtaRejected as e:
+        raise HushctlError("manifest file: %s" % e.message)
+    if m.image_size != len(signed_image) or m.image_sha256 != hashlib.sha256(signed_image).hexdigest():
+        raise HushctlError("manifest file describes a different signed image")
+    if m.chip != chip:
+        raise HushctlError("manifest file is for %s, not %s" % (m.chip, chip))
+    return text
 
 
 def assemble_bundle(signed_manifest, signed_image):
@@ -394,11 +409,7 @@ def verify_file(path, digests, revoked_mask=0, board=None, chip=None, min_secure
 
 
 def _block_report(blocks, body):
-    import hashlib
-
-    from hushphone.ota.sha384 import sha384
-
-    digests = {"sha256": hashlib.sha256(body).digest(), "sha384": sha384(body)}
+    digests = {"sha256": hashlib.sha256(body).digest(), "sha384": hashlib.sha384(body).digest()}
     out = []
     for b in blocks:
         out.append({
@@ -424,8 +435,6 @@ def inspect_image(data):
     header and segments, the app descriptor, and the signature blocks."""
     app = app_info(data)
     report = {"size": len(data), "app": app.as_dict()}
-    from hushctl.appimage import load_image
-
     image = load_image(app.chip, data)
     report["header"] = {
         "chip": app.chip, "chip_id": image.chip_id, "entry": "0x%08x" % image.entrypoint,
@@ -460,19 +469,3 @@ def inspect_file(path):
         report["manifest_problem"] = problem
     return report
 
-
-def manifest_from_tbs(tbs, signed_image, chip):
-    """The manifest JSON inside a --emit-tbs manifest file, checked against
-    the signed image it must describe."""
-    import hashlib
-
-    text = manifest.strip_padding(tbs)
-    try:
-        m = manifest.decode(text)
-    except OtaRejected as e:
-        raise HushctlError("manifest file: %s" % e.message)
-    if m.image_size != len(signed_image) or m.image_sha256 != hashlib.sha256(signed_image).hexdigest():
-        raise HushctlError("manifest file describes a different signed image")
-    if m.chip != chip:
-        raise HushctlError("manifest file is for %s, not %s" % (m.chip, chip))
-    return text

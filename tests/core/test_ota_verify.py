@@ -7,7 +7,7 @@ import json
 import struct
 import unittest
 
-from coretest import IS_MICROPYTHON, data_path, read_data
+from coretest import IS_MICROPYTHON, read_data
 from hushphone.ota import OtaRejected, bundle, ecdsa, manifest, sbv2
 from hushphone.ota.sha384 import _Sha384
 from hushphone.ota.verifier import SignedImageVerifier, UpdateVerifier

@@ -1,6 +1,7 @@
 """`hushctl ota`: sign, verify and inspect signed updates (.hushota bundles
 and Secure Boot V2 signed app images). Other OTA commands (serve) attach
 themselves to the `ota` group defined here."""
+import hashlib
 import json
 import time
 
@@ -40,8 +41,6 @@ def _external_signers(pub_keys, signatures):
 
 def _emit_tbs(path, data, what):
     """Write the padded data an external signer signs, and say how."""
-    import hashlib
-
     padded = ota_sign.pad_to_sector(data)
     _write(path, padded)
     click.echo("%s to sign written to %s (%d bytes)" % (what, path, len(padded)))

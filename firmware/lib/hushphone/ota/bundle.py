@@ -31,13 +31,16 @@ def bundle_header(signed_manifest_len):
 
 
 def _read_exactly(read, n, what):
-    out = bytearray()
-    while len(out) < n:
-        chunk = read(n - len(out))
+    out = bytearray(n)  # one allocation: no growing buffer to fragment the heap
+    view = memoryview(out)
+    got = 0
+    while got < n:
+        chunk = read(n - got)
         if not chunk:
             raise OtaRejected("truncated", "bundle ends inside the %s" % what)
-        out += chunk
-    return bytes(out)
+        view[got : got + len(chunk)] = chunk
+        got += len(chunk)
+    return out
 
 
 def verify_bundle(verifier, read, chunk_size=4096, sink=None):

@@ -6,7 +6,9 @@
 from hushphone.compat import const
 from hushphone.crypto.sha import new_sha256, sha256
 from hushphone.ota import OtaRejected, appdesc, manifest, sbv2
-from hushphone.ota.sha384 import new_sha384, sha384
+
+# hushphone.ota.sha384 (8 KB of heap on MicroPython) is imported only when a
+# P-384 signature needs it.
 
 _SECTOR = const(4096)
 
@@ -51,7 +53,11 @@ class SignedImageVerifier:
         self._body_len = size - _SECTOR
         self._whole = new_sha256()
         self._body = new_sha256()
-        self._body384 = new_sha384() if want_sha384 else None
+        self._body384 = None
+        if want_sha384:
+            from hushphone.ota.sha384 import new_sha384
+
+            self._body384 = new_sha384()
         self._head = bytearray(appdesc.HEAD_SIZE)
         self._sector = bytearray(_SECTOR)
         self.sha256 = None
@@ -164,6 +170,8 @@ class UpdateVerifier:
         blocks = sbv2.parse_signature_sector(mv[n - _SECTOR :])
         digests = {"sha256": sha256(body)}
         if _needs_sha384(blocks):
+            from hushphone.ota.sha384 import sha384
+
             digests["sha384"] = sha384(body)
         slots = sbv2.check_signatures(blocks, digests, self.trust)
         self.checks.ok("manifest-signature", "%d block(s), trusted key slot(s) %s" % (len(blocks), _slots_text(slots)))
