@@ -155,6 +155,20 @@ class ParseSerialiseTest(unittest.TestCase):
         self.assertEqual(sd.audio().codec_of("0"), ("PCMU", 8000))  # static type still known
         self.assertEqual(sd.audio().codec_of("96"), None)
 
+    def test_every_session_line_kind_round_trips(self):
+        text = (
+            b"v=0\r\no=- 1 2 IN IP4 192.0.2.1\r\ns=x\r\ni=info\r\nu=http://example.com/\r\n"
+            b"e=a@example.com\r\np=+1 555\r\nc=IN IP4 192.0.2.1\r\nb=CT:64\r\nt=1 2\r\nr=7d 1h 0 25h\r\n"
+            b"t=3 4\r\nr=1d 1h 0\r\nz=2882844526 -1h\r\nk=prompt\r\na=tool:x\r\n"
+            b"m=audio 4000/2 RTP/AVP 0\r\ni=voice\r\nc=IN IP6 2001:db8::1\r\nb=AS:64\r\nk=prompt\r\na=recvonly\r\n"
+        )
+        sd = SessionDescription.parse(text)
+        self.assertEqual(sd.to_bytes(), text)
+        self.assertEqual((sd.times, sd.repeats), ([(1, 2), (3, 4)], [(0, "7d 1h 0 25h"), (1, "1d 1h 0")]))
+        self.assertEqual((sd.audio().port_count, sd.audio().direction()), (2, "recvonly"))
+        with self.assertRaises(SdpError):
+            SessionDescription.parse(text.replace(b"t=1 2\r\n", b""))
+
     def test_lf_only_and_session_level_direction(self):
         sd = SessionDescription.parse(b"v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\na=sendonly\nm=audio 4000 RTP/AVP 0\n")
         self.assertEqual(sd.audio().direction(sd.direction()), "sendonly")

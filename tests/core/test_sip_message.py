@@ -200,6 +200,9 @@ class NameAddrViaCSeqTest(unittest.TestCase):
         inst = parse_name_addr('<sip:a@192.0.2.1>;+sip.instance="<urn:uuid:0001>";reg-id=1')
         self.assertEqual(unquote(inst.params["+sip.instance"]), "<urn:uuid:0001>")
         self.assertEqual(str(NameAddr(parse_uri("sip:x@y"), "Bob")), '"Bob" <sip:x@y>')
+        spec = parse_name_addr('sip:a@192.0.2.1;+sip.instance="<urn:uuid:0001>";expires=60')
+        self.assertEqual((spec.display, str(spec.uri), spec.params["expires"]), (None, "sip:a@192.0.2.1", "60"))
+        self.assertEqual(unquote(spec.params["+sip.instance"]), "<urn:uuid:0001>")
 
     def test_bad_name_addr(self):
         for text in (

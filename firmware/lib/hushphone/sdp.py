@@ -313,7 +313,8 @@ class Media:
 
 class SessionDescription:
     """A whole SDP body. Lines this module does not model (i, u, e, p, b, z,
-    k, r) are kept as (type, value) and written back in RFC 4566 order."""
+    k) are kept as (type, value) and written back in RFC 4566 order; r=
+    lines stay with their t= line."""
 
     def __init__(self, origin, name="-", connection=None):
         self.version = 0
@@ -321,6 +322,7 @@ class SessionDescription:
         self.name = name
         self.connection = connection
         self.times = [(0, 0)]
+        self.repeats = []  # (index into times, r= value)
         self.extra = []
         self.attributes = []
         self.media = []
@@ -344,9 +346,9 @@ class SessionDescription:
         if self.connection is not None:
             out.append("c=%s" % self.connection)
         out.extend([t + "=" + v for t, v in self.extra if t == "b"])
-        for start, stop in self.times:
-            out.append("t=%d %d" % (start, stop))
-            out.extend([t + "=" + v for t, v in self.extra if t == "r"])
+        for k in range(len(self.times)):
+            out.append("t=%d %d" % self.times[k])
+            out.extend(["r=" + v for index, v in self.repeats if index == k])
         out.extend([t + "=" + v for k in "zk" for t, v in self.extra if t == k])
         for name, value in self.attributes:
             out.append("a=" + name if value is None else "a=%s:%s" % (name, value))
@@ -422,7 +424,11 @@ def _parse(data):
                 sd.times = []
                 seen_t = True
             sd.times.append((_uint(parts[0], 2**64 - 1, "time"), _uint(parts[1], 2**64 - 1, "time")))
-        elif kind in "iuepbzkr" and (media is None or kind in "ibk"):
+        elif kind == "r" and media is None:
+            if not seen_t:
+                raise SdpError("r= before t=")
+            sd.repeats.append((len(sd.times) - 1, value))
+        elif kind in "iuepbzk" and (media is None or kind in "ibk"):
             (sd.extra if media is None else media.info).append((kind, value))
         else:
             raise SdpError("unexpected %s= line" % kind)

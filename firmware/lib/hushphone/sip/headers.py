@@ -239,7 +239,9 @@ def parse_name_addr(text):
             raise _bad("display name without <uri>")
     else:
         lt = text.find("<", i)
-        if lt >= 0:
+        # A '<' after a ':' belongs to a parameter of an addr-spec (e.g.
+        # ;+sip.instance="<urn:...>"): display names have no ':'.
+        if lt >= 0 and ":" not in text[i:lt]:
             words = text[i:lt].split()
             for word in words:
                 for c in word:

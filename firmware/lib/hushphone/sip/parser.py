@@ -80,7 +80,7 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
             parts.append(line.strip(WSP))
             continue
         if name is not None:
-            value = " ".join([p for p in parts if p])
+            value = parts[0] if len(parts) == 1 else " ".join([p for p in parts if p])
             if len(value) + len(name) > limit_line:
                 raise SipParseError(513, "header too long")
             if len(items) >= limit_headers:
