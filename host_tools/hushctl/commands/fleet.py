@@ -66,9 +66,11 @@ def _push_with_progress(bundle, targets, ctx, parallel, timeout):
 
         def on_done(result):
             task = tasks[id(result.target)]
-            done = progress.tasks[task].total or 1
-            progress.update(task, completed=done if result.status == "updated" else progress.tasks[task].completed,
-                            total=done, state="[%s]%s" % (_STYLE.get(result.status, "white"), result.status))
+            state = "[%s]%s" % (_STYLE.get(result.status, "white"), result.status)
+            if result.status == "updated":
+                progress.update(task, completed=progress.tasks[task].total, state=state)
+            else:
+                progress.update(task, state=state)
 
         return fleet_lib.push(bundle, targets, ctx, parallel, on_progress, on_done, timeout)
 
