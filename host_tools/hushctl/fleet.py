@@ -23,6 +23,7 @@ from hushphone.ota.bundle import HEADER_SIZE, parse_bundle_header
 
 OK_STATUSES = ("updated", "already-current")
 _CHUNK = 16 * 1024
+_MAX_MESSAGES = 100000  # progress lines from one handset: one per 32 KiB is plenty
 
 
 class Target:
@@ -185,7 +186,9 @@ async def push_one(target, path, size, ctx, on_progress=None, timeout=60.0):
     sender = asyncio.ensure_future(_send_bundle(writer, path, size))
     final = None
     try:
-        while final is None:
+        for _ in range(_MAX_MESSAGES):
+            if final is not None:
+                break
             line = await asyncio.wait_for(reader.readline(), timeout)
             if not line:
                 break
