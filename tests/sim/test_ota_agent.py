@@ -134,6 +134,7 @@ def test_push_of_running_version_is_already_current(handset, pki):
     handset.boot()
     result, updated, _ = push(handset, pki, "v2.hushota")
     assert (result.status, result.version, updated) == ("already-current", "1.1.0", [])
+    assert handset.service().progress.load() is None  # nothing was started for it
 
 
 def test_connection_dropped_mid_bundle_installs_nothing(handset, pki):

@@ -37,12 +37,16 @@ class Updater:
         self.resumed_from = 0
         self._crc = 0
 
-    def begin(self, signed_manifest, resume=True):
-        """Check the signed manifest against this handset; if a previous
-        attempt at the same image left verified blocks in the slot, continue
-        after them (self.offset says where). Returns the Manifest."""
+    def begin(self, signed_manifest, resume=True, accept=None):
+        """Check the signed manifest against this handset (and with
+        `accept(manifest)`, which may raise, before anything is stored); if
+        a previous attempt at the same image left verified blocks in the
+        slot, continue after them (self.offset says where). Returns the
+        Manifest."""
         self.verifier = self._make_verifier(self.slot_size)
         m = self.verifier.check_manifest(signed_manifest)
+        if accept is not None:
+            accept(m)
         self.manifest = m
         if resume and self._progress is not None and self._resume(m):
             return m
@@ -134,7 +138,7 @@ class BundleWriter:
 
     def __init__(self, updater, on_manifest=None):
         self.updater = updater
-        self.on_manifest = on_manifest  # called with the Manifest; may raise OtaRejected
+        self.on_manifest = on_manifest  # called with the checked Manifest; may raise to stop
         self._head = bytearray()
         self._manifest_len = None
         self._image_seen = 0
@@ -166,10 +170,8 @@ class BundleWriter:
         if self._manifest_len is None:
             self._manifest_len = parse_bundle_header(self._head)
             return self._feed_head(mv)
-        m = self.updater.begin(memoryview(self._head)[HEADER_SIZE:])
+        self.updater.begin(memoryview(self._head)[HEADER_SIZE:], accept=self.on_manifest)
         self._head = None  # the manifest buffer is not needed any more
-        if self.on_manifest is not None:
-            self.on_manifest(m)
         return mv
 
     def finish(self):
