@@ -257,16 +257,46 @@ class PowerLoss(unittest.TestCase):
         h.boot(power)
         confirm.confirm_boot(Partition, PASSING)
 
+    def run_rolled_back_update(self, h, power):
+        h.boot(power)
+        stream(h.service().updater(), fixture("v2.hushota"), chunk=3000)
+        h.boot(power)  # NEW -> PENDING_VERIFY
+        h.boot(power)  # not confirmed: PENDING_VERIFY -> ABORTED, back to the old app
+        confirm.confirm_boot(Partition, PASSING)
+
+    def count_ops(self, base, sequence):
+        counter = PowerSupply()
+        probe = SimHandset(root=temp_root(), factory=False)
+        try:
+            base.snapshot(probe.root)
+            sequence(probe, counter)
+        finally:
+            probe.remove()
+        return counter.ops
+
+    def test_power_cut_during_a_rollback(self):
+        base = SimHandset()
+        try:
+            base.boot()
+            total = self.count_ops(base, self.run_rolled_back_update)
+            for n in range(1, total + 1):
+                h = SimHandset(root=temp_root(), factory=False)
+                try:
+                    base.snapshot(h.root)
+                    with self.assertRaises(PowerCut):
+                        self.run_rolled_back_update(h, PowerSupply(cut_after=n))
+                    h.boot()
+                    self.assertEqual(h.running_version(), "1.0.0")
+                finally:
+                    h.remove()
+        finally:
+            base.remove()
+
     def test_power_cut_at_every_flash_operation(self):
         base = SimHandset()
         try:
             base.boot()
-            counter = PowerSupply()
-            probe = SimHandset(root=temp_root(), factory=False)
-            base.snapshot(probe.root)
-            self.run_update(probe, counter)
-            probe.remove()
-            total = counter.ops
+            total = self.count_ops(base, self.run_update)
             self.assertGreater(total, 12)
             outcomes = {}
             for n in range(1, total + 1):
