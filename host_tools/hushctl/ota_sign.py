@@ -385,23 +385,24 @@ def verify_file(path, digests, revoked_mask=0, board=None, chip=None, min_secure
         skipped.add("board")
     if chip is None:
         skipped.update(("chip", "image-chip") if kind == "image" else ("chip",))
-    checks = [{"name": n, "ok": True, "detail": d} for n, d in passed]
+    rows = [{"name": n, "ok": True, "detail": d} for n, d in passed]
     done = set(n for n, _d in passed)
+    # The verifier runs its checks in `expected` order and stops at the first
+    # failure, so the first check that neither passed nor was skipped failed.
     failed_named = False
     for name in expected:
         if name in done:
             continue
         if name in skipped:
-            checks.append({"name": name, "ok": None, "detail": "not checked (no --%s given)" % name.split("-")[-1]})
+            rows.append({"name": name, "ok": None, "detail": "not checked (no --%s given)" % name.split("-")[-1]})
         elif failure is not None and not failed_named:
-            checks.append({"name": name, "ok": False, "detail": "%s: %s" % (failure.reason, failure.message)})
+            rows.append({"name": name, "ok": False, "detail": "%s: %s" % (failure.reason, failure.message)})
             failed_named = True
         elif failure is not None:
-            checks.append({"name": name, "ok": None, "detail": "not run"})
-    # Keep the verifier's order for what ran, the expected order for the rest.
+            rows.append({"name": name, "ok": None, "detail": "not run"})
     order = {n: i for i, n in enumerate(expected)}
-    checks.sort(key=lambda c: order.get(c["name"], len(order)))
-    report = {"file": str(path), "kind": kind, "ok": failure is None, "checks": checks}
+    rows.sort(key=lambda c: order.get(c["name"], len(order)))
+    report = {"file": str(path), "kind": kind, "ok": failure is None, "checks": rows}
     if failure is not None:
         report["reason"] = failure.reason
         report["message"] = failure.message
