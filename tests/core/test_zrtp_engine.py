@@ -37,7 +37,7 @@ def rewrite(datagram, offset, new_bytes):
     at = packets.HEADER_LEN + offset
     body[at : at + len(new_bytes)] = new_bytes
     crc = crc32c(body)
-    return bytes(body) + bytes(((crc >> 24) & 0xFF, (crc >> 16) & 0xFF, (crc >> 8) & 0xFF, crc & 0xFF))
+    return bytes(body) + crc.to_bytes(4, "little")
 
 
 def kind_of(datagram):

@@ -144,7 +144,7 @@ class TestPackets(unittest.TestCase):
         datagram = packets.build_packet(0x1234, 0xCAFEBABE, message)
         self.assertEqual(datagram[:4], b"\x10\x00\x12\x34")
         self.assertEqual(datagram[4:8], b"\x5a\x52\x54\x50")
-        self.assertEqual(datagram[-4:], crc32c(datagram[:-4]).to_bytes(4, "big"))
+        self.assertEqual(datagram[-4:], crc32c(datagram[:-4]).to_bytes(4, "little"))  # SCTP byte order
         self.assertTrue(packets.is_zrtp(datagram))
         self.assertEqual(packets.parse_packet(datagram), (0x1234, 0xCAFEBABE, message))
         rtp = bytes([0x80, 0, 0, 1]) + b"ZRTP" + bytes(20)

@@ -1,6 +1,8 @@
 # CRC-32C (Castagnoli), the checksum of every ZRTP packet (RFC 6189 §5,
 # computed as in RFC 4960 Appendix B): reflected polynomial 0x82F63B78,
-# initial value and final XOR 0xFFFFFFFF. ZRTP sends the value big-endian.
+# initial value and final XOR 0xFFFFFFFF. On the wire the value goes least
+# significant byte first, as in SCTP (RFC 4960 Appendix B) and as bzrtp,
+# linphone's ZRTP, sends and checks it.
 # Table-driven; the table is built once at import.
 
 

@@ -54,7 +54,7 @@ def is_zrtp(datagram):
 def build_packet(seq, ssrc, message):
     head = struct.pack(">BBHI", 0x10, 0, seq & 0xFFFF, ssrc & 0xFFFFFFFF)
     body = head[:4] + MAGIC + head[4:] + message
-    return body + struct.pack(">I", crc32c(body))
+    return body + struct.pack("<I", crc32c(body))
 
 
 def parse_packet(datagram):
@@ -66,7 +66,7 @@ def parse_packet(datagram):
     if n % 4:
         raise ZrtpParseError("ZRTP packet is not a whole number of words")
     body = datagram[: n - CRC_LEN]
-    if crc32c(body) != struct.unpack(">I", datagram[n - CRC_LEN :])[0]:
+    if crc32c(body) != struct.unpack("<I", datagram[n - CRC_LEN :])[0]:
         raise ZrtpCrcError("ZRTP CRC mismatch")
     seq = (datagram[2] << 8) | datagram[3]
     ssrc = struct.unpack(">I", datagram[8:12])[0]

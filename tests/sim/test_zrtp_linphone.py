@@ -1,0 +1,179 @@
+"""ZRTP interop with linphonec (Debian linphone-cli, whose ZRTP is bzrtp)
+through Kamailio over TLS: a call in each direction, with X25519 and with
+DH-3072 forced on linphone's side. Our side is the firmware's SIP user
+agent, SDP, ZRTP engine and media session (on CPython here). Each call
+must complete ZRTP with the forced key agreement, the SAS we would show
+must equal the one linphone prints ("auth token is XXXX"), and a tone must
+cross both ways over the resulting SRTP: linphone plays a 1000 Hz WAV we
+measure, and records our 1500 Hz tone to a WAV we measure."""
+import asyncio
+import math
+import os
+import re
+import shutil
+import struct
+import wave
+
+import pytest
+
+from tests.sim.kamailio import Kamailio
+from tests.sim.linphone import LINPHONEC, Linphone
+from tests.sim.sipphone import Phone
+
+from hushphone import sdp  # noqa: E402  (sipphone put firmware/lib on sys.path)
+from hushphone.app.media import bind_random_port, sockaddr  # noqa: E402
+from hushphone.audio.tone import ToneDetector, ToneGenerator, measure  # noqa: E402
+from hushphone.crypto.random import random_below  # noqa: E402
+from hushphone.sip import events  # noqa: E402
+from hushphone.zrtp.cache import MemoryStorage, ZidCache  # noqa: E402
+from hushphone.zrtp.engine import ZrtpConfig, ZrtpEngine  # noqa: E402
+from hushphone.zrtp.events import ZrtpSecure  # noqa: E402
+from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+USERS = {"zed": os.urandom(9).hex(), "lin": os.urandom(9).hex()}
+CALL_MS = 5000
+WAIT_S = 30.0  # generous: CI machines are loaded
+LINPHONE_SUITES = {"X255": "MS_ZRTP_KEY_AGREEMENT_X255", "DH3k": "MS_ZRTP_KEY_AGREEMENT_DH3K"}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, pki):
+    assert shutil.which(LINPHONEC), "linphonec is not installed (see system-packages.txt)"
+    k = Kamailio(tmp_path_factory.mktemp("kamailio-zrtp"), pki, USERS)
+    k.start()
+    yield k
+    k.stop()
+
+
+def write_tone_wav(path, freq, seconds):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(
+            struct.pack("<h", int(16000 * math.sin(2 * math.pi * freq * i / 8000))) for i in range(8000 * seconds)
+        ))
+
+
+def start_linphone(tmp_path, proxy, pki, agreement):
+    tone = tmp_path / "tone-1000.wav"
+    write_tone_wav(tone, 1000, CALL_MS // 1000 + 20)
+    recording = tmp_path / "linphone-heard.wav"
+    lin = Linphone(tmp_path / "linphone-home", proxy, pki, "lin", USERS["lin"], media_encryption="zrtp")
+    # Only the agreement under test, B32 SAS (the four characters we compare).
+    rc = lin.rc.read_text().replace(
+        "[sip]\n",
+        "[sip]\nzrtp_key_agreements_suites=%s\nzrtp_sas_suites=MS_ZRTP_SAS_B32\n" % LINPHONE_SUITES[agreement],
+        1,
+    )
+    lin.rc.write_text(rc)
+    lin.start()
+    lin.command("play %s" % tone)
+    lin.command("record %s" % recording)
+    lin.wait_registered(timeout=60)
+    return lin, recording
+
+
+class OurSide:
+    """The handset's media for one call: ZRTP engine and media session on
+    a fresh UDP port, sending a 1500 Hz tone, listening for 1000 Hz."""
+
+    def __init__(self, agreement, passive):
+        cache = ZidCache(MemoryStorage(), os.urandom)
+        config = ZrtpConfig(agreements=(agreement,), passive=passive)
+        self.engine = ZrtpEngine(cache, os.urandom, config, wall_time_s=1)
+        self.sock, self.port = bind_random_port("127.0.0.1", random_below)
+        self.tone = ToneGenerator(1500, 0.5)
+        self.heard = ToneDetector(1000)
+        self.events = []
+        self.session = None
+        self.driver = None
+        self._secure_at = None
+
+    def start_media(self, neg):
+        assert neg.encrypted_by == "zrtp", neg
+        assert self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash), neg.zrtp_hash
+        self.session = ZrtpMediaSession(self.engine, neg.codec, os.urandom, payload_type=neg.payload_type)
+        self.driver = ZrtpUdpDriver(self.session, self.sock, sockaddr(neg.remote_addr, neg.remote_port),
+                                    self.events.append)
+        return asyncio.create_task(self.driver.run(self.tone.fill, self._sink, duration_ms=CALL_MS))
+
+    def _sink(self, frame, now_ms):
+        if self.session.media is not None and self._secure_at is None:
+            self._secure_at = now_ms
+        if self._secure_at is not None and now_ms >= self._secure_at + 500:
+            self.heard.add(frame)
+
+
+async def we_call(zed, lin, ours):
+    offer = sdp.build_offer("127.0.0.1", ours.port, ["PCMU", "PCMA"], [], os.urandom,
+                            zrtp_hash=ours.engine.hello_hash())
+    assert offer.audio().proto == "RTP/AVP"
+    call = zed.act("call", "lin", offer.to_bytes())
+    answered = await zed.expect(events.CallAnswered, timeout=WAIT_S)
+    neg = sdp.process_answer(offer, answered.body)
+    await ours.start_media(neg)
+    return call
+
+
+async def linphone_calls(zed, lin, ours):
+    lin.command("call sip:zed@%s" % zed.kamailio.host)
+    incoming = await zed.expect(events.IncomingCall, timeout=WAIT_S)
+    offer = sdp.SessionDescription.parse(incoming.body)
+    answer, neg = sdp.answer(offer, "127.0.0.1", ours.port, ["PCMU", "PCMA"], [], os.urandom,
+                             zrtp_hash=ours.engine.hello_hash())
+    assert not neg.rejected, neg
+    zed.act("ringing", incoming.call)
+    zed.act("answer", incoming.call, answer.to_bytes())
+    media = ours.start_media(neg)
+    await zed.expect(events.CallConfirmed, timeout=WAIT_S)
+    await media
+    return incoming.call
+
+
+@pytest.mark.parametrize("agreement", ["X255", "DH3k"])
+@pytest.mark.parametrize("direction", ["we_call", "linphone_calls"])
+def test_zrtp_call_with_linphone(tmp_path, proxy, pki, direction, agreement):
+    lin, recording = start_linphone(tmp_path, proxy, pki, agreement)
+    # Called by linphone we wait for its Commit (we are the responder);
+    # calling it we commit too, and contention (§4.2) picks the initiator.
+    ours = OurSide(agreement, passive=direction == "linphone_calls")
+    try:
+        async def scenario():
+            async with Phone(proxy, pki, "zed", USERS["zed"]) as zed:
+                assert isinstance(await zed.register(), events.Registered)
+                call = await (we_call if direction == "we_call" else linphone_calls)(zed, lin, ours)
+                zed.act("hangup", call)
+                await zed.expect(events.CallEnded, timeout=WAIT_S)
+
+        asyncio.run(asyncio.wait_for(scenario(), 120))
+        sas_line = lin.wait_for(r"auth token is", timeout=WAIT_S)
+        lin.wait_for(r"[Cc]all \d+ .*ended", timeout=WAIT_S)
+    finally:
+        lin.stop()
+        ours.sock.close()
+
+    secure = [e for e in ours.events if isinstance(e, ZrtpSecure)]
+    assert secure, "no ZRTP: %r, engine stats %r" % (ours.events, ours.engine.stats)
+    assert secure[0].agreement == agreement
+    if direction == "linphone_calls":
+        assert ours.engine.role == "responder"
+    their_sas = re.search(r"auth token is ([^\s.]+)", sas_line).group(1)
+    assert secure[0].sas == their_sas, (secure[0].sas, sas_line)
+
+    # Linphone -> us: its 1000 Hz WAV over SRTP keyed by ZRTP.
+    stats = ours.session.media.stats
+    assert stats.received >= 50, stats.as_dict()
+    heard = ours.heard.result()
+    assert heard.present(min_snr_db=20), heard
+
+    # Us -> linphone: what bzrtp's SRTP decrypted and linphone recorded.
+    with wave.open(str(recording)) as w:
+        rate = w.getframerate()
+        pcm = w.readframes(w.getnframes())
+    second = 2 * rate
+    assert len(pcm) >= 2 * second, "linphone recorded only %d bytes" % len(pcm)
+    windows = [measure(pcm[i : i + second], 1500, rate) for i in range(second, len(pcm) - second + 1, second)]
+    assert any(r.present(min_snr_db=20) for r in windows), windows
