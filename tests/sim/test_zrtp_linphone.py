@@ -27,7 +27,7 @@ from hushphone.crypto.random import random_below  # noqa: E402
 from hushphone.sip import events  # noqa: E402
 from hushphone.zrtp.cache import MemoryStorage, ZidCache  # noqa: E402
 from hushphone.zrtp.engine import ZrtpConfig, ZrtpEngine  # noqa: E402
-from hushphone.zrtp.events import ZrtpSecure  # noqa: E402
+from hushphone.zrtp.events import ZrtpCacheMismatch, ZrtpSecure  # noqa: E402
 from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -80,8 +80,8 @@ class OurSide:
     """The handset's media for one call: ZRTP engine and media session on
     a fresh UDP port, sending a 1500 Hz tone, listening for 1000 Hz."""
 
-    def __init__(self, agreement, passive):
-        cache = ZidCache(MemoryStorage(), os.urandom)
+    def __init__(self, agreement, passive, cache=None):
+        cache = cache if cache is not None else ZidCache(MemoryStorage(), os.urandom)
         config = ZrtpConfig(agreements=(agreement,), passive=passive)
         self.engine = ZrtpEngine(cache, os.urandom, config, wall_time_s=1)
         self.sock, self.port = bind_random_port("127.0.0.1", random_below)
@@ -177,3 +177,38 @@ def test_zrtp_call_with_linphone(tmp_path, proxy, pki, direction, agreement):
     assert len(pcm) >= 2 * second, "linphone recorded only %d bytes" % len(pcm)
     windows = [measure(pcm[i : i + second], 1500, rate) for i in range(second, len(pcm) - second + 1, second)]
     assert any(r.present(min_snr_db=20) for r in windows), windows
+
+
+def test_second_call_uses_the_retained_secret(tmp_path, proxy, pki):
+    # Key continuity with bzrtp: the rs1 both sides kept from the first
+    # call matches in the second (same ZID cache on our side, same HOME on
+    # linphone's), and both still derive the same SAS from s0 with s1.
+    lin, _ = start_linphone(tmp_path, proxy, pki, "X255")
+    cache = ZidCache(MemoryStorage(), os.urandom)
+    calls = []
+    try:
+        for _ in range(2):
+            ours = OurSide("X255", passive=False, cache=cache)
+            calls.append(ours)
+
+            async def scenario():
+                async with Phone(proxy, pki, "zed", USERS["zed"]) as zed:
+                    assert isinstance(await zed.register(), events.Registered)
+                    call = await we_call(zed, lin, ours)
+                    zed.act("hangup", call)
+                    await zed.expect(events.CallEnded, timeout=WAIT_S)
+
+            try:
+                asyncio.run(asyncio.wait_for(scenario(), 120))
+            finally:
+                ours.sock.close()
+            ours.their_sas = re.search(r"auth token is ([^\s.]+)", lin.wait_for(r"auth token is", timeout=WAIT_S)).group(1)
+            lin.wait_for(r"[Cc]all \d+ .*ended", timeout=WAIT_S)
+    finally:
+        lin.stop()
+    first, second = [[e for e in c.events if isinstance(e, ZrtpSecure)][0] for c in calls]
+    assert not first.cache_matched
+    assert second.cache_matched, "the retained secret did not match in the second call"
+    assert not [e for e in calls[1].events if isinstance(e, ZrtpCacheMismatch)]
+    assert first.sas == calls[0].their_sas and second.sas == calls[1].their_sas
+    assert cache.lookup(first.peer_zid).rs2 is not None  # rotated twice
