@@ -151,3 +151,43 @@ def test_cancel_ringing_call_and_busy(kamailio, pki):
             await bob.__aexit__()
 
     run(scenario())
+
+
+def test_mutual_tls_client_certificate(tmp_path, pki):
+    """A Kamailio that requires client certificates from the test CA: a phone
+    with its certificate registers, one without is refused."""
+    client = pki.client("handset-0001")
+
+    async def scenario(k):
+        async with Phone(k, pki, "alice", USERS["alice"], client_keys=client) as alice:
+            assert isinstance(await alice.register(), events.Registered)
+        async with Phone(k, pki, "bob", USERS["bob"]) as bob:
+            ev = await bob.register()
+            assert isinstance(ev, events.RegistrationFailed), ev
+            assert ev.retry_in is not None
+            assert getattr(bob.transport.last_error, "kind", None) == "client", bob.transport.last_error
+            return ev.reason
+
+    with Kamailio(tmp_path, pki, USERS, require_client_cert=True, client_cas=[pki.ca]) as k:
+        reason = run(scenario(k))
+        assert len([m for m in k.received() if m.startswith(b"REGISTER ")]) == 2  # alice's only
+    assert "client certificate refused by the proxy" in reason, reason
+
+
+def test_keepalive_pings_and_reconnect_after_a_lost_connection(kamailio, pki):
+    async def scenario():
+        async with Phone(kamailio, pki, "carol", USERS["carol"], keepalive_interval=200) as carol:
+            assert isinstance(await carol.register(), events.Registered)
+            first_call_id = carol.ua.registration._call_id
+            await asyncio.sleep(1.5)
+            assert carol.ua._keepalive.pongs >= 3  # Kamailio answered our CRLF pings
+            assert carol.transport.connected
+            # the flow dies under us: the UA re-registers on a new connection
+            carol.transport._writer.transport.abort()
+            lost = await carol.expect(events.RegistrationFailed)
+            assert 250 <= lost.retry_in <= 500, lost
+            assert isinstance(await carol.expect(events.Registered), events.Registered)
+            assert carol.ua.registration._call_id != first_call_id
+            assert carol.transport.connected
+
+    run(scenario())

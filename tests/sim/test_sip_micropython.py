@@ -91,3 +91,16 @@ def test_micropython_phone_answers_a_call(kamailio, pki):
                 await proc.wait()
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def test_mutual_tls_on_micropython(tmp_path, pki):
+    client = pki.client("handset-mpy")
+    with Kamailio(tmp_path, pki, USERS, require_client_cert=True) as k:
+        args = agent_args(pki, k, "carol", USERS["carol"], "register")
+        with_cert = run_micropython(args + [str(client.cert_der), str(client.key_der)], timeout=120)
+        without = run_micropython(args, timeout=120)
+    assert event_lines(with_cert.stdout)[0] == ["Registered", "expires=300"], with_cert.stdout + with_cert.stderr
+    refused = event_lines(without.stdout)[0]
+    assert refused[0] == "RegistrationFailed", without.stdout + without.stderr
+    assert "retry_in=None" not in refused
+    assert "client_certificate_refused_by_the_proxy" in refused[2], refused

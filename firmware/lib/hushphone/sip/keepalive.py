@@ -15,6 +15,7 @@ class Keepalive:
         self.pong_timeout = pong_timeout_ms
         self.next_ping = None
         self.pong_deadline = None
+        self.pongs = 0  # answers received (a statistic for the status screen and tests)
 
     def start(self, now):
         self.next_ping = now + self.interval if self.interval else None
@@ -25,6 +26,7 @@ class Keepalive:
         self.pong_deadline = None
 
     def pong(self, now):
+        self.pongs += 1
         self.pong_deadline = None
 
     def get_timer(self):

@@ -31,11 +31,16 @@ class TransportError(Exception):
 
 
 class CertificateError(TransportError):
-    """The proxy's certificate was refused. `.kind` is "untrusted",
-    "hostname", "expired" or "invalid"."""
+    """A certificate was refused. `.kind` is "untrusted", "hostname",
+    "expired" or "invalid" (the proxy's certificate, refused by us) or
+    "client" (the proxy refused ours, or wanted one we do not have)."""
 
     def __init__(self, kind, detail):
-        super().__init__("server certificate refused (%s): %s" % (kind, detail))
+        if kind == "client":
+            text = "client certificate refused by the proxy: %s" % detail
+        else:
+            text = "server certificate refused (%s): %s" % (kind, detail)
+        super().__init__(text)
         self.kind = kind
 
 
@@ -43,6 +48,8 @@ def _classify_tls_error(exc):
     """Map a runtime's handshake exception to a CertificateError, or None."""
     text = str(getattr(exc, "verify_message", "") or exc).strip()
     low = text.lower()
+    if "alert" in low and ("certificate" in low or "handshake" in low):
+        return CertificateError("client", text)  # the proxy's verdict, sent as a TLS alert
     if "expired" in low:
         return CertificateError("expired", text)
     if "hostname" in low or "common name" in low or "cn" in low.split():
@@ -173,6 +180,7 @@ class SipTlsTransport:
         return self._writer is not None
 
     async def _connect(self):
+        handshaking = False
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
@@ -180,12 +188,16 @@ class SipTlsTransport:
                 ),
                 _CONNECT_TIMEOUT_S,
             )
+            handshaking = True  # MicroPython shakes hands on the first write
             writer.write(_FIRST_PING)
             await writer.drain()
         except Exception as e:  # every runtime raises its own types here
             err = _classify_tls_error(e)
+            if err is None and handshaking:
+                # A proxy that wants a client certificate just hangs up.
+                err = CertificateError("client", "the connection closed during the TLS handshake (%r)" % (e,))
             if err is None:
-                err = TransportError("cannot connect to %s:%s: %s" % (self.address, self.port, e or type(e).__name__))
+                err = TransportError("cannot connect to %s:%s: %r" % (self.address, self.port, e))
             raise err
         self._reader, self._writer = reader, writer
         self._read_task = asyncio.create_task(self._read_loop(reader))
@@ -194,12 +206,19 @@ class SipTlsTransport:
     async def _read_loop(self, reader):
         parser = StreamParser()
         error = None
+        answered = False  # the proxy has sent something: it accepted us
         try:
             while True:
                 data = await reader.read(_READ_SIZE)
                 if not data:
-                    error = TransportError("connection closed by the proxy")
+                    if answered:
+                        error = TransportError("connection closed by the proxy")
+                    else:
+                        # TLS 1.3 servers verify a client certificate after
+                        # the handshake and then just close.
+                        error = CertificateError("client", "the connection closed right after the TLS handshake")
                     break
+                answered = True
                 parser.feed(data)
                 while True:
                     item = parser.next_event()
