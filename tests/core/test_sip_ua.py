@@ -220,6 +220,30 @@ class Basic(unittest.TestCase):
         self.assertEqual(call.state, "ended")
 
 
+class Provisional(unittest.TestCase):
+    def test_183_with_early_media_sdp(self):
+        a, b, link = make_pair(proxy_auth=False)
+        a.call("bob", offer().to_bytes(), 0)
+        link.pump()
+        incoming = events_of(b)[0].call
+        early = offer(port=7000).to_bytes()
+        b.ringing(incoming, 0, 183, early)
+        link.pump()
+        progress = events_of(a)
+        self.assertEqual([(e.status, e.body) for e in progress], [(183, early)])
+        resp = link.sent_by("b")[-1]
+        self.assertEqual(resp.headers.get("Content-Type"), "application/sdp")
+        self.assertIsNotNone(parse_name_addr(resp.headers.get("To")).tag)
+
+    def test_outbound_proxy_route_is_preloaded(self):
+        ua = UserAgent(UaConfig("sip:alice@example.test", "alice", "pa", route_set=["<sip:edge.example.test;lr>"]),
+                       Counter())
+        ua.register(0)
+        ua.call("bob", b"", 0)
+        for data in ua.data_to_send():
+            self.assertEqual(parse_message(data).headers.get_all("Route"), ["<sip:edge.example.test;lr>"])
+
+
 class Options(unittest.TestCase):
     def test_options_answered_with_allow_and_accept_no_server(self):
         a, b, link = make_pair()

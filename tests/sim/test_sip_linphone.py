@@ -23,9 +23,11 @@ def linphone(tmp_path_factory, kamailio, pki):
     assert shutil.which(LINPHONEC), "linphonec is not installed (see system-packages.txt)"
     lin = Linphone(tmp_path_factory.mktemp("linphone"), kamailio, pki, "lin", USERS["lin"])
     lin.start()
-    lin.wait_registered(timeout=60)
-    yield lin
-    lin.stop()
+    try:
+        lin.wait_registered(timeout=60)
+        yield lin
+    finally:
+        lin.stop()
 
 
 def test_linphone_answers_our_sdes_offer(kamailio, pki, linphone):

@@ -396,11 +396,12 @@ class UserAgent:
 
     # -- incoming calls ---------------------------------------------------
 
-    def ringing(self, call, now, status=180):
-        """Tell the caller we are ringing (180, or 183 with `status`)."""
-        if call.direction != "in" or call.state != "incoming":
-            raise LocalSipError("ringing() needs an unanswered incoming call")
-        self._respond_invite(call, status, b"", now)
+    def ringing(self, call, now, status=180, body=b""):
+        """Tell the caller we are ringing (180), or 183 Session Progress
+        with an early-media SDP `body`."""
+        if call.direction != "in" or call.state != "incoming" or not 100 < status < 200:
+            raise LocalSipError("ringing() needs an unanswered incoming call and a 1xx status")
+        self._respond_invite(call, status, body, now)
 
     def answer(self, call, body, now):
         """Accept an incoming call with the SDP answer `body`."""
