@@ -287,6 +287,33 @@ class TestAttacks(unittest.TestCase):
         self.assertEqual(a.state, "failed")
         self.assertFalse(a.set_peer_hello_hash("garbage"))
 
+    def test_ping_gets_ping_ack(self):
+        a = Party("alice").engine()
+        a.start(0)
+        a.datagrams_to_send()
+        ping = b"\x50\x5a\x00\x06Ping    1.10" + b"E" * 8
+        a.receive(packets.build_packet(7, 0x01020304, ping), 5)
+        replies = a.datagrams_to_send()
+        self.assertEqual(len(replies), 1)
+        msg = packets.parse_packet(replies[0])[2]
+        self.assertEqual(packets.message_type(msg), packets.PING_ACK)
+        self.assertEqual(msg[12:16], b"1.10")
+        self.assertEqual(msg[16:24], a.zid[:8])
+        self.assertEqual(msg[24:32], b"E" * 8)
+        self.assertEqual(msg[32:36], b"\x01\x02\x03\x04")
+        self.assertEqual(a.state, "discovery")  # a Ping changes nothing else
+
+    def test_error_is_acknowledged_and_reported(self):
+        a = Party("alice").engine()
+        a.start(0)
+        a.datagrams_to_send()
+        a.receive(packets.build_packet(1, 2, packets.build_error(0x55)), 5)
+        ack = a.datagrams_to_send()
+        self.assertEqual([packets.message_type(packets.parse_packet(d)[2]) for d in ack], [packets.ERROR_ACK])
+        failed = a.next_event()
+        self.assertEqual((failed.code, failed.by_peer), (0x55, True))
+        self.assertIsNone(a.get_timer())  # nothing more to retransmit
+
     def test_garbage_never_raises(self):
         # Every single-byte corruption of every message of a handshake,
         # CRC fixed up, is either handled or dropped, never an exception.
