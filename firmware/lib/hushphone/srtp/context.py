@@ -182,7 +182,11 @@ class SrtpContext:
             self._protect_views(n, d.tag_len)
         mac = d.digest(self._protect_in, self._roc_bytes)
         copy_into(scratch, n, mac, d.tag_len)
-        stream.accept(index)
+        if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
+            stream.top = index
+            stream.seen[index & stream.mask] = 1
+        else:
+            stream.accept(index)
         return bytes(self._protect_out)
 
     def unprotect(self, srtp):
@@ -222,7 +226,11 @@ class SrtpContext:
         d.crypt(scratch, scratch, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtp, 8, True, False)
-        stream.accept(index)
+        if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
+            stream.top = index
+            stream.seen[index & stream.mask] = 1
+        else:
+            stream.accept(index)
         return bytes(view)
 
     def _local_header_length(self, rtp, n):
