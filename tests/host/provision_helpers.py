@@ -1,9 +1,12 @@
 """Shared by the provisioning tests: run hushctl as a user would (a real
 process, real exit code and stderr), make key hierarchies, read what a
 simulated handset holds, call openssl/espsecure."""
+import contextlib
+import io
 import os
 import subprocess
 import sys
+from unittest import mock
 from pathlib import Path
 
 from cryptography import x509
@@ -19,13 +22,33 @@ if str(REPO / "host_tools") not in sys.path:
     sys.path.insert(0, str(REPO / "host_tools"))
 
 
-def hushctl(*args, env=None, input=None, timeout=300):
-    """Run `python -m hushctl ARGS`; returns CompletedProcess (text)."""
-    full_env = dict(os.environ)
-    full_env.pop("HUSHCTL_PASSPHRASE", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "hushctl"] + [str(a) for a in args], capture_output=True, text=True,
-                          env=full_env, input=input if input is not None else "", timeout=timeout, cwd=str(REPO))
+def hushctl(*args, env=None, process=False, timeout=300):
+    """Run hushctl ARGS as a user would, with no terminal and only `env`'s
+    HUSHCTL_* variables; returns CompletedProcess (text). By default the
+    entry point `hushctl.cli.main` runs in this process (fast); with
+    process=True, `python -m hushctl` runs as its own process."""
+    argv = [str(a) for a in args]
+    if process:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("HUSHCTL_")}
+        full_env.update(env or {})
+        return subprocess.run([sys.executable, "-m", "hushctl"] + argv, capture_output=True, text=True,
+                              env=full_env, input="", timeout=timeout, cwd=str(REPO))
+    from hushctl.cli import main
+
+    saved = {k: v for k, v in os.environ.items() if k.startswith("HUSHCTL_")}
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        for k in saved:
+            del os.environ[k]
+        os.environ.update(env or {})
+        with mock.patch.object(sys, "stdin", io.StringIO("")), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            code = main(argv)
+    finally:
+        for k in [k for k in os.environ if k.startswith("HUSHCTL_")]:
+            del os.environ[k]
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["hushctl"] + argv, code, out.getvalue(), err.getvalue())
 
 
 def ok(result):

@@ -101,9 +101,10 @@ def test_refuses_to_overwrite_an_existing_hierarchy(hierarchy):
 
 
 def test_missing_or_short_passphrase_writes_nothing(tmp_path):
-    one_line_error(hushctl("keys", "init", tmp_path / "k"), "passphrase")
-    one_line_error(hushctl("keys", "init", tmp_path / "k", "--passphrase-file", passphrase_file(tmp_path, "short")),
-                   "at least")
+    # As its own process: the real entry point's exit code and stderr.
+    one_line_error(hushctl("keys", "init", tmp_path / "k", process=True), "passphrase")
+    one_line_error(hushctl("keys", "init", tmp_path / "k", "--passphrase-file", passphrase_file(tmp_path, "short"),
+                           process=True), "at least")
     one_line_error(hushctl("keys", "init", tmp_path / "k", "--passphrase-file", tmp_path / "absent.txt"),
                    "passphrase file")
     assert not (tmp_path / "k").exists()

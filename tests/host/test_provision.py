@@ -186,7 +186,7 @@ def test_bad_input_is_one_line_and_writes_nothing(keys, tmp_path):
         (provision(keys, "--board", "sim", "--sim", fresh, "--serial", taken), "already used"),
         (provision(keys, "--board", "no-such-board", "--sim", fresh), "unknown board"),
         (provision(keys, "--board", "sim", "--sim", tmp_path / "taken"), "already provisioned"),
-        (hushctl("provision", "--keys", keys_dir, "--board", "sim", "--sim", fresh), "passphrase"),
+        (hushctl("provision", "--keys", keys_dir, "--board", "sim", "--sim", fresh, process=True), "passphrase"),
         (hushctl("provision", "--keys", keys_dir, "--board", "sim", "--sim", fresh,
                  "--passphrase-file", passphrase_file(tmp_path, "wrong passphrase")), "wrong passphrase"),
         (provision(keys, "--board", "sim", "--sim", fresh, "--serial", "Bad Serial!"), "bad serial"),
