@@ -79,6 +79,8 @@ class ZrtpConfig:
         hello_retries=T1_RETRIES,
         handshake_timeout=30000,
     ):
+        if not agreements or not auth_tags or not sas_types:
+            raise ZrtpLocalError("offer at least one key agreement, auth tag and SAS type")
         for a in agreements:
             if a not in dh.PV_LEN:
                 raise ZrtpLocalError("unsupported key agreement %r" % (a,))
