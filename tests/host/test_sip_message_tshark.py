@@ -15,8 +15,6 @@ import shutil
 import struct
 import subprocess
 
-import pytest
-
 import test_sdp
 import test_sip_message_fuzz as fuzz
 import test_sip_torture as torture

@@ -5,15 +5,15 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import (
     DIGITS,
-    TOKEN_CHARS,
-    WSP,
     Params,
+    is_token,
     parse_header_params,
     parse_uint,
     quote,
     scan_quoted,
     scan_token,
     skip_lws,
+    span,
     split_commas,
 )
 from hushphone.sip.uri import parse_host_port, parse_uri
@@ -55,11 +55,12 @@ _KNOWN = (
     "Session-Expires Subject Subscription-State Supported Timestamp To Unsupported "
     "User-Agent Via Warning WWW-Authenticate From"
 ).split()
-CANONICAL = {}
+# lower-case name or compact form -> (lookup key, canonical spelling)
+_NAMES = {}
 for _name in _KNOWN:
-    CANONICAL[_name.lower()] = _name
+    _NAMES[_name.lower()] = (_name.lower(), _name)
 for _short, _name in COMPACT.items():
-    CANONICAL[_short] = _name
+    _NAMES[_short] = (_name.lower(), _name)
 
 # Headers whose grammar is a comma-separated list (get_all splits them).
 # Never the auth headers (commas inside challenges) nor Date.
@@ -74,16 +75,25 @@ LIST_HEADERS = (
 def canonical_name(name):
     """The canonical spelling of a header name (compact forms expanded);
     unknown names are returned unchanged."""
-    return CANONICAL.get(name.lower(), name)
+    known = _NAMES.get(name.lower())
+    return name if known is None else known[1]
 
 
 def _key(name):
-    key = name.lower()
-    if len(key) == 1:
-        full = COMPACT.get(key)
-        if full is not None:
-            return full.lower()
-    return key
+    low = name.lower()
+    known = _NAMES.get(low)
+    return low if known is None else known[0]
+
+
+def make_field(name, value):
+    """[lookup key, canonical name, value] with one lower() per field."""
+    if not isinstance(value, str):
+        value = str(value)
+    low = name.lower()
+    known = _NAMES.get(low)
+    if known is None:
+        return [low, name, value]
+    return [known[0], known[1], value]
 
 
 class Headers:
@@ -102,10 +112,10 @@ class Headers:
                 self.add(name, value)
 
     def add(self, name, value):
-        self._items.append([_key(name), canonical_name(name), str(value)])
+        self._items.append(make_field(name, value))
 
     def prepend(self, name, value):
-        self._items.insert(0, [_key(name), canonical_name(name), str(value)])
+        self._items.insert(0, make_field(name, value))
 
     def set(self, name, value):
         """Replace every field called name by one (at the first one's place)."""
@@ -244,9 +254,8 @@ def parse_name_addr(text):
         if lt >= 0 and ":" not in text[i:lt]:
             words = text[i:lt].split()
             for word in words:
-                for c in word:
-                    if c not in TOKEN_CHARS:
-                        raise _bad("bad display name")
+                if not is_token(word):
+                    raise _bad("bad display name")
             if words:
                 display = " ".join(words)
             i = lt
@@ -322,9 +331,8 @@ def parse_via(text):
     j = skip_lws(text, i)
     if port is None and j < n and text[j] == ":":
         # LWS around the port colon (sent-by = host [ COLON port ]).
-        start = i = skip_lws(text, j + 1)
-        while i < n and text[i] in DIGITS:
-            i += 1
+        start = skip_lws(text, j + 1)
+        i = span(text, start, DIGITS)
         port = parse_uint(text[start:i], 65535, "port")
     params, i = parse_header_params(text, i)  # consumes the rest or raises
     if "branch" in params and params["branch"] is None:
@@ -340,9 +348,8 @@ def parse_cseq(text):
     if len(parts) != 2:
         raise _bad("bad CSeq")
     number = parse_uint(parts[0], 0xFFFFFFFF, "CSeq")
-    for c in parts[1]:
-        if c not in TOKEN_CHARS:
-            raise _bad("bad CSeq method")
+    if not is_token(parts[1]):
+        raise _bad("bad CSeq method")
     return number, parts[1]
 
 

@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import Headers, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import Headers, make_field, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -56,6 +56,19 @@ def _parse_start_line(line):
     return Request(method, uri, Headers())
 
 
+def _unfold(lines):
+    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1)."""
+    out = [lines[0]]
+    for line in lines[1:]:
+        if line and line[0] in WSP:
+            if len(out) == 1:
+                raise _bad("continuation without header")
+            out[-1] = out[-1].rstrip(WSP) + " " + line.strip(WSP)
+        else:
+            out.append(line)
+    return out
+
+
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     """Start line and header fields (bytes, without the blank line) ->
     Request/Response with headers and an empty body."""
@@ -67,35 +80,23 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
         raise _bad("bare CR or LF")
+    if "\r\n " in text or "\r\n\t" in text:
+        lines = _unfold(lines)
     msg = _parse_start_line(lines[0])
+    if len(lines) - 1 > limit_headers:
+        raise SipParseError(513, "too many headers")
     items = msg.headers._items
-    name = None
-    parts = None
-    for k in range(1, len(lines) + 1):
-        line = lines[k] if k < len(lines) else None
-        if line and line[0] in WSP:
-            # Folding: LWS with CRLF counts as one SP (§7.3.1).
-            if name is None:
-                raise _bad("continuation without header")
-            parts.append(line.strip(WSP))
-            continue
-        if name is not None:
-            value = parts[0] if len(parts) == 1 else " ".join([p for p in parts if p])
-            if len(value) + len(name) > limit_line:
-                raise SipParseError(513, "header too long")
-            if len(items) >= limit_headers:
-                raise SipParseError(513, "too many headers")
-            msg.headers.add(name, value)
-            name = None
-        if line is None:
-            break
+    for k in range(1, len(lines)):
+        line = lines[k]
+        if len(line) > limit_line:
+            raise SipParseError(513, "header too long")
         colon = line.find(":")
         if colon <= 0:
             raise _bad("bad header line")
         name = line[:colon].rstrip(WSP)
         if not is_token(name):
             raise _bad("bad header name")
-        parts = [line[colon + 1 :].strip(WSP)]
+        items.append(make_field(name, line[colon + 1 :].strip(WSP)))
     return msg
 
 

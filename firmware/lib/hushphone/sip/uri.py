@@ -2,7 +2,7 @@
 # and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
 # IPv6 references as RFC 5118 describes: the host is stored without brackets.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, Params, parse_uint, unescape
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, Params, all_in, parse_uint, span, unescape
 
 _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
@@ -23,9 +23,8 @@ def _bad(reason):
 
 
 def _check(text, allowed, what):
-    for c in text:
-        if c not in allowed:
-            raise _bad("bad character in " + what)
+    if not all_in(text, allowed):
+        raise _bad("bad character in " + what)
 
 
 class SipUri:
@@ -135,8 +134,7 @@ def _parse_host(text, i, n):
         _check(host, _IPV6_CHARS, "IPv6 reference")
         return host, close + 1
     start = i
-    while i < n and text[i] in _HOST_CHARS:
-        i += 1
+    i = span(text, i, _HOST_CHARS)
     host = text[start:i]
     if not host or host[0] in "-." or ".." in host:
         raise _bad("bad host")
@@ -150,9 +148,7 @@ def parse_host_port(text, i=0):
     port = None
     if i < n and text[i] == ":":
         start = i + 1
-        i = start
-        while i < n and text[i] in DIGITS:
-            i += 1
+        i = span(text, start, DIGITS)
         port = parse_uint(text[start:i], 65535, "port")
     return host, port, i
 
