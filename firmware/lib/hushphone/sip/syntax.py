@@ -106,34 +106,47 @@ def scan_token(text, i, extra=""):
     return text[i:j], j
 
 
+def _skip_quoted(text, i):
+    """text[i] is '"': index after the closing quote (or len(text))."""
+    i += 1
+    while True:
+        close = text.find('"', i)
+        if close < 0:
+            return len(text)
+        backslash = text.find("\\", i, close)
+        if backslash < 0:
+            return close + 1
+        i = backslash + 2
+
+
 def split_commas(value):
     """Split a header value at commas that are outside quoted strings and
     <...>. Elements are stripped; empty elements are kept (callers decide)."""
     if '"' not in value and "<" not in value:
         return [v.strip(WSP) for v in value.split(",")]
     out = []
-    start = 0
-    i = 0
+    start = i = 0
     n = len(value)
-    in_quote = False
-    in_angle = False
     while i < n:
-        c = value[i]
-        if in_quote:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                in_quote = False
-        elif c == '"':
-            in_quote = True
+        # Jump from one ',', '"' or '<' to the next (C-level finds).
+        comma = value.find(",", i)
+        quote_at = value.find('"', i)
+        angle = value.find("<", i)
+        nxt = n
+        for k in (comma, quote_at, angle):
+            if 0 <= k < nxt:
+                nxt = k
+        if nxt == n:
+            break
+        c = value[nxt]
+        if c == '"':
+            i = _skip_quoted(value, nxt)
         elif c == "<":
-            in_angle = True
-        elif c == ">":
-            in_angle = False
-        elif c == "," and not in_angle:
-            out.append(value[start:i].strip(WSP))
-            start = i + 1
-        i += 1
+            close = value.find(">", nxt)
+            i = n if close < 0 else close + 1
+        else:
+            out.append(value[start:nxt].strip(WSP))
+            start = i = nxt + 1
     out.append(value[start:].strip(WSP))
     return out
 
