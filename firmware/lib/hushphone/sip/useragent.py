@@ -97,7 +97,7 @@ class Call:
 
 
 class UserAgent:
-    def __init__(self, config, random_bytes, now=0):
+    def __init__(self, config, random_bytes):
         self.config = config
         self._rb = random_bytes
         self._tx = TransactionTable()
