@@ -8,11 +8,10 @@ prints the commands and reads eFuses from a copy only."""
 import json
 import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from hushctl import external
 from hushctl.errors import HushctlError
 
 DOWNLOAD_MODES = ("open", "secure", "disabled")
@@ -25,11 +24,6 @@ class EfuseError(HushctlError):
 
 class EfuseConflict(EfuseError):
     pass
-
-
-def espefuse_exe():
-    exe = Path(sys.executable).parent / "espefuse"
-    return str(exe) if exe.exists() else "espefuse"
 
 
 class Target:
@@ -45,7 +39,7 @@ class Target:
         self.virtual_file = str(virtual_file) if virtual_file else None
 
     def base_args(self, virtual_file=None):
-        args = [espefuse_exe(), "--chip", self.chip]
+        args = [external.exe("espefuse"), "--chip", self.chip]
         if self.port:
             return args + ["--port", self.port]
         return args + ["--virt", "--path-efuse-file", virtual_file or self.virtual_file]
@@ -64,12 +58,7 @@ class Target:
 
 
 def _run(cmd):
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        lines = [l.strip() for l in (result.stdout + result.stderr).splitlines() if l.strip()]
-        fatal = [l for l in lines if "error" in l.lower() or "fatal" in l.lower()]
-        raise EfuseError("espefuse failed: %s" % " ".join((fatal or lines or ["no output"])[-2:]))
-    return result.stdout
+    return external.run(cmd, "espefuse", EfuseError, timeout=300)
 
 
 class Step:

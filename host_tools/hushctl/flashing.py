@@ -3,13 +3,11 @@ write-flash over a serial port, or merge-bin into one factory image for a
 production programmer."""
 import shlex
 import struct
-import subprocess
-import sys
-from pathlib import Path
 
 from esp_idf_defs.partitions import InputError as PartitionInputError
 from esp_idf_defs.partitions import PartitionTable
 
+from hushctl import external
 from hushctl.errors import HushctlError
 
 PARTITION_TABLE_OFFSET = 0x8000
@@ -19,11 +17,6 @@ _APP_DESC_MAGIC = 0xABCD5432
 
 class FlashingError(HushctlError):
     pass
-
-
-def esptool_exe():
-    exe = Path(sys.executable).parent / "esptool"
-    return str(exe) if exe.exists() else "esptool"
 
 
 class Layout:
@@ -79,12 +72,12 @@ def _pairs(items):
 
 
 def write_flash_command(board, port, items):
-    return [esptool_exe(), "--chip", board.chip, "--port", port, "write-flash",
+    return [external.exe("esptool"), "--chip", board.chip, "--port", port, "write-flash",
             "--flash-size", board.flash_size] + _pairs(items)
 
 
 def merge_bin_command(board, output, items):
-    return [esptool_exe(), "--chip", board.chip, "merge-bin", "--output", str(output),
+    return [external.exe("esptool"), "--chip", board.chip, "merge-bin", "--output", str(output),
             "--flash-size", board.flash_size, "--pad-to-size", board.flash_size] + _pairs(items)
 
 
@@ -93,7 +86,4 @@ def shell_line(cmd):
 
 
 def run(cmd):
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        lines = [l.strip() for l in (result.stdout + result.stderr).splitlines() if l.strip()]
-        raise FlashingError("esptool failed: %s" % (lines[-1] if lines else "no output"))
+    external.run(cmd, "esptool", FlashingError)

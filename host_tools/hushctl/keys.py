@@ -110,15 +110,6 @@ class Hierarchy:
             raise HushctlError("OTA key %d is held by an external signer; sign with it there" % index)
         return pki.load_private_key_pem(self.path(entry["private"]).read_bytes(), passphrase, entry["private"])
 
-    def trusted_ca_certs(self):
-        """CA certificates a handset trusts for TLS: the issuing CA (for the
-        SIP server, which the maker issues from it or lists with
-        --server-ca) and the fleet CA (technicians pushing updates)."""
-        return [self.cert(ISSUING), self.cert(FLEET)]
-
-    def save_meta(self):
-        atomic_files.write_text(self.path(HIERARCHY_FILE), json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
-
 
 def init_hierarchy(directory, passphrase, ota_scheme="rsa3072", ota_keys=1, external_ota_pubkeys=(), organization=None):
     """Create the hierarchy; returns the Hierarchy. Refuses to touch a

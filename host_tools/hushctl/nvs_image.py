@@ -8,12 +8,12 @@ import csv
 import io
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
 from pathlib import Path
 
+from hushctl import external
 from hushctl.errors import HushctlError
 
 PAGE_SIZE = 4096
@@ -49,11 +49,8 @@ def build_csv(namespaces):
 
 
 def _run_generator(args):
-    cmd = [sys.executable, "-m", "esp_idf_nvs_partition_gen"] + args
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        last = (result.stderr.strip() or result.stdout.strip() or "failed").splitlines()[-1]
-        raise NvsImageError("esp-idf-nvs-partition-gen: %s" % last)
+    external.run([sys.executable, "-m", "esp_idf_nvs_partition_gen"] + args, "esp-idf-nvs-partition-gen",
+                 NvsImageError, timeout=120)
 
 
 def new_encryption_keys():

@@ -5,7 +5,6 @@ Identity, trust anchors and the SIP account are not part of it: no key or
 password ever leaves the handset this way. A simulated handset is read from
 its storage directory; a real one over its serial port with mpremote."""
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -126,7 +125,6 @@ print("HUSHJSON" + json.dumps(out))
 """
 
 _MKDIR_SCRIPT = """
-import os
 try:
     os.mkdir(%(dir)r)
 except OSError:

@@ -7,11 +7,14 @@ already provisioned, eFuse conflicts all stop here); then, inside one
 inventory transaction, the handset is flashed, eFuses burn (only with
 --burn-efuses), output files are renamed into place, and the row commits."""
 import base64
+import datetime
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
+
+from cryptography import x509
 
 from hushphone import storage_layout as layout
 from hushphone.hal.unix.nvs import Nvs, namespace_path, read_namespace
@@ -143,8 +146,6 @@ def _install_sim(sim_dir, staging):
 
 
 def write_device_crl(hierarchy, inventory, issuing_key):
-    import datetime
-
     revoked = [(int(r["cert_serial"], 16), datetime.datetime.fromisoformat(r["revoked_at"])) for r in inventory.revoked_certs()]
     crl = pki.make_crl(hierarchy.cert(keys.ISSUING), issuing_key, revoked)
     path = hierarchy.path(keys.REVOCATION_DIR) / keys.DEVICE_CRL
@@ -161,13 +162,14 @@ def provision(opts, echo, confirm):
     issuing_key = hierarchy.key(keys.ISSUING, opts.passphrase)
     if not (opts.sim_dir or opts.factory_image or opts.port or opts.virtual_efuses):
         raise ProvisionError("nothing to provision: give --sim DIR, --factory-image OUT.bin, --port or --virtual-efuses")
+    if board.is_sim and (opts.virtual_efuses or opts.burn_efuses or opts.port or opts.factory_image):
+        raise ProvisionError("a simulated handset has no flash or eFuses (its anti-rollback floor is NVS sec_ver): "
+                             "use --sim DIR")
     if board.is_sim and not opts.sim_dir:
         raise ProvisionError("board 'sim' is provisioned with --sim DIR")
     if opts.sim_dir and not board.is_sim:
         raise ProvisionError("--sim needs --board sim")
     efuse_target = None
-    if board.is_sim and (opts.virtual_efuses or opts.burn_efuses or opts.port):
-        raise ProvisionError("a simulated handset has no eFuses (its anti-rollback floor is NVS sec_ver)")
     if opts.burn_efuses and not (opts.virtual_efuses or opts.port):
         raise ProvisionError("--burn-efuses needs --port or --virtual-efuses")
     if opts.virtual_efuses or opts.port:
@@ -199,8 +201,6 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
         if current is not None and not opts.reprovision:
             raise ProvisionError("the handset in %s is already provisioned (use --reprovision --serial ID)" % opts.sim_dir)
         if current is not None:
-            from cryptography import x509
-
             cn = x509.load_der_x509_certificate(current).subject.get_attributes_for_oid(
                 x509.oid.NameOID.COMMON_NAME)[0].value
             if cn != serial:
@@ -319,15 +319,15 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
                 flashing.run(flash_cmd)
             if burned:
                 efuses.burn(efuse_target, steps, echo)
-            if opts.factory_image:
-                atomic_files.write_secret(opts.factory_image, staged_image.read_bytes())
-                echo("  factory image %s (holds the device key: handle as a secret)" % opts.factory_image)
-            if staged_sim is not None:
-                _install_sim(opts.sim_dir, staged_sim)
-                echo("  simulated handset storage %s/nvs" % opts.sim_dir)
             if previous:
                 echo("  old certificate %s revoked; CRL %s" % (
                     previous["cert_serial"], write_device_crl(hierarchy, inventory, issuing_key)))
+            if opts.factory_image:
+                atomic_files.write_secret(opts.factory_image, staged_image.read_bytes())
+                echo("  factory image %s (holds the device key: handle as a secret)" % opts.factory_image)
+            if staged_sim is not None:  # last: swapping the storage is the point of no return
+                _install_sim(opts.sim_dir, staged_sim)
+                echo("  simulated handset storage %s/nvs" % opts.sim_dir)
         return inventory.get(serial)
 
 

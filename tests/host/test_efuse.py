@@ -115,4 +115,4 @@ def test_three_digests_on_esp32s3_and_one_on_esp32(tmp_path, keys):
 def test_sim_board_has_no_efuses(keys, tmp_path):
     base, pw = keys
     one_line_error(hushctl("provision", "--keys", base / "k", "--passphrase-file", pw, "--board", "sim", "--sim",
-                           tmp_path / "h", "--virtual-efuses", tmp_path / "e.bin"), "no eFuses")
+                           tmp_path / "h", "--virtual-efuses", tmp_path / "e.bin"), "no flash or eFuses")
