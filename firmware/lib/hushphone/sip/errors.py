@@ -8,7 +8,10 @@ class SipError(Exception):
 class SipParseError(SipError):
     """A peer sent bytes that are not an acceptable SIP message.
 
-    .status  the response a server should send (400, 413, 414, 416, 505, 513)
+    .status  the response a server should send: 400, 413 (body over the
+             limit), 414 (Request-URI over MAX_LINE), 505 (SIP version), 513
+             (message over MAX_MESSAGE_SIZE, too many or too long headers,
+             out of memory)
     .reason  short text, safe to log (never contains message content)
     .message the Request/Response when the start line and headers could be
              read but a header failed validation (so a UAS can still build a
