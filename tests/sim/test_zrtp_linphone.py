@@ -212,3 +212,114 @@ def test_second_call_uses_the_retained_secret(tmp_path, proxy, pki):
     assert not [e for e in calls[1].events if isinstance(e, ZrtpCacheMismatch)]
     assert first.sas == calls[0].their_sas and second.sas == calls[1].their_sas
     assert cache.lookup(first.peer_zid).rs2 is not None  # rotated twice
+
+
+# The handset itself: the firmware on the MicroPython unix port registers,
+# calls linphone with a=zrtp-hash, keys SRTP by ZRTP and plays a tone,
+# then prints what it saw as one JSON line.
+HANDSET = """
+import asyncio, json, sys
+from hushphone import sdp
+from hushphone.app.media import bind_random_port, sockaddr
+from hushphone.audio.tone import ToneDetector, ToneGenerator
+from hushphone.crypto.random import random_below, random_bytes
+from hushphone.sip import events
+from hushphone.sip.transport import SipTlsTransport, make_tls_context
+from hushphone.sip.useragent import UaConfig, UserAgent
+from hushphone.zrtp.cache import MemoryStorage, ZidCache
+from hushphone.zrtp.engine import ZrtpConfig, ZrtpEngine
+from hushphone.zrtp.events import ZrtpSecure
+from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver
+
+cfg = json.loads(sys.argv[1])
+with open(cfg["ca_der"], "rb") as f:
+    ca = f.read()
+seen = []
+answered = asyncio.Event()
+ended = asyncio.Event()
+def on_sip(ev):
+    seen.append(ev)
+    if isinstance(ev, (events.CallAnswered, events.CallFailed)):
+        answered.set()
+    if isinstance(ev, events.CallEnded):
+        ended.set()
+ua = UserAgent(UaConfig(cfg["aor"], cfg["user"], cfg["password"]), random_bytes)
+transport = SipTlsTransport(ua, "127.0.0.1", cfg["port"], make_tls_context([ca]), cfg["host"], on_event=on_sip)
+engine = ZrtpEngine(ZidCache(MemoryStorage(), random_bytes), random_bytes, ZrtpConfig(agreements=(cfg["agreement"],)))
+sock, port = bind_random_port("127.0.0.1", random_below)
+heard = ToneDetector(1000)
+state = {"secure_at": None}
+
+async def main():
+    task = asyncio.create_task(transport.run())
+    ua.register(transport.now())
+    transport.wakeup()
+    for _ in range(200):
+        if ua.registration is not None and any(isinstance(e, events.Registered) for e in seen):
+            break
+        await asyncio.sleep(0.05)
+    offer = sdp.build_offer("127.0.0.1", port, ["PCMU", "PCMA"], [], random_bytes, zrtp_hash=engine.hello_hash())
+    call = ua.call("lin", offer.to_bytes(), transport.now())
+    transport.wakeup()
+    await asyncio.wait_for(answered.wait(), 30)
+    ev = [e for e in seen if isinstance(e, events.CallAnswered)][0]
+    neg = sdp.process_answer(offer, ev.body)
+    engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
+    session = ZrtpMediaSession(engine, neg.codec, random_bytes, payload_type=neg.payload_type)
+    zevents = []
+    driver = ZrtpUdpDriver(session, sock, sockaddr(neg.remote_addr, neg.remote_port), zevents.append)
+    def sink(frame, now):
+        if session.media is not None and state["secure_at"] is None:
+            state["secure_at"] = now
+        if state["secure_at"] is not None and now >= state["secure_at"] + 500:
+            heard.add(frame)
+    await driver.run(ToneGenerator(1500, 0.5).fill, sink, duration_ms=cfg["call_ms"])
+    ua.hangup(call, transport.now())
+    transport.wakeup()
+    await asyncio.wait_for(ended.wait(), 30)
+    transport.stop()
+    await task
+    secure = [e for e in zevents if isinstance(e, ZrtpSecure)]
+    r = heard.result()
+    print("@" + json.dumps({
+        "sas": secure[0].sas if secure else None,
+        "agreement": secure[0].agreement if secure else None,
+        "role": engine.role,
+        "received": session.media.stats.received if session.media else 0,
+        "tone_present": r.present(min_snr_db=20),
+        "tone_snr": r.snr_db,
+    }))
+
+asyncio.run(main())
+"""
+
+
+def test_micropython_handset_zrtp_call_with_linphone(tmp_path, proxy, pki):
+    import json
+    import subprocess
+
+    from tests.support.runtimes import micropython_env, micropython_exe
+
+    lin, recording = start_linphone(tmp_path, proxy, pki, "X255")
+    script = tmp_path / "handset.py"
+    script.write_text(HANDSET)
+    cfg = {"aor": "sip:zed@%s" % proxy.host, "user": "zed", "password": USERS["zed"], "host": proxy.host,
+           "port": proxy.port, "ca_der": str(pki.ca.cert_der), "agreement": "X255", "call_ms": CALL_MS}
+    try:
+        result = subprocess.run([micropython_exe(), str(script), json.dumps(cfg)], env=micropython_env(),
+                                capture_output=True, text=True, timeout=120)
+        sas_line = lin.wait_for(r"auth token is", timeout=WAIT_S)
+    finally:
+        lin.stop()
+    lines = [line for line in result.stdout.splitlines() if line.startswith("@")]
+    assert result.returncode == 0 and lines, result.stdout + result.stderr
+    got = json.loads(lines[-1][1:])
+    assert got["agreement"] == "X255", got
+    assert got["sas"] == re.search(r"auth token is ([^\s.]+)", sas_line).group(1), (got, sas_line)
+    assert got["received"] >= 50 and got["tone_present"], got
+    with wave.open(str(recording)) as w:
+        rate = w.getframerate()
+        pcm = w.readframes(w.getnframes())
+    second = 2 * rate
+    windows = [measure(pcm[i : i + second], 1500, rate) for i in range(second, len(pcm) - second + 1, second)]
+    assert any(r.present(min_snr_db=20) for r in windows), windows
