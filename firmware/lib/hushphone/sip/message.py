@@ -10,7 +10,16 @@
 # Headers.get_fields/count, Params (ordered, case-insensitive; values as
 # received, quoted strings keep their quotes), unquote/quote/unescape,
 # SipUri.opaque (non-SIP schemes), SipUri.host_port(), Via.branch/sent_by(),
-# NameAddr.tag.
+# NameAddr.tag, canonical_name/COMPACT/LIST_HEADERS.
+# Choices: SipUri.user and param values stay %-escaped as received (str()
+# reproduces them; uri_equal() and unescape() compare/decode); header param
+# values keep their quotes (unquote() them). parse_message validates the
+# mandatory and structured headers (From/To/Call-ID/CSeq once, Via, Contact,
+# Route, Record-Route, Max-Forwards, CSeq method = request method) and
+# rejects, strictly, extra SP in the Request-Line and headers in the
+# Request-URI (RFC 4475 §3.1.2.9-11 allow either choice). Without
+# Content-Length a datagram's body is the rest of it; on a stream it is a
+# fatal error. Limits: model.py.
 from hushphone.sip.errors import RemoteSipError, SipError, SipParseError  # noqa: F401
 from hushphone.sip.framing import StreamParser  # noqa: F401
 from hushphone.sip.headers import (  # noqa: F401
