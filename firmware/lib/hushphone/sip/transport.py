@@ -52,7 +52,7 @@ def _classify_tls_error(exc):
         return CertificateError("client", text)  # the proxy's verdict, sent as a TLS alert
     if "expired" in low:
         return CertificateError("expired", text)
-    if "hostname" in low or "common name" in low or "cn" in low.split():
+    if "hostname" in low or "common name" in low:
         return CertificateError("hostname", text)
     if "issuer" in low or "trusted ca" in low or "self-signed" in low or "self signed" in low or "not trusted" in low:
         return CertificateError("untrusted", text)
@@ -61,16 +61,9 @@ def _classify_tls_error(exc):
     return None
 
 
-def _der_to_pem(der, label):
-    import binascii
-
-    b64 = binascii.b2a_base64(der).decode().replace("\n", "")
-    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
-    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)
-
-
 def _key_der_to_pem(key_der):
-    # CPython's ssl wants PEM; the label must match the DER structure.
+    # CPython's ssl wants PEM: re-encode whatever DER form (SEC1, PKCS#1,
+    # PKCS#8) as PKCS#8 PEM.
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_der_private_key(key_der, None)
@@ -102,21 +95,16 @@ def make_tls_context(ca_der_list, client_cert_der=None, client_key_der=None):
         import os
         import tempfile
 
-        # load_cert_chain only takes files: write PEM to a private temp file
-        # and remove it at once.
+        # load_cert_chain only takes files: write PEM to a private (0600)
+        # temp file and remove it at once.
         fd, path = tempfile.mkstemp(suffix=".pem")
         try:
             with os.fdopen(fd, "w") as f:
-                f.write(_der_to_pem(bytes(client_cert_der), "CERTIFICATE"))
+                f.write(ssl.DER_cert_to_PEM_cert(bytes(client_cert_der)))
                 f.write(_key_der_to_pem(bytes(client_key_der)))
             ctx.load_cert_chain(path)
         finally:
             os.remove(path)
-    import os
-
-    keylog = os.environ.get("SSLKEYLOGFILE")
-    if keylog:  # tests decrypt the capture with it; off unless asked for
-        ctx.keylog_filename = keylog
     return ctx
 
 
