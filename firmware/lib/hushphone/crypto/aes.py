@@ -21,16 +21,15 @@ class AesEcb:
         if len(key) not in (16, 32):
             raise ValueError("AES key must be 16 or 32 bytes")
         if IS_MICROPYTHON:
-            self._aes = cryptolib.aes(bytes(key), _MODE_ECB)
+            # cryptolib already encrypts into a caller's buffer: bind it
+            # directly, so the per-packet call costs no wrapper.
+            self.encrypt_into = cryptolib.aes(bytes(key), _MODE_ECB).encrypt
         else:
             self._aes = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
 
     def encrypt_into(self, src, dst):
-        if IS_MICROPYTHON:
-            self._aes.encrypt(src, dst)
-        else:
-            n = len(src)
-            dst[:n] = self._aes.update(src)
+        n = len(src)
+        dst[:n] = self._aes.update(src)
 
     def encrypt(self, src):
         out = bytearray(len(src))

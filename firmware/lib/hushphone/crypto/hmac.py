@@ -7,8 +7,8 @@ _BLOCK = 64  # block size of SHA-1 and SHA-256
 
 
 class Hmac:
-    """A keyed HMAC. `digest(*parts)` authenticates the concatenation of
-    `parts` without joining them (a packet and its ROC, for example)."""
+    """A keyed HMAC. `digest(data, tail)` authenticates data followed by
+    tail without joining them (a packet and its ROC, for example)."""
 
     def __init__(self, key, hash_name="sha1"):
         if hash_name == "sha1":
@@ -24,7 +24,20 @@ class Hmac:
         self._ipad = bytes(b ^ 0x36 for b in key)
         self._opad = bytes(b ^ 0x5C for b in key)
 
-    def digest(self, *parts):
+    def digest(self, data, tail=None):
+        """HMAC of data (+ tail): two explicit parameters rather than
+        *parts, which would allocate a tuple per packet on MicroPython."""
+        new = self._new
+        inner = new(self._ipad)
+        inner.update(data)
+        if tail is not None:
+            inner.update(tail)
+        outer = new(self._opad)
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def digest_parts(self, parts):
+        """HMAC of the concatenation of an iterable of byte strings."""
         inner = self._new(self._ipad)
         for part in parts:
             inner.update(part)

@@ -12,7 +12,7 @@ SALT_LEN = 14  # 112-bit SRTP master salt
 
 
 def hmac256(key, *parts):
-    return Hmac(key, "sha256").digest(*parts)
+    return Hmac(key, "sha256").digest_parts(parts)
 
 
 def mac64(key, *parts):
