@@ -181,9 +181,15 @@ class SipTlsTransport:
             await writer.drain()
         except Exception as e:  # every runtime raises its own types here
             err = _classify_tls_error(e)
+            if handshaking:
+                try:
+                    writer.close()
+                except Exception:  # already broken: nothing more to release
+                    pass
             if err is None and handshaking:
-                # A proxy that wants a client certificate just hangs up.
-                err = CertificateError("client", "the connection closed during the TLS handshake (%r)" % (e,))
+                # A proxy that wants a client certificate (or refuses ours)
+                # just hangs up: the most likely reason, stated as such.
+                err = CertificateError("client", "the proxy closed the connection during the TLS handshake (%r)" % (e,))
             if err is None:
                 err = TransportError("cannot connect to %s:%s: %r" % (self.address, self.port, e))
             raise err
@@ -204,7 +210,7 @@ class SipTlsTransport:
                     else:
                         # TLS 1.3 servers verify a client certificate after
                         # the handshake and then just close.
-                        error = CertificateError("client", "the connection closed right after the TLS handshake")
+                        error = CertificateError("client", "the proxy closed the connection right after the TLS handshake")
                     break
                 answered = True
                 parser.feed(data)
