@@ -107,7 +107,11 @@ def import_sim(sim_dir, settings, contacts):
 
 # --- real handset over mpremote ------------------------------------------------
 # esp32.NVS cannot list a namespace: the settings read and written are the
-# ones storage_layout.CFG_SETTINGS names.
+# ones storage_layout.CFG_SETTINGS names. mpremote runs with `resume` (no soft
+# reset: the scripts run in the handset's interpreter after interrupting the
+# app; reset the handset afterwards), and the address book is addressed
+# relative to the handset's working directory, which is / on the device.
+_REMOTE_CONTACTS = layout.CONTACTS_PATH.lstrip("/")
 
 _READ_SCRIPT = """
 import json
@@ -122,6 +126,12 @@ for key, kind in %(settings)r:
     except OSError:
         pass
 print("HUSHJSON" + json.dumps(out))
+import os
+try:
+    os.stat(%(contacts)r)
+    print("HUSHCONTACTS")
+except OSError:
+    pass
 """
 
 _MKDIR_SCRIPT = """
@@ -146,7 +156,7 @@ print("HUSHOK")
 
 
 def _mpremote(port, *args, timeout=60):
-    cmd = [sys.executable, "-m", "mpremote", "connect", port] + list(args)
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, "resume"] + list(args)
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -159,19 +169,19 @@ def _mpremote(port, *args, timeout=60):
 
 def export_port(port):
     kinds = dict(layout.CFG_SETTINGS)
-    out = _mpremote(port, "exec", _READ_SCRIPT % {"ns": layout.NS_CFG, "settings": layout.CFG_SETTINGS})
+    out = _mpremote(port, "exec", _READ_SCRIPT % {"ns": layout.NS_CFG, "settings": layout.CFG_SETTINGS,
+                                                  "contacts": _REMOTE_CONTACTS})
     marker = [l for l in out.splitlines() if l.startswith("HUSHJSON")]
     if not marker:
         raise PortabilityError("the handset did not answer the settings query")
     raw = json.loads(marker[-1][len("HUSHJSON"):])
     settings = {k: (v if kinds[k] == "i32" else bytes.fromhex(v)) for k, v in raw.items()}
-    with tempfile.TemporaryDirectory(prefix="hush-export-") as tmp:
-        local = Path(tmp) / "contacts.vcf"
-        try:
-            _mpremote(port, "fs", "cp", ":" + layout.CONTACTS_PATH, str(local))
+    contacts = []  # no address book on the handset yet
+    if "HUSHCONTACTS" in out:
+        with tempfile.TemporaryDirectory(prefix="hush-export-") as tmp:
+            local = Path(tmp) / "contacts.vcf"
+            _mpremote(port, "fs", "cp", ":" + _REMOTE_CONTACTS, str(local))
             contacts = vcard.parse(local.read_text(encoding="utf-8"))
-        except PortabilityError:
-            contacts = []  # no address book on the handset yet
     return document(settings, contacts)
 
 
@@ -192,5 +202,5 @@ def import_port(port, settings, contacts):
         out = _mpremote(port, "exec", _WRITE_SCRIPT % {"ns": layout.NS_CFG, "values": values})
         if "HUSHOK" not in out:
             raise PortabilityError("the handset did not confirm the settings")
-        _mpremote(port, "exec", _MKDIR_SCRIPT % {"dir": layout.CONTACTS_PATH.rsplit("/", 1)[0]})
-        _mpremote(port, "fs", "cp", str(local), ":" + layout.CONTACTS_PATH)
+        _mpremote(port, "exec", _MKDIR_SCRIPT % {"dir": _REMOTE_CONTACTS.rsplit("/", 1)[0]})
+        _mpremote(port, "fs", "cp", str(local), ":" + _REMOTE_CONTACTS)

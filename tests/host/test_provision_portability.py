@@ -9,7 +9,6 @@ import pytest
 
 from tests.host.provision_helpers import (hushctl, ok, one_line_error, passphrase_file, sim_namespace,
                                           tree_snapshot)
-from tests.support.runtimes import run_micropython
 
 VCARDS = (
     "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Zoë Dupont\r\nN:Dupont;Zoë;;Dr.;\r\n"
@@ -101,28 +100,53 @@ def test_bad_documents_are_refused_and_nothing_changes(handsets, tmp_path):
     assert tree_snapshot(b) == before and not (tmp_path / "x.json").exists()
 
 
-def test_real_handset_scripts_run_on_micropython(handsets, tmp_path):
-    """The scripts mpremote runs on a handset, run by the MicroPython unix
-    port with an `esp32` module whose NVS is the simulated store."""
-    from hushctl import portability
-    from hushphone import storage_layout as layout
+@pytest.fixture
+def handset_on_a_pty(tmp_path):
+    """A MicroPython unix port on a pseudo-terminal, as mpremote sees a
+    handset on a serial port: its working directory is a simulated handset
+    and its `esp32` module's NVS is the simulated store."""
+    import os
+    import pty
+    import subprocess
+    import tty
 
+    from tests.support.runtimes import micropython_env, micropython_exe
+
+    sim = tmp_path / "handset"
+    (sim / "nvs").mkdir(parents=True)
     shim = tmp_path / "shim"
     shim.mkdir()
-    (shim / "esp32.py").write_text(
-        "from hushphone.hal.unix.nvs import Nvs\n\ndef NVS(namespace):\n    return Nvs(%r, namespace)\n"
-        % str(handsets / "a"))
-    script = tmp_path / "read.py"
-    script.write_text(portability._READ_SCRIPT % {"ns": layout.NS_CFG, "settings": layout.CFG_SETTINGS})
-    result = run_micropython([str(script)], extra_paths=[shim], timeout=60)
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout.split("HUSHJSON", 1)[1])
-    assert answer == {"ring_vol": 7, "hide_callid": 1, "lang": b"fr-CH".hex()}  # "raw" is not a known setting
+    (shim / "esp32.py").write_text("from hushphone.hal.unix.nvs import Nvs\n\n"
+                                   "def NVS(namespace):\n    return Nvs('.', namespace)\n")
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen([micropython_exe()], stdin=master, stdout=master, stderr=master, cwd=str(sim),
+                            env=micropython_env(shim), start_new_session=True)
+    try:
+        yield os.ttyname(slave), sim
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        os.close(master)
+        os.close(slave)
 
-    (shim / "esp32.py").write_text((shim / "esp32.py").read_text().replace(str(handsets / "a"), str(tmp_path / "c")))
-    (tmp_path / "c").mkdir()
-    script.write_text(portability._WRITE_SCRIPT % {"ns": layout.NS_CFG,
-                                                   "values": [("ring_vol", "i32", 3), ("lang", "blob", b"de".hex())]})
-    result = run_micropython([str(script)], extra_paths=[shim], timeout=60)
-    assert "HUSHOK" in result.stdout, result.stderr
-    assert sim_namespace(tmp_path / "c", "hush_cfg") == {"ring_vol": 3, "lang": b"de"}
+
+def test_real_handset_path_over_mpremote(handsets, handset_on_a_pty, tmp_path):
+    """`--port`: mpremote's exec and fs cp against a MicroPython on a pty."""
+    port, sim = handset_on_a_pty
+    ok(hushctl("handset", "export", "--sim", handsets / "a", "--out", tmp_path / "a.json"))
+    ok(hushctl("handset", "export", "--port", port, "--out", tmp_path / "empty.json"))
+    empty = json.loads((tmp_path / "empty.json").read_text())
+    assert empty["settings"] == {} and empty["contacts"] == []
+    # "raw" is not a setting a real handset knows: refused before anything is written.
+    one_line_error(hushctl("handset", "import", "--port", port, "--in", tmp_path / "a.json"), "unknown: raw")
+    assert sim_namespace(sim, "hush_cfg") == {}
+    doc = json.loads((tmp_path / "a.json").read_text())
+    del doc["settings"]["raw"]
+    (tmp_path / "known.json").write_text(json.dumps(doc))
+    ok(hushctl("handset", "import", "--port", port, "--in", tmp_path / "known.json"))
+    assert sim_namespace(sim, "hush_cfg") == {"ring_vol": 7, "hide_callid": 1, "lang": b"fr-CH"}
+    assert (sim / "data" / "contacts.vcf").read_bytes().startswith(b"BEGIN:VCARD\r\nVERSION:4.0")
+    ok(hushctl("handset", "export", "--port", port, "--out", tmp_path / "back.json"))
+    back = json.loads((tmp_path / "back.json").read_text())
+    assert back["settings"] == doc["settings"] and back["contacts"] == doc["contacts"]
