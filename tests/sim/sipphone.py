@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 
-from tests.support.runtimes import FIRMWARE_LIB
+from tests.support.runtimes import FIRMWARE_LIB, REPO
 
 if str(FIRMWARE_LIB) not in sys.path:
     sys.path.insert(0, str(FIRMWARE_LIB))
@@ -20,6 +20,17 @@ from hushphone.sip.transport import SipTlsTransport, make_tls_context  # noqa: E
 from hushphone.sip.useragent import UaConfig, UserAgent  # noqa: E402
 
 WAIT_S = 20.0  # generous: CI machines are loaded
+MPY_AGENT = str(REPO / "tests" / "sim" / "mpy_sip_agent.py")
+
+
+def agent_args(pki, kamailio, user, password, mode):
+    """Command line of the MicroPython SIP agent (tests/sim/mpy_sip_agent.py)."""
+    return [MPY_AGENT, str(pki.ca.cert_der), str(kamailio.port), user, password, mode]
+
+
+def event_lines(output):
+    """The agent's "EVENT Name key=value" lines, split."""
+    return [line.split()[1:] for line in output.splitlines() if line.startswith("EVENT ")]
 
 
 def simple_sdp(port, direction="sendrecv", session_id=None):

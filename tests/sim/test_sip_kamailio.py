@@ -8,7 +8,8 @@ import pytest
 
 from tests.sim.conftest import USERS
 from tests.sim.kamailio import Kamailio
-from tests.sim.sipphone import Phone, simple_sdp
+from tests.sim.sipphone import Phone, agent_args, event_lines, simple_sdp
+from tests.support.runtimes import run_micropython
 
 from hushphone.sip import events  # noqa: E402  (sipphone put firmware/lib on sys.path)
 from hushphone.sip.transport import CertificateError
@@ -191,3 +192,32 @@ def test_keepalive_pings_and_reconnect_after_a_lost_connection(kamailio, pki):
             assert carol.transport.connected
 
     run(scenario())
+
+
+def test_sha256_digest_and_preloaded_outbound_proxy_route(tmp_path, pki):
+    """Kamailio challenging with algorithm=SHA-256 (RFC 8760) verifies our
+    responses, on CPython and on the MicroPython agent; the CPython phone
+    also preloads the outbound proxy as a Route."""
+    async def scenario(k):
+        route = "<sip:%s:%d;transport=tls;lr>" % (k.host, k.port)
+        async with Phone(k, pki, "alice", USERS["alice"], route_set=[route]) as alice, \
+                Phone(k, pki, "bob", USERS["bob"]) as bob:
+            assert isinstance(await alice.register(), events.Registered)
+            assert isinstance(await bob.register(), events.Registered)
+            call = alice.act("call", "bob", simple_sdp(40020))
+            incoming = await bob.expect(events.IncomingCall)
+            bob.act("answer", incoming.call, simple_sdp(50020))
+            await alice.expect(events.CallAnswered)
+            alice.act("hangup", call)
+            await bob.expect(events.CallEnded)
+
+    with Kamailio(tmp_path, pki, USERS, algorithm="SHA-256") as k:
+        run(scenario(k))
+        mpy = run_micropython(agent_args(pki, k, "carol", USERS["carol"], "register"), timeout=120)
+        seen = k.received()
+    assert event_lines(mpy.stdout)[0] == ["Registered", "expires=300"], mpy.stdout + mpy.stderr
+    authorized = [m for m in seen if b"Authorization: Digest " in m]
+    assert len(authorized) >= 4
+    assert all(b"algorithm=SHA-256" in m for m in authorized)
+    invite = [m for m in seen if m.startswith(b"INVITE sip:bob@")][0]
+    assert b"\r\nRoute: <sip:localhost:%d;transport=tls;lr>\r\n" % k.port in invite

@@ -8,20 +8,10 @@ import pytest
 
 from tests.sim.conftest import USERS
 from tests.sim.kamailio import Kamailio
-from tests.sim.sipphone import Phone, simple_sdp
+from tests.sim.sipphone import Phone, agent_args, event_lines, simple_sdp
 from tests.support.runtimes import REPO, micropython_env, micropython_exe, run_micropython
 
 from hushphone.sip import events  # noqa: E402  (sipphone put firmware/lib on sys.path)
-
-AGENT = str(REPO / "tests" / "sim" / "mpy_sip_agent.py")
-
-
-def agent_args(pki, kamailio, user, password, mode):
-    return [AGENT, str(pki.ca.cert_der), str(kamailio.port), user, password, mode]
-
-
-def event_lines(output):
-    return [line.split()[1:] for line in output.splitlines() if line.startswith("EVENT ")]
 
 
 def test_register_and_unregister_on_micropython(kamailio, pki):
