@@ -188,3 +188,17 @@ def test_root_crl_is_made_at_init_and_renewed_with_the_root_key(hierarchy, tmp_p
     assert crl.read_bytes() != first
     checked = openssl("crl", "-in", crl, "-CAfile", keys_dir / "root-ca.pem", "-noout")
     assert "verify OK" in checked.stdout + checked.stderr
+
+
+def test_hushctl_ota_sign_uses_the_hierarchy_release_key(hierarchy, tmp_path):
+    """`hushctl ota sign` takes the encrypted release key as it is; the
+    signed image verifies with espsecure against the public key."""
+    from hushctl.appimage import build_app_image
+
+    keys_dir, pw, _ = hierarchy
+    (tmp_path / "app.bin").write_bytes(build_app_image("esp32", "2.0.0", 1, "hushphone", 3000))
+    ok(hushctl("ota", "sign", "--image", tmp_path / "app.bin", "--board", "lyrat-v4.3", "--chip", "esp32",
+               "--key", keys_dir / "ota-signing-0.pem", "--passphrase-file", pw, "--out-image", tmp_path / "signed.bin"))
+    verified = tool("espsecure", "verify-signature", "--version", "2", "--keyfile", keys_dir / "ota-signing-0.pub.pem",
+                    tmp_path / "signed.bin")
+    assert "verification successful" in verified.stdout.lower()
