@@ -4,11 +4,26 @@ import os
 import tempfile
 from pathlib import Path
 
+from hushctl.errors import HushctlError
+
+
+def check_writable(path):
+    """Fail early, with one line, if `path` cannot be written later."""
+    path = Path(path)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if path.is_dir() or not os.access(parent, os.W_OK) or not parent.is_dir():
+        raise HushctlError("cannot write %s" % path)
+
 
 def write_bytes(path, data, mode=0o644):
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=str(path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=str(path.parent))
+    except OSError as e:
+        raise HushctlError("cannot write %s: %s" % (path, e.strerror))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

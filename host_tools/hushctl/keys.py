@@ -178,9 +178,12 @@ def init_hierarchy(directory, passphrase, ota_scheme="rsa3072", ota_keys=1, exte
     # that check the whole chain (CRL_CHECK_ALL) need for the two CAs.
     files[REVOCATION_DIR + "/" + ROOT_CRL] = (pki.crl_pem(pki.make_crl(root, root_key, [], days=ROOT_CRL_DAYS)), False)
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
     staging = directory.parent / (".%s.staging-%s" % (directory.name, os.urandom(4).hex()))
-    staging.mkdir(mode=0o700)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir(mode=0o700)
+    except OSError as e:
+        raise HushctlError("cannot create %s: %s" % (directory, e.strerror))
     try:
         for name, (data, secret) in files.items():
             (atomic_files.write_secret if secret else atomic_files.write_bytes)(staging / name, data)

@@ -182,6 +182,7 @@ def test_bad_input_is_one_line_and_writes_nothing(keys, tmp_path):
     before_inv = inventory.read_bytes()
     before_sim = tree_snapshot(tmp_path / "taken")
     fresh = tmp_path / "fresh"
+    bootloader, app = _firmware(tmp_path)
     cases = [
         (provision(keys, "--board", "sim", "--sim", fresh, "--serial", taken), "already used"),
         (provision(keys, "--board", "no-such-board", "--sim", fresh), "unknown board"),
@@ -192,6 +193,8 @@ def test_bad_input_is_one_line_and_writes_nothing(keys, tmp_path):
         (provision(keys, "--board", "sim", "--sim", fresh, "--serial", "Bad Serial!"), "bad serial"),
         (provision(keys, "--board", "sim", "--sim", fresh, "--reprovision", "--serial", "hp-unknown0"), "no handset"),
         (provision(keys, "--board", "lyrat-v4.3", "--factory-image", tmp_path / "f.bin"), "--bootloader"),
+        (provision(keys, "--board", "lyrat-v4.3", "--factory-image", "/proc/no/such/f.bin", "--bootloader", bootloader,
+                   "--firmware", app), "cannot write /proc/no/such/f.bin"),
         (hushctl("provision", "--keys", tmp_path / "nokeys", "--board", "sim", "--sim", fresh,
                  env={"HUSHCTL_PASSPHRASE": PASSPHRASE}), "no key hierarchy"),
     ]
