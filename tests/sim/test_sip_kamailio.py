@@ -175,11 +175,14 @@ def test_mutual_tls_client_certificate(tmp_path, pki):
     assert "client certificate refused by the proxy" in reason, reason
 
 
-def test_keepalive_pings_and_reconnect_after_a_lost_connection(kamailio, pki):
+def test_refresh_keepalive_pings_and_reconnect_after_a_lost_connection(kamailio, pki):
     async def scenario():
-        async with Phone(kamailio, pki, "carol", USERS["carol"], keepalive_interval=200) as carol:
-            assert isinstance(await carol.register(), events.Registered)
+        async with Phone(kamailio, pki, "carol", USERS["carol"], keepalive_interval=200, expires=10) as carol:
+            assert (await carol.register()).expires == 10
             first_call_id = carol.ua.registration._call_id
+            # refreshed before expiry (a 10 s grant: after expires/4 = 2.5 s), re-challenged, same Call-ID
+            assert (await carol.expect(events.Registered, timeout=30)).expires == 10
+            assert carol.ua.registration._call_id == first_call_id
             for _ in range(150):  # Kamailio answers our CRLF pings (bounded wait, no timing assert)
                 if carol.ua._keepalive.pongs >= 3:
                     break
