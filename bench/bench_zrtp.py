@@ -10,7 +10,6 @@ the unix port on big-integer work (see FIELD-NOTES), which is why the pool
 is filled while the phone is idle.
 
 Run: .venv/bin/python bench/bench_zrtp.py   (or `make bench`)"""
-import os
 import sys
 import tempfile
 import time

@@ -4,7 +4,6 @@
 # behave as RFC 6189 says.
 import unittest
 
-from coretest import IS_MICROPYTHON  # noqa: F401
 from zrtp_fakelink import FakeLink, Party
 
 from hushphone.zrtp import dh, packets

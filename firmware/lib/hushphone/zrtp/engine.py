@@ -28,7 +28,7 @@ from hushphone.crypto.hmac import compare_digest
 from hushphone.crypto.sha import sha256
 from hushphone.zrtp import dh, events, kdf, packets, sas
 from hushphone.zrtp.cache import NEVER
-from hushphone.zrtp.errors import ZrtpDhError, ZrtpLocalError, ZrtpParseError, ZrtpCrcError
+from hushphone.zrtp.errors import ZrtpCrcError, ZrtpDhError, ZrtpLocalError, ZrtpParseError
 from hushphone.zrtp.keypool import KeyPool
 
 HASH_S256 = "S256"

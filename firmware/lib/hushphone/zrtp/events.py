@@ -73,8 +73,8 @@ class ZrtpHelloHashMismatch:
 
 
 class ZrtpFailed:
-    """No secure call: `code` is a ZRTP error code (ours or the peer's),
-    `reason` a line for the log/display, `sent` whether we sent it."""
+    """No secure call: `code` is a ZRTP error code, `reason` a line for the
+    log/display, `by_peer` whether the peer's Error message reported it."""
 
     def __init__(self, code, reason, by_peer=False):
         self.code = code

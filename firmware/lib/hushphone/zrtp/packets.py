@@ -4,6 +4,7 @@
 # packet is a ZrtpParseError, never an IndexError.
 import struct
 
+from hushphone.crypto.hmac import compare_digest
 from hushphone.zrtp.crc32c import crc32c
 from hushphone.zrtp.errors import ZrtpCrcError, ZrtpParseError
 from hushphone.zrtp.kdf import mac64
@@ -97,8 +98,6 @@ def _with_mac(body, key):
 def mac_ok(message, key):
     """Whether the MAC in the last two words of a Hello, Commit or DHPart
     message is right for `key` (checked once the key is revealed)."""
-    from hushphone.crypto.hmac import compare_digest
-
     return compare_digest(mac64(key, message[:-8]), message[-8:])
 
 
