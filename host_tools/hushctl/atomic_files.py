@@ -7,13 +7,17 @@ from pathlib import Path
 from hushctl.errors import HushctlError
 
 
-def check_writable(path):
-    """Fail early, with one line, if `path` cannot be written later."""
+def check_writable(path, directory=False):
+    """Fail early, with one line, if the file (or directory) `path` cannot
+    be written later."""
     path = Path(path)
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if path.is_dir() or not os.access(parent, os.W_OK) or not parent.is_dir():
+    if directory and path.is_dir():
+        parent = path
+    else:
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    if (path.is_dir() and not directory) or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise HushctlError("cannot write %s" % path)
 
 

@@ -30,9 +30,10 @@ class NvsImageError(HushctlError):
     pass
 
 
-def build_csv(namespaces):
-    """CSV text for the generator from {namespace: {key: int | bytes}}
-    (ints become i32, bytes become blobs)."""
+def build_csv(namespaces, blob_dir):
+    """CSV text for the generator from {namespace: {key: int | bytes}}: ints
+    become i32 data rows, bytes become binary files in `blob_dir` (DER
+    certificates and keys go in as the files they are)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["key", "type", "encoding", "value"])
@@ -42,7 +43,9 @@ def build_csv(namespaces):
             if isinstance(value, int):
                 writer.writerow([key, "data", "i32", str(value)])
             elif isinstance(value, (bytes, bytearray)) and value:
-                writer.writerow([key, "data", "hex2bin", bytes(value).hex()])
+                path = Path(blob_dir) / ("%s.%s.bin" % (namespace, key))
+                path.write_bytes(bytes(value))
+                writer.writerow([key, "file", "binary", str(path)])
             else:
                 raise NvsImageError("NVS entry %s/%s must be an int or non-empty bytes" % (namespace, key))
     return out.getvalue()
@@ -69,7 +72,7 @@ def generate(namespaces, size, encryption_keys=None):
         raise NvsImageError("NVS partition size must be a multiple of 4096 and at least 0x3000")
     with tempfile.TemporaryDirectory(prefix="hush-nvs-") as tmp:
         tmp = Path(tmp)
-        (tmp / "nvs.csv").write_text(build_csv(namespaces))
+        (tmp / "nvs.csv").write_text(build_csv(namespaces, tmp))
         args = ["generate", str(tmp / "nvs.csv"), str(tmp / "nvs.bin"), hex(size), "--outdir", str(tmp)]
         if encryption_keys is not None:
             (tmp / "keys.bin").write_bytes(encryption_keys)

@@ -29,7 +29,7 @@ def utcnow():
 
 def random_serial():
     """A random positive 128-bit certificate serial number."""
-    return int.from_bytes(os.urandom(16), "big") >> 1 or 1
+    return int.from_bytes(os.urandom(16), "big") or 1
 
 
 # --- keys -----------------------------------------------------------------

@@ -218,9 +218,10 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
     if not 0 <= secure_version <= (32 if board.chip == "esp32" else 16):
         raise ProvisionError("secure version %d does not fit this chip's SECURE_VERSION eFuse" % secure_version)
     server_cas = [pki.load_cert_pem(_read(p, "server CA"), str(p)) for p in opts.server_cas]
-    for path in [opts.factory_image, opts.sim_dir and Path(opts.sim_dir) / "nvs"]:
-        if path:
-            atomic_files.check_writable(path)
+    if opts.factory_image:
+        atomic_files.check_writable(opts.factory_image)
+    if opts.sim_dir:
+        atomic_files.check_writable(opts.sim_dir, directory=True)
     if efuse_target is not None and hierarchy.meta["ota_scheme"] not in keys.CHIP_OTA_SCHEMES[board.chip]:
         raise ProvisionError("%s Secure Boot V2 takes %s keys, the hierarchy has %s" % (
             board.chip, "/".join(keys.CHIP_OTA_SCHEMES[board.chip]), hierarchy.meta["ota_scheme"]))
