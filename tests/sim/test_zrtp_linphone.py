@@ -57,15 +57,15 @@ def write_tone_wav(path, freq, seconds):
         ))
 
 
-def start_linphone(tmp_path, proxy, pki, agreement):
+def start_linphone(tmp_path, proxy, pki, agreement, sas="B32"):
     tone = tmp_path / "tone-1000.wav"
     write_tone_wav(tone, 1000, CALL_MS // 1000 + 20)
     recording = tmp_path / "linphone-heard.wav"
     lin = Linphone(tmp_path / "linphone-home", proxy, pki, "lin", USERS["lin"], media_encryption="zrtp")
-    # Only the agreement under test, B32 SAS (the four characters we compare).
+    # Only the agreement and SAS type under test.
     rc = lin.rc.read_text().replace(
         "[sip]\n",
-        "[sip]\nzrtp_key_agreements_suites=%s\nzrtp_sas_suites=MS_ZRTP_SAS_B32\n" % LINPHONE_SUITES[agreement],
+        "[sip]\nzrtp_key_agreements_suites=%s\nzrtp_sas_suites=MS_ZRTP_SAS_%s\n" % (LINPHONE_SUITES[agreement], sas),
         1,
     )
     lin.rc.write_text(rc)
@@ -80,9 +80,9 @@ class OurSide:
     """The handset's media for one call: ZRTP engine and media session on
     a fresh UDP port, sending a 1500 Hz tone, listening for 1000 Hz."""
 
-    def __init__(self, agreement, passive, cache=None):
+    def __init__(self, agreement, passive, cache=None, sas_types=("B32", "B256")):
         cache = cache if cache is not None else ZidCache(MemoryStorage(), os.urandom)
-        config = ZrtpConfig(agreements=(agreement,), passive=passive)
+        config = ZrtpConfig(agreements=(agreement,), passive=passive, sas_types=sas_types)
         self.engine = ZrtpEngine(cache, os.urandom, config, wall_time_s=1)
         self.sock, self.port = bind_random_port("127.0.0.1", random_below)
         self.tone = ToneGenerator(1500, 0.5)
@@ -323,3 +323,28 @@ def test_micropython_handset_zrtp_call_with_linphone(tmp_path, proxy, pki):
     second = 2 * rate
     windows = [measure(pcm[i : i + second], 1500, rate) for i in range(second, len(pcm) - second + 1, second)]
     assert any(r.present(min_snr_db=20) for r in windows), windows
+
+
+def test_b256_sas_matches_linphone(tmp_path, proxy, pki):
+    # Two PGP words instead of four characters: the same sashash bits must
+    # give the same words on both sides.
+    lin, _ = start_linphone(tmp_path, proxy, pki, "X255", sas="B256")
+    ours = OurSide("X255", passive=False, sas_types=("B256",))
+    try:
+        async def scenario():
+            async with Phone(proxy, pki, "zed", USERS["zed"]) as zed:
+                assert isinstance(await zed.register(), events.Registered)
+                call = await we_call(zed, lin, ours)
+                zed.act("hangup", call)
+                await zed.expect(events.CallEnded, timeout=WAIT_S)
+
+        asyncio.run(asyncio.wait_for(scenario(), 120))
+        sas_line = lin.wait_for(r"auth token is", timeout=WAIT_S)
+    finally:
+        lin.stop()
+        ours.sock.close()
+    secure = [e for e in ours.events if isinstance(e, ZrtpSecure)][0]
+    assert secure.sas_type == "B256"
+    # linphone prints "auth token is word:word."; we show "word word".
+    theirs = re.findall(r"[A-Za-z]+", sas_line.split("auth token is", 1)[1])
+    assert secure.sas.split(" ") == theirs, (secure.sas, sas_line)
