@@ -1,4 +1,4 @@
-# Settings in the simulated NVS (esp32.NVS semantics): load/save, checked
+# Settings in the simulated NVS (esp32.NVS semantics, through the HAL store): load/save, checked
 # values, export/import round trip without the password unless asked.
 import json
 import os
@@ -7,6 +7,7 @@ import unittest
 from hushphone import storage_layout as layout
 from hushphone.app.settings import Settings, SettingsError
 from hushphone.crypto.random import random_bytes
+from hushphone.hal.esp32.nvs_store import NvsStore
 from hushphone.hal.unix.nvs import Nvs, read_namespace
 
 
@@ -44,11 +45,12 @@ class SettingsTest(unittest.TestCase):
         root = "/tmp/hush_settings_test_" + _hex(random_bytes(8))
         os.mkdir(root)
         self.roots.append(root)
-        return root, (lambda ns: Nvs(root, ns))
+        stores = [NvsStore(Nvs(root, ns)) for ns in (layout.NS_CFG, layout.NS_SIP, layout.NS_TRUST)]
+        return root, (lambda: Settings(*stores))
 
     def filled(self):
-        root, open_ns = self.store()
-        s = Settings(open_ns)
+        root, make_settings = self.store()
+        s = make_settings()
         s.set_account("registrar", "sip:localhost")
         s.set_account("user", "alice")
         s.set_account("password", SECRET)
@@ -58,23 +60,23 @@ class SettingsTest(unittest.TestCase):
         s.set("lang", "sv")
         s.ca_certs = [CA]
         s.save()
-        return root, open_ns, s
+        return root, make_settings, s
 
     def test_defaults_on_an_empty_store(self):
-        _root, open_ns = self.store()
-        s = Settings(open_ns).load()
+        _root, make_settings = self.store()
+        s = make_settings().load()
         self.assertEqual(s.account["user"], "")
         self.assertEqual(s.values["log_days"], 30)
         self.assertFalse(s.withhold_caller_id)
         self.assertEqual(s.ca_certs, [])
 
     def test_save_load_in_the_layout_namespaces(self):
-        root, open_ns, _s = self.filled()
+        root, make_settings, _s = self.filled()
         sip = read_namespace(root, layout.NS_SIP)
         self.assertEqual(sip["user"], b"alice")
         self.assertEqual(read_namespace(root, layout.NS_CFG)["hide_callid"], 1)
         self.assertEqual(read_namespace(root, layout.NS_TRUST)["ca0"], CA)
-        s = Settings(open_ns).load()
+        s = make_settings().load()
         self.assertEqual(s.account["display"], "Alice \u00c5berg")
         self.assertEqual(s.account["password"], SECRET)
         self.assertTrue(s.withhold_caller_id)
@@ -91,12 +93,12 @@ class SettingsTest(unittest.TestCase):
 
     def test_round_trip_into_another_handset(self):
         _root, _open, s = self.filled()
-        _root2, open2 = self.store()
-        other = Settings(open2)
+        _root2, make_other = self.store()
+        other = make_other()
         other.set_account("password", "kept")
         other.import_(s.export_json())
         other.save()
-        again = Settings(open2).load()
+        again = make_other().load()
         self.assertEqual(again.export(), s.export())
         self.assertEqual(again.account["password"], "kept")  # not in the export: ours stays
         other.import_(s.export_json(include_password=True))
@@ -125,8 +127,8 @@ class SettingsTest(unittest.TestCase):
             self.assertEqual(s.export(include_password=True), before, text)
 
     def test_set_checks(self):
-        _root, open_ns = self.store()
-        s = Settings(open_ns)
+        _root, make_settings = self.store()
+        s = make_settings()
         self.assertRaises(SettingsError, s.set, "ring_vol", 11)
         self.assertRaises(SettingsError, s.set, "lang", 3)
         self.assertRaises(SettingsError, s.set, "lang", "x" * 300)

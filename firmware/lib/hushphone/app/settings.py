@@ -1,7 +1,8 @@
-# The handset's account and user settings, kept in NVS (namespaces
-# hush_sip, hush_cfg and the CA slots of hush_trust; names from
-# storage_layout) through any object with esp32.NVS's methods: the HAL's
-# store on a device, hal.unix.nvs.Nvs in the simulation.
+# The handset's account and user settings in NVS, through the HAL's Store
+# objects (hal.interfaces.Store): user settings in hush_cfg (hal.settings),
+# the SIP account in hush_sip (hal.secrets: the encrypted namespace), CA
+# certificates in the ca0..ca7 slots of hush_trust. Names from
+# storage_layout, shared with the provisioning tools.
 #
 # Export/import as JSON for data portability. The password is secret: it
 # is never shown, never in repr(), and only in an export when asked for.
@@ -12,9 +13,8 @@ from hushphone import storage_layout as layout
 
 FORMAT = "hushphone-settings"
 VERSION = 1
-ACCOUNT_FIELDS = ("registrar", "proxy", "user", "password", "display")
+ACCOUNT_FIELDS = layout.SIP_KEYS  # registrar, proxy, user, password, display
 _BLOB_MAX = 256
-_CERT_MAX = 4096
 _RANGES = {"ring_vol": (0, 10), "hide_callid": (0, 1), "log_days": (1, 3650)}
 DEFAULTS = {"ring_vol": 5, "hide_callid": 0, "log_days": 30, "lang": "en", "turn_uri": ""}
 
@@ -23,41 +23,16 @@ class SettingsError(ValueError):
     """Bad settings data (an import, a value out of range)."""
 
 
-def _get_blob(nvs, key, size=_BLOB_MAX):
-    buf = bytearray(size)
-    try:
-        n = nvs.get_blob(key, buf)
-    except OSError as e:
-        if layout.is_missing(e):
-            return None
-        raise
-    return bytes(buf[:n])
-
-
-def _get_i32(nvs, key):
-    try:
-        return nvs.get_i32(key)
-    except OSError as e:
-        if layout.is_missing(e):
-            return None
-        raise
-
-
-def _erase(nvs, key):
-    try:
-        nvs.erase_key(key)
-    except OSError as e:
-        if not layout.is_missing(e):
-            raise
-
-
 class Settings:
     """account: {registrar, proxy, user, password, display} (str, "" when
     unset); values: the hush_cfg settings (int or str); ca_certs: DER
-    certificates. open_ns(namespace) gives an esp32.NVS-like handle."""
+    certificates. The stores are hal.interfaces.Store objects; without a
+    trust store the CA certificates are not loaded or saved."""
 
-    def __init__(self, open_ns):
-        self._open = open_ns
+    def __init__(self, cfg_store, sip_store, trust_store=None):
+        self._cfg = cfg_store
+        self._sip = sip_store
+        self._trust = trust_store
         self.account = {}
         for name in ACCOUNT_FIELDS:
             self.account[name] = ""
@@ -70,49 +45,45 @@ class Settings:
     # -- NVS ---------------------------------------------------------------
 
     def load(self):
-        sip = self._open(layout.NS_SIP)
         for name in ACCOUNT_FIELDS:
-            raw = _get_blob(sip, name)
+            raw = self._sip.get_bytes(name)
             self.account[name] = raw.decode() if raw is not None else ""
-        cfg = self._open(layout.NS_CFG)
         for key, kind in layout.CFG_SETTINGS:
             if kind == "i32":
-                value = _get_i32(cfg, key)
+                value = self._cfg.get_int(key)
             else:
-                raw = _get_blob(cfg, key)
+                raw = self._cfg.get_bytes(key)
                 value = raw.decode() if raw is not None else None
             self.values[key] = DEFAULTS[key] if value is None else value
-        trust = self._open(layout.NS_TRUST)
-        self.ca_certs = []
-        for i in range(layout.MAX_CA):
-            der = _get_blob(trust, layout.ca_key(i), _CERT_MAX)
-            if der is not None:
-                self.ca_certs.append(der)
+        if self._trust is not None:
+            self.ca_certs = []
+            for i in range(layout.MAX_CA):
+                der = self._trust.get_bytes(layout.ca_key(i))
+                if der is not None:
+                    self.ca_certs.append(der)
         return self
 
     def save(self):
-        sip = self._open(layout.NS_SIP)
         for name in ACCOUNT_FIELDS:
             if self.account[name]:
-                sip.set_blob(name, self.account[name].encode())
+                self._sip.set_bytes(name, self.account[name].encode())
             else:
-                _erase(sip, name)
-        sip.commit()
-        cfg = self._open(layout.NS_CFG)
+                self._sip.delete(name)
+        self._sip.commit()
         for key, kind in layout.CFG_SETTINGS:
             value = self.values[key]
             if kind == "i32":
-                cfg.set_i32(key, value)
+                self._cfg.set_int(key, value)
             else:
-                cfg.set_blob(key, value.encode())
-        cfg.commit()
-        trust = self._open(layout.NS_TRUST)
-        for i in range(layout.MAX_CA):
-            if i < len(self.ca_certs):
-                trust.set_blob(layout.ca_key(i), self.ca_certs[i])
-            else:
-                _erase(trust, layout.ca_key(i))
-        trust.commit()
+                self._cfg.set_bytes(key, value.encode())
+        self._cfg.commit()
+        if self._trust is not None:
+            for i in range(layout.MAX_CA):
+                if i < len(self.ca_certs):
+                    self._trust.set_bytes(layout.ca_key(i), self.ca_certs[i])
+                else:
+                    self._trust.delete(layout.ca_key(i))
+            self._trust.commit()
 
     # -- values ------------------------------------------------------------
 
@@ -181,7 +152,7 @@ class Settings:
         certs = doc.get("ca_certs")  # absent: keep ours
         if not isinstance(account, dict) or not isinstance(values, dict) or not isinstance(certs, (list, type(None))):
             raise SettingsError("account and settings must be objects, ca_certs a list")
-        trial = Settings(self._open)
+        trial = Settings(self._cfg, self._sip, self._trust)
         trial.account = dict(self.account)
         trial.values = dict(self.values)
         for name in account:
