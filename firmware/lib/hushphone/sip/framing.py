@@ -84,12 +84,14 @@ class StreamParser:
                 return None
             if end - pos > self.max_message:
                 self._fail(513, "Message Too Large")
+            view = memoryview(buf)  # decode in place, no copy of the header
             try:
-                msg = parse_head(bytes(buf[pos:end]), self.max_headers, self.max_line)
+                msg = parse_head(view[pos:end], self.max_headers, self.max_line)
                 length = content_length(msg)
             except SipParseError as e:
-                e.fatal = True
+                e.fatal = True  # the parser is closed: buf never grows again
                 raise
+            view = None  # CPython: release the export so buf can grow
             if length is None:
                 self._fail(400, "missing Content-Length")
             if length > self.max_message - (end - pos):
@@ -100,6 +102,6 @@ class StreamParser:
             return None
         self._pending = None
         self._pos = start + length
-        msg.body = bytes(buf[start : start + length])
+        msg.body = bytes(memoryview(buf)[start : start + length])
         validate(msg)
         return msg

@@ -41,7 +41,9 @@ class _Message:
         start = self.start_line()
         if "\r" in start or "\n" in start:
             raise LocalSipError("CR/LF in start line")
-        out = [start, "\r\n"]
+        # One bytes join at the end: a single large block, no str copy of
+        # the whole message (the handset heap is small and fragments).
+        out = [start.encode(), b"\r\n"]
         length_done = False
         for name, value in self.headers.items():
             if name == "Content-Length":
@@ -50,14 +52,12 @@ class _Message:
                 value = str(len(self.body))
                 length_done = True
             _check_field(name, value)
-            out.append(name)
-            out.append(": ")
-            out.append(value)
-            out.append("\r\n")
+            out.append(("%s: %s\r\n" % (name, value)).encode())
         if not length_done:
-            out.append("Content-Length: %d\r\n" % len(self.body))
-        out.append("\r\n")
-        return "".join(out).encode() + self.body
+            out.append(("Content-Length: %d\r\n" % len(self.body)).encode())
+        out.append(b"\r\n")
+        out.append(self.body)
+        return b"".join(out)
 
 
 class Request(_Message):

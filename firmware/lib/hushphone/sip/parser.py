@@ -70,17 +70,19 @@ def _unfold(lines):
 
 
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
-    """Start line and header fields (bytes, without the blank line) ->
-    Request/Response with headers and an empty body."""
+    """Start line and header fields (bytes or a memoryview slice, without the
+    blank line) -> Request/Response with headers and an empty body."""
     try:
-        text = head.decode()
+        text = str(head, "utf-8")  # decodes a memoryview without copying it first
     except Exception:
         raise _bad("header not UTF-8")
     lines = text.split("\r\n")
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
         raise _bad("bare CR or LF")
-    if "\r\n " in text or "\r\n\t" in text:
+    folded = "\r\n " in text or "\r\n\t" in text
+    text = None  # the lines hold the data now; let the GC have the block
+    if folded:
         lines = _unfold(lines)
     msg = _parse_start_line(lines[0])
     if len(lines) - 1 > limit_headers:
@@ -175,7 +177,7 @@ def _parse_datagram(data):
         body_start = len(data)
     else:
         body_start = end + 4
-    msg = parse_head(data[start:end])
+    msg = parse_head(memoryview(data)[start:end])
     length = content_length(msg)
     rest = len(data) - body_start
     if length is None:
