@@ -1,0 +1,147 @@
+"""The impairment relay (tests/sim/impair.py) on its own, and a call between
+two simulated handsets through it with 5 % loss and 40 ms jitter.
+
+The relay tests check the tool before it is trusted: its decisions are
+seeded, its counters agree with what actually arrived, and the proxy
+really points both handsets' media at it."""
+import asyncio
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from hushphone.sip import events
+from tests.sim.impair import CALLEE_TO_CALLER, CALLER_TO_CALLEE, Impairment, ImpairmentRelay, RelayingKamailio, media_port
+from tests.sim.sipphone import Phone, simple_sdp
+
+USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+
+
+def _udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.5)
+    return s
+
+
+def _collect(sock, into, stop):
+    while not stop.is_set():
+        try:
+            data = sock.recv(2048)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if len(data) == 164:
+            into.append(struct.unpack(">I", data[:4])[0])
+
+
+def _pump(relay, count, gap_s=0.002):
+    """A caller and a callee socket exchanging `count` numbered packets
+    each way through the relay; returns the numbers each side received,
+    in arrival order (read as they come: a socket buffer must not be
+    what loses packets here)."""
+    caller, callee = _udp(), _udp()
+    got = {CALLER_TO_CALLEE: [], CALLEE_TO_CALLER: []}
+    stop = threading.Event()
+    readers = [threading.Thread(target=_collect, args=(callee, got[CALLER_TO_CALLEE], stop)),
+               threading.Thread(target=_collect, args=(caller, got[CALLEE_TO_CALLER], stop))]
+    try:
+        for r in readers:
+            r.start()
+        # Latch both ends first (as the handsets' first packets do).
+        caller.sendto(b"hello", ("127.0.0.1", relay.callee_port))
+        callee.sendto(b"hello", ("127.0.0.1", relay.caller_port))
+        deadline = time.monotonic() + 5
+        while (relay.caller_address is None or relay.callee_address is None) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert relay.caller_address == caller.getsockname() and relay.callee_address == callee.getsockname()
+        for i in range(count):
+            caller.sendto(struct.pack(">I", i) + b"x" * 160, ("127.0.0.1", relay.callee_port))
+            callee.sendto(struct.pack(">I", i) + b"y" * 160, ("127.0.0.1", relay.caller_port))
+            time.sleep(gap_s)
+        time.sleep(0.5)  # the last delayed packets
+        return got
+    finally:
+        stop.set()
+        for r in readers:
+            r.join(timeout=5)
+        caller.close()
+        callee.close()
+
+
+def test_relay_counts_match_what_arrives_and_seed_decides():
+    impair = Impairment(loss=0.05, jitter_ms=10, duplicate=0.02, seed=7)
+    runs = []
+    for _ in range(2):
+        with ImpairmentRelay(impair) as relay:
+            got = _pump(relay, 400)
+        assert relay.error is None
+        runs.append((got, relay.snapshot()))
+    for got, stats in runs:
+        out = stats[CALLER_TO_CALLEE]
+        arrived = got[CALLER_TO_CALLEE]
+        # 400 numbered packets + the caller's first one, which arrived before
+        # the callee was known (nowhere to send it: counted, dropped).
+        assert out["received"] == 401 and out["unlatched"] == 1
+        assert out["forwarded"] == len(arrived)  # all it sent arrived (loopback)
+        assert len(arrived) - len(set(arrived)) == out["duplicated"] > 0
+        assert 400 - len(set(arrived)) == out["lost"]
+        assert 5 <= out["lost"] <= 40, out  # 5 % of 400, loosely
+        assert out["reordered"] > 0, out  # 10 ms of jitter on packets 2 ms apart
+        out_of_order = sum(1 for a, b in zip(arrived, arrived[1:]) if b < a)
+        assert out_of_order > 0
+        # The other direction has its own seed: not the same losses.
+        assert stats[CALLEE_TO_CALLER]["lost"] > 0
+    # The same seed drops the same packets (timing may reorder differently).
+    (first, _), (second, _) = runs
+    assert set(first[CALLER_TO_CALLEE]) == set(second[CALLER_TO_CALLEE])
+    assert set(first[CALLER_TO_CALLEE]) != set(first[CALLEE_TO_CALLER])
+
+
+def test_relay_without_impairment_is_transparent():
+    with ImpairmentRelay() as relay:
+        got = _pump(relay, 200, gap_s=0.001)
+    stats = relay.snapshot()
+    assert got[CALLER_TO_CALLEE] == list(range(200)) and got[CALLEE_TO_CALLER] == list(range(200))
+    assert stats[CALLER_TO_CALLEE]["lost"] == stats[CALLER_TO_CALLEE]["reordered"] == 0
+
+
+def test_relay_refuses_nonsense_settings():
+    for bad in (dict(loss=1.0), dict(loss=-0.1), dict(duplicate=2), dict(jitter_ms=-1)):
+        with pytest.raises(ValueError):
+            Impairment(**bad)
+
+
+def test_proxy_points_both_media_streams_at_the_relay(tmp_path, pki):
+    """Through RelayingKamailio the callee is offered the relay's
+    callee_port and the caller answered with its caller_port; the SDES key
+    lines and everything else of the SDP pass unchanged."""
+    relay = ImpairmentRelay()
+
+    async def scenario(proxy):
+        alice = Phone(proxy, pki, "alice", USERS["alice"])
+        bob = Phone(proxy, pki, "bob", USERS["bob"])
+        await alice.__aenter__()
+        await bob.__aenter__()
+        try:
+            assert isinstance(await alice.register(), events.Registered)
+            assert isinstance(await bob.register(), events.Registered)
+            offer = simple_sdp(40000) + b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:not-a-real-key\r\n"
+            alice.act("call", "bob", offer)
+            incoming = await bob.expect(events.IncomingCall)
+            assert media_port(incoming.body) == relay.callee_port
+            assert incoming.body.replace(b"m=audio %d " % relay.callee_port, b"m=audio 40000 ") == offer
+            bob.act("answer", incoming.call, simple_sdp(50000))
+            answered = await alice.expect(events.CallAnswered)
+            assert media_port(answered.body) == relay.caller_port
+            bob.act("hangup", incoming.call)
+            await alice.expect(events.CallEnded)
+        finally:
+            await alice.__aexit__()
+            await bob.__aexit__()
+
+    with relay, RelayingKamailio(tmp_path / "kamailio", pki, USERS, relay) as proxy:
+        asyncio.run(asyncio.wait_for(scenario(proxy), 60))
