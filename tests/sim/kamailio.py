@@ -40,7 +40,6 @@ dns=no
 rev_dns=no
 use_dns_cache=no
 
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "tls.so"
 loadmodule "tm.so"
 loadmodule "sl.so"
