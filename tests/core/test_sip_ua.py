@@ -398,3 +398,6 @@ class BadInput(unittest.TestCase):
             a.answer(call, b"", 0)
         with self.assertRaises(LocalSipError):
             a.reinvite(call, b"", 0)
+        with self.assertRaises(LocalSipError):
+            a.call("sip:bob@exa mple.test", b"", 0)
+        self.assertEqual(len(a.calls), 1)

@@ -242,7 +242,10 @@ class UserAgent:
     def _target_uri(self, target):
         if ":" not in target:
             target = "sip:%s@%s" % (target, self.config.domain)
-        parse_uri(target)  # refuse a malformed target before anything is sent
+        try:
+            parse_uri(target)  # refuse a malformed target before anything is sent
+        except SipParseError:
+            raise LocalSipError("not a SIP address: %r" % target)
         return target
 
     def _new_call(self, direction, anonymous):
