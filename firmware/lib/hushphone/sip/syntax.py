@@ -76,8 +76,6 @@ def scan_quoted(text, i):
         if backslash < 0:
             out.append(text[i:close])
             return "".join(out), close + 1
-        if backslash + 1 >= len(text):
-            raise bad("unterminated quoted string")
         # quoted-pair: the next character is literal (it may be '"').
         out.append(text[i:backslash])
         out.append(text[backslash + 1])
@@ -252,14 +250,14 @@ class Params:
         return "".join(out)
 
 
-def parse_header_params(text, i, stop=""):
-    """Parse ';name[=value]' pairs from text[i:] (LWS allowed around ';' and
-    '='). Stops at the end or at a character in stop. Returns (Params, i)."""
+def parse_header_params(text, i):
+    """Parse ';name[=value]' pairs from text[i:] to its end (LWS allowed
+    around ';' and '='). Returns (Params, len(text))."""
     params = Params()
     n = len(text)
     while True:
         i = skip_lws(text, i)
-        if i >= n or text[i] in stop:
+        if i >= n:
             return params, i
         if text[i] != ";":
             raise bad("junk after value")
