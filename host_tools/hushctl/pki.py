@@ -3,6 +3,7 @@
 Every certificate carries the extensions a verifier expects: basicConstraints
 (CA with a path length, or end entity), keyUsage, subject/authority key
 identifiers, and an extended key usage for end entities (clientAuth)."""
+import base64
 import datetime
 import hashlib
 import os
@@ -11,7 +12,9 @@ import struct
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hushctl.errors import HushctlError
@@ -50,14 +53,61 @@ def check_passphrase(passphrase):
     return passphrase
 
 
-def private_key_pem(key, passphrase):
-    """PKCS#8 PEM, encrypted with the passphrase (openssl and espsecure's
-    external-signature flow read it after decryption)."""
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(check_passphrase(passphrase).encode("utf-8")),
-    )
+# Encrypted PKCS#8 (RFC 5958/8018): PBES2 with PBKDF2-HMAC-SHA256 and
+# AES-256-CBC. `cryptography`'s BestAvailableEncryption uses 2,048 PBKDF2
+# rounds; a stolen offline key file deserves far more (OWASP: 600,000).
+PBKDF2_ROUNDS = 600000
+_OID_PBES2 = "1.2.840.113549.1.5.13"
+_OID_PBKDF2 = "1.2.840.113549.1.5.12"
+_OID_HMAC_SHA256 = "1.2.840.113549.2.9"
+_OID_AES256_CBC = "2.16.840.1.101.3.4.1.42"
+
+
+def _der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        length = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        length = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + length + content
+
+
+def _der_oid(dotted):
+    parts = [int(p) for p in dotted.split(".")]
+    body = bytes([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        chunk = [p & 0x7F]
+        while p > 0x7F:
+            p >>= 7
+            chunk.append(0x80 | (p & 0x7F))
+        body += bytes(reversed(chunk))
+    return _der(0x06, body)
+
+
+def _der_int(value):
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def private_key_pem(key, passphrase, rounds=PBKDF2_ROUNDS):
+    """PKCS#8 PEM ("ENCRYPTED PRIVATE KEY") under the passphrase; openssl,
+    `cryptography` and hushctl read it."""
+    secret = check_passphrase(passphrase).encode("utf-8")
+    salt, iv = os.urandom(16), os.urandom(16)
+    kek = hashlib.pbkdf2_hmac("sha256", secret, salt, rounds, 32)
+    padder = sym_padding.PKCS7(128).padder()
+    plain = padder.update(key_der_pkcs8(key)) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
+    encrypted = encryptor.update(plain) + encryptor.finalize()
+    kdf = _der(0x30, _der_oid(_OID_PBKDF2) + _der(0x30, _der(0x04, salt) + _der_int(rounds)
+                                                     + _der(0x30, _der_oid(_OID_HMAC_SHA256) + b"\x05\x00")))
+    scheme = _der(0x30, _der_oid(_OID_AES256_CBC) + _der(0x04, iv))
+    algorithm = _der(0x30, _der_oid(_OID_PBES2) + _der(0x30, kdf + scheme))
+    der = _der(0x30, algorithm + _der(0x04, encrypted))
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return ("-----BEGIN ENCRYPTED PRIVATE KEY-----\n%s\n-----END ENCRYPTED PRIVATE KEY-----\n"
+            % "\n".join(lines)).encode()
 
 
 def load_private_key_pem(data, passphrase, what="private key"):

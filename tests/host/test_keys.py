@@ -61,6 +61,10 @@ def test_private_keys_are_encrypted_and_match_their_certificates(hierarchy, tmp_
         key_path = keys_dir / (label + ".key.pem")
         assert b"BEGIN ENCRYPTED PRIVATE KEY" in key_path.read_bytes()
         assert key_path.stat().st_mode & 0o077 == 0
+        # PBES2: PBKDF2-HMAC-SHA256 with 600,000 rounds (0x0927C0), AES-256-CBC.
+        structure = openssl("asn1parse", "-in", key_path).stdout
+        assert ":PBKDF2" in structure and "INTEGER           :0927C0" in structure
+        assert ":hmacWithSHA256" in structure and ":aes-256-cbc" in structure
         assert openssl("pkey", "-in", key_path, "-passin", "pass:wrong passphrase", "-noout", check=False).returncode != 0
         assert openssl("pkey", "-in", key_path, "-passin", "pass:", "-noout", check=False).returncode != 0
         key_pub = openssl("pkey", "-in", key_path, "-passin", "file:%s" % pw, "-pubout").stdout
