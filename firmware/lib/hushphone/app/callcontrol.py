@@ -115,12 +115,6 @@ class CallControl:
                 return other
         return None
 
-    def find(self, ref):
-        for line in self.lines:
-            if line.ref is ref:
-                return line
-        return None
-
     # -- the user ----------------------------------------------------------
 
     def key(self, name, now):
@@ -201,7 +195,7 @@ class CallControl:
         self._end(line, "declined", now)
         return True
 
-    def hangup(self, now):
+    def hangup(self, now, reason="hung up"):
         """Hang up the current call; an unanswered incoming one is declined.
         The held call, if any, comes back (resumed)."""
         line = self.current
@@ -210,7 +204,7 @@ class CallControl:
             return self.decline(now) if ringing is not None else False
         if line.state == RINGING:
             return self.decline(now)
-        self._end(line, "hung up", now, hangup=True)
+        self._end(line, reason, now, hangup=True)
         back = self.current
         if back is not None and back.state == HELD:
             back.state = IN_CALL
@@ -241,12 +235,14 @@ class CallControl:
 
     # -- the network -------------------------------------------------------
 
-    def incoming(self, peer, now):
-        """A new incoming call. Returns its Line, or None when it was
-        refused busy (486: no free line, or another call rings already);
-        the refusal is still an action carrying a short-lived Line."""
+    def incoming(self, peer, now, ref=None):
+        """A new incoming call (`ref`: the driver's data for it). Returns
+        its Line, or None when it was refused busy (486: no free line, or
+        another call rings already); the refusal is still an action
+        carrying a short-lived Line."""
         if len(self.lines) >= self.max_calls or self.ringing_line() is not None:
             line = Line(0, "in", peer, now)
+            line.ref = ref
             self._actions.append(("reject", line, BUSY))
             line.state = ENDED
             line.end_reason = "busy"
@@ -254,6 +250,7 @@ class CallControl:
             self._actions.append(("ended", line))
             return None
         line = self._new_line("in", peer, now)
+        line.ref = ref
         line.waiting = bool(self.lines[:-1])
         if self.current is None:
             self.dial_buffer = ""  # an incoming call interrupts dialling

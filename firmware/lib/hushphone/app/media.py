@@ -18,6 +18,7 @@ from hushphone import g711, rtp
 from hushphone.app.jitter import ACCEPTED, RESYNC, WAITING, Concealer, JitterBuffer
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
+from hushphone.telephone_event import DtmfReceiver, TelephoneEventError
 
 FRAME_SAMPLES = const(160)
 FRAME_BYTES = const(320)
@@ -41,6 +42,8 @@ class MediaStats:
         self.dropped_replay = 0
         self.dropped_malformed = 0  # not SRTP/RTP, wrong size
         self.other_payload = 0  # authentic, but not our audio payload type
+        self.dtmf_sent = 0  # RFC 4733 telephone-event packets
+        self.dtmf_received = 0
         self.stun = 0  # first byte 0-3: STUN by RFC 7983 (ICE checks, keepalives), ignored
         self.frames_out = 0
         self.concealed = 0
@@ -69,6 +72,8 @@ class MediaStats:
             "dropped_replay": self.dropped_replay,
             "dropped_malformed": self.dropped_malformed,
             "other_payload": self.other_payload,
+            "dtmf_sent": self.dtmf_sent,
+            "dtmf_received": self.dtmf_received,
             "stun": self.stun,
             "concealed": self.concealed,
         }
@@ -101,6 +106,7 @@ class MediaSession:
         payload_type=None,
         jitter_min_ms=40,
         jitter_max_ms=120,
+        dtmf_payload_type=None,
     ):
         if codec not in _CODECS:
             raise MediaError("unsupported codec %r" % (codec,))
@@ -135,6 +141,11 @@ class MediaSession:
         self.stats = MediaStats()
         self.stats._jb = self._jitter.stats
         self.remote_ssrc = None
+        # RFC 4733 telephone events (DTMF) on their negotiated payload type:
+        # key presses received wait in `keys` until the app takes them.
+        self.dtmf_payload_type = dtmf_payload_type
+        self._dtmf = DtmfReceiver() if dtmf_payload_type is not None else None
+        self.keys = []
 
     def _new_jitter(self):
         self._jitter = JitterBuffer(FRAME_SAMPLES, PTIME_MS, self._jitter_ms[0], self._jitter_ms[1])
@@ -168,6 +179,47 @@ class MediaSession:
         self.stats.sent += 1
         return packet
 
+    @property
+    def timestamp(self):
+        """The RTP timestamp the next audio frame will carry (a key press
+        starting now is stamped with it)."""
+        return self._ts
+
+    def send_event(self, payload, marker, timestamp):
+        """Protect one RFC 4733 telephone-event packet (4-byte `payload`)
+        with our SSRC and the next sequence number; `timestamp` is the key
+        press's. It takes the place of this tick's audio frame (the audio
+        clock moves on by one frame), so the packet rate stays the same.
+        Returns the packet."""
+        if self.dtmf_payload_type is None:
+            raise MediaError("no telephone-event payload type was negotiated")
+        p = bytearray(_RTP_HEADER + len(payload))
+        p[0] = 0x80
+        p[1] = self.dtmf_payload_type | (0x80 if marker else 0)
+        seq = self._seq
+        p[2] = seq >> 8
+        p[3] = seq & 0xFF
+        p[4] = (timestamp >> 24) & 0xFF
+        p[5] = (timestamp >> 16) & 0xFF
+        p[6] = (timestamp >> 8) & 0xFF
+        p[7] = timestamp & 0xFF
+        p[8:12] = self._packet[8:12]
+        p[_RTP_HEADER:] = payload
+        self._seq = (seq + 1) & 0xFFFF
+        self._ts = (self._ts + FRAME_SAMPLES) & 0xFFFFFFFF
+        self.stats.dtmf_sent += 1
+        return self._tx.protect(p)
+
+    def _receive_event(self, plain, start, end):
+        try:
+            press = self._dtmf.receive(rtp.timestamp(plain), plain[start:end], bool(plain[1] & 0x80))
+        except TelephoneEventError:
+            self.stats.dropped_malformed += 1
+            return
+        self.stats.dtmf_received += 1
+        if press is not None and len(self.keys) < 32:
+            self.keys.append(press.key)
+
     # -- receiving -----------------------------------------------------
 
     def receive_packet(self, data, now_ms):
@@ -199,7 +251,10 @@ class MediaSession:
         if plain[0] & 0x20:  # padding: the last byte counts it
             end -= plain[end - 1]
         if (plain[1] & 0x7F) != self.payload_type:
-            stats.other_payload += 1  # e.g. telephone-event: not audio
+            if self._dtmf is not None and (plain[1] & 0x7F) == self.dtmf_payload_type:
+                self._receive_event(plain, start, end)
+            else:
+                stats.other_payload += 1  # not audio
             return False
         if end - start != FRAME_SAMPLES:
             stats.dropped_malformed += 1  # only 20 ms frames are played

@@ -1,0 +1,750 @@
+# The phone application: the asyncio driver that joins the sans-IO cores
+# (call control, SIP user agent, SDP, media sessions, security policy,
+# display model) to the hardware (the HAL) and the network.
+#
+#   await run(hal, config)
+#
+# One task runs the SIP/TLS transport; the main loop ticks every 20 ms on
+# an absolute schedule: keys and console lines, UDP packets of every call,
+# one microphone frame to the current call, one frame to the speaker, the
+# screen. Each call has its own UDP port (random) and media session
+# (random SSRC), every packet the same size (no voice-activity detection).
+#
+# config (a dict; the simulation reads it from phone.json):
+#   account            {registrar, user, password, display}: written to NVS
+#   proxy_host/proxy_port/server_hostname   where the TLS proxy is
+#   ca_der             [paths of DER CA certificates] (else NVS hush_trust)
+#   media_host         our media address (127.0.0.1 in the simulation)
+#   allow_insecure_media  accept plain RTP, shown NOT ENCRYPTED (default off)
+#   codecs, max_calls, calllog_path, contacts_path, log_max, name
+import json
+import sys
+
+import asyncio
+
+from hushphone import sdp
+from hushphone.app import callcontrol as cc
+from hushphone.app import display_model as dm
+from hushphone.app.calllog import CallLog
+from hushphone.app.console import ConsoleError, LineReader, event_line, parse
+from hushphone.app.contacts import Contacts, ContactsError, dial_target
+from hushphone.app.media import FRAME_BYTES, MediaSession, bind_random_port, sockaddr
+from hushphone.app.security import MediaPolicy, PolicyRefused
+from hushphone.app.settings import Settings
+from hushphone.audio.tone import ToneGenerator, fill_silence
+from hushphone.compat import IS_MICROPYTHON
+from hushphone.crypto.random import random_below
+from hushphone.hal import interfaces as hw
+from hushphone.sip import events
+from hushphone.sip.message import LocalSipError, SipError, parse_name_addr, parse_uri
+from hushphone.sip.transport import SipTlsTransport, make_tls_context
+from hushphone.sip.useragent import UaConfig, UserAgent
+from hushphone.srtp import SrtpContext
+from hushphone.srtp.suites import SUITES
+from hushphone.telephone_event import key_press_packets
+
+VERSION = "0.1"
+TICK_MS = 20
+DTMF_MS = 100  # a key press sent as 100 ms of telephone-event
+_MAX_DATAGRAM = 2048
+_MAX_READS = 32  # per call per tick: bounded work under a flood
+_RESYNC_AFTER_MS = 200
+_SCREEN_EVERY_MS = 1000
+_WAITING_TONE_EVERY_MS = 3000  # call waiting: a short beep in the earpiece
+_WAITING_TONE_MS = 200
+
+# HAL keys -> call-control keys (soft keys are mapped by the display model).
+_KEY_ALIASES = {hw.OFFHOOK: "CALL", hw.ONHOOK: "HANGUP", hw.OK: "OK", hw.BACK: "BACK", hw.MUTE: "MUTE",
+                hw.HOLD: "HOLD"}
+_SOFT = (hw.SOFT1, hw.SOFT2, hw.SOFT3)
+
+
+def _user_of(header_value):
+    try:
+        uri = parse_name_addr(header_value).uri
+    except SipError:  # the peer's text, shown only: never fatal
+        return "unknown"
+    return uri.user or uri.host
+
+
+def _read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _can_send(direction):
+    return direction in ("sendrecv", "sendonly")
+
+
+class DtmfSender:
+    """The RFC 4733 packets of queued key presses, one per 20 ms tick
+    (interval = one frame), each press stamped with the audio timestamp at
+    which it started."""
+
+    def __init__(self):
+        self._keys = []
+        self._packets = None
+        self._start_ts = 0
+
+    def press(self, key):
+        if len(self._keys) < 32:
+            self._keys.append(key)
+
+    @property
+    def busy(self):
+        return self._packets is not None or bool(self._keys)
+
+    def next_packet(self, session):
+        """The packet to send this tick (protected), or None."""
+        if self._packets is None:
+            if not self._keys:
+                return None
+            key = self._keys.pop(0)
+            self._packets = list(key_press_packets(key, DTMF_MS * 8, interval=160))
+            self._start_ts = session.timestamp
+        p = self._packets.pop(0)
+        packet = session.send_event(p.payload, p.marker, (self._start_ts + p.timestamp_offset) & 0xFFFFFFFF)
+        if not self._packets:
+            self._packets = None
+        return packet
+
+
+class CallMedia:
+    """One call's media: its UDP port, SDP, media session and protection.
+    The session is replaced when a re-INVITE brings new keys."""
+
+    def __init__(self, host, random_bytes):
+        self.sock, self.port = bind_random_port(host, random_below)
+        self.host = host
+        self.random_bytes = random_bytes
+        self.offer = None  # our last offer (outgoing call, our re-INVITE)
+        self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
+        self.session = None
+        self.neg = None
+        self.security = None
+        self.remote = None
+        self.direction = "inactive"
+        self.dtmf = DtmfSender()
+        self.keys_received = []
+        self.old_stats = []
+
+    def start(self, neg, security):
+        """Key and start the media for a negotiated stream."""
+        if self.session is not None:
+            self.old_stats.append(self.session.stats.as_dict())
+        self.neg = neg
+        self.security = security
+        if neg.crypto_suite is not None:
+            key_len = SUITES[neg.crypto_suite][0]
+            tx = SrtpContext(neg.crypto_suite, neg.local_key[:key_len], neg.local_key[key_len:])
+            rx = SrtpContext(neg.crypto_suite, neg.remote_key[:key_len], neg.remote_key[key_len:])
+        else:
+            tx = rx = _Plain()  # allowed only by allow_insecure_media (the policy said so)
+        self.session = MediaSession(neg.codec, tx, rx, self.random_bytes, payload_type=neg.payload_type,
+                                    dtmf_payload_type=neg.dtmf_payload_type)
+        self.remote = sockaddr(neg.remote_addr, neg.remote_port)
+        self.direction = neg.direction
+
+    def drain(self, now):
+        session = self.session
+        for _ in range(_MAX_READS):
+            try:
+                data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
+            except OSError:
+                break  # nothing more waiting (EAGAIN)
+            if session is not None:
+                session.receive_packet(data, now)
+        if session is not None and session.keys:
+            self.keys_received += session.keys
+            del session.keys[:]
+
+    def send(self, frame):
+        if self.session is None or not _can_send(self.direction):
+            return
+        packet = None
+        if self.dtmf.busy and self.session.dtmf_payload_type is not None:
+            packet = self.dtmf.next_packet(self.session)  # instead of this frame's audio (RFC 4733)
+        if packet is None:
+            packet = self.session.send_frame(frame)
+        self._sendto(packet)
+
+    def _sendto(self, packet):
+        try:
+            self.sock.sendto(packet, self.remote)
+        except OSError:
+            pass  # e.g. ICMP unreachable reported late: UDP carries on
+
+    def stats(self):
+        if self.session is None:
+            return None
+        total = self.session.stats.as_dict()
+        for old in self.old_stats:  # counters over the whole call
+            for k in total:
+                total[k] += old.get(k, 0)
+        return total
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _Plain:
+    """No SRTP: only for calls the configuration explicitly allows to be
+    unencrypted (shown NOT ENCRYPTED)."""
+
+    def protect(self, packet):
+        return bytes(packet)
+
+    def unprotect(self, packet):
+        return bytes(packet)
+
+
+class Phone:
+    def __init__(self, hal, config, out=None):
+        self.hal = hal
+        self.config = config
+        self.name = config.get("name", "phone")
+        self._out = out or _print
+        self.settings = Settings(hal.settings, hal.secrets, getattr(hal, "trust", None)).load()
+        if config.get("account"):
+            for key, value in config["account"].items():
+                self.settings.set_account(key, value)
+            self.settings.save()
+        account = self.settings.account
+        registrar = account["registrar"] or "sip:localhost"
+        domain = parse_uri(registrar).host
+        self.aor = "sip:%s@%s" % (account["user"], domain)
+        self.ua = UserAgent(
+            UaConfig(self.aor, account["user"], account["password"], registrar=registrar,
+                     display_name=account["display"] or None, anonymous=self.settings.withhold_caller_id,
+                     expires=config.get("expires", 300)),
+            hal.random_bytes,
+        )
+        cas = [_read_file(p) for p in config.get("ca_der", [])] or self.settings.ca_certs
+        host, port, server_name = self._proxy(account, domain)
+        self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
+                                         on_event=self._on_sip)
+        self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False))
+        self.codecs = config.get("codecs", ["PCMU", "PCMA"])
+        self.media_host = config.get("media_host", "127.0.0.1")
+        self.calls = cc.CallControl(config.get("max_calls", 2))
+        self.contacts = Contacts(config.get("contacts_path", "/data/contacts.vcf"))
+        try:
+            self.contacts.load()
+        except (ContactsError, OSError) as e:
+            self.emit("error", text="contacts: %s" % e)
+        self.calllog = CallLog(config.get("calllog_path"), config.get("log_max", 100), self.settings.values["log_days"])
+        self.calllog.load(hal.clock.unix_time())
+        self.view = dm.View(self.calls, self._security_of, self._peer_name)
+        self.view.account = "%s@%s" % (account["user"], domain)
+        self.running = True
+        self._start = hal.clock.ticks_ms()
+        self._mic = bytearray(FRAME_BYTES)
+        self._silence = bytearray(FRAME_BYTES)
+        self._beep = ToneGenerator(440, 0.2)
+        self._screen = None
+        self._screen_at = -_SCREEN_EVERY_MS
+        self._unregistered = asyncio.Event()
+
+    def _proxy(self, account, domain):
+        """(address, port, TLS server name) of the outbound proxy: the
+        configuration's, else the account's proxy "host[:port]" or the
+        registrar's domain on 5061 (SIP over TLS)."""
+        cfg = self.config
+        host, port = domain, 5061
+        if account["proxy"]:
+            text = account["proxy"]
+            if text.startswith("sip:") or text.startswith("sips:"):
+                text = text.split(":", 1)[1]
+            host = text.split(";")[0]
+            if ":" in host:
+                host, port = host.rsplit(":", 1)
+                port = int(port)
+        return cfg.get("proxy_host", host), cfg.get("proxy_port", port), cfg.get("server_hostname", host)
+
+    # -- output ------------------------------------------------------------
+
+    def emit(self, what, **fields):
+        self._out(event_line(what, fields))
+
+    def now(self):
+        return self.hal.clock.ticks_diff(self.hal.clock.ticks_ms(), self._start)
+
+    def refresh(self, force=False):
+        d = self.hal.display
+        lines = dm.render(self.view, self.now(), d.width, d.height)
+        if force or lines != self._screen:
+            self._screen = lines
+            d.show(lines)
+
+    def _security_of(self, line):
+        media = line.ref[1] if line.ref is not None else None
+        return media.security if media is not None else None
+
+    def _peer_name(self, peer):
+        return self.contacts.name_for(peer) or peer
+
+    # -- keys and console ----------------------------------------------------
+
+    def key(self, name):
+        """One key press (a HAL key name, or a call-control name such as
+        CALL, HANGUP, ANSWER, DECLINE)."""
+        now = self.now()
+        self.view.message = None
+        name = _KEY_ALIASES.get(name, name)
+        if name in _SOFT:
+            name = dm.soft_keys(self.calls, self.view.menu.open)[_SOFT.index(name)][1]
+            if name is None:
+                return
+        if name in (hw.HOOK, hw.SPEAKER):
+            busy = self.calls.current is not None or self.calls.ringing_line() is not None
+            name = "HANGUP" if busy and self.calls.ringing_line() is None else "CALL"
+        if name == "MENU":
+            self.view.menu.push("Menu", dm.main_menu_items())
+        elif name == "LOG":
+            self._menu_action("calllog")
+        elif self.view.menu.open and self.calls.ringing_line() is None and name in ("UP", "DOWN", "OK", "BACK",
+                                                                                    "CALL", "HANGUP"):
+            action = self.view.menu.key(name)
+            if action is not None:
+                self._menu_action(action)
+        else:
+            try:
+                self.calls.key(name, now)
+            except cc.CallControlError as e:
+                self.emit("error", text=str(e))
+        self._actions()
+        self.refresh()
+
+    def _menu_action(self, action):
+        menu = self.view.menu
+        if action == "close":
+            return
+        if action == "contacts":
+            menu.push("Contacts", dm.contacts_items(self.contacts.names()))
+        elif action == "calllog":
+            menu.push("Call log", dm.calllog_items(self.calllog.view(self.hal.clock.unix_time())))
+        elif action == "settings":
+            menu.push("Settings", self._settings_items())
+        elif action == "about":
+            menu.push("About", dm.about_items(self.protections(), VERSION))
+        elif action == "toggle_withhold":
+            self.settings.set("hide_callid", 0 if self.settings.withhold_caller_id else 1)
+            self.settings.save()
+            self.ua.config.anonymous = self.settings.withhold_caller_id
+            menu.replace("Settings", self._settings_items())
+            self.emit("setting", name="withhold_caller_id", value=self.settings.withhold_caller_id)
+        elif action == "clear_log":
+            self.calllog.clear()
+            self.view.message = "Call log cleared"
+            self.emit("calllog_cleared")
+        elif action.startswith("call:") or action.startswith("redial:"):
+            name = action.split(":", 1)[1]
+            contact = self.contacts.find(name) if action.startswith("call:") else None
+            target = dial_target(contact) if contact is not None else name
+            menu.close()
+            if target:
+                self.dial(target)
+
+    def _settings_items(self):
+        return dm.settings_items(self.settings.withhold_caller_id, self.calllog.max_days, self.calllog.max_entries)
+
+    def protections(self):
+        lines = self.policy.protections()
+        lines.append("Caller ID withheld" if self.settings.withhold_caller_id else "Caller ID shown")
+        lines += ["Random SSRC and port per call", "Constant-size packets (no VAD)", "No User-Agent header",
+                  "Call log: %d days, %d calls" % (self.calllog.max_days, self.calllog.max_entries), "No telemetry"]
+        return lines
+
+    def dial(self, target):
+        try:
+            self.calls.dial(target, self.now())
+        except cc.CallControlError as e:
+            self.emit("error", text=str(e))
+        self._actions()
+        self.refresh()
+
+    def command(self, line):
+        """One console line."""
+        try:
+            cmd = parse(line)
+        except ConsoleError as e:
+            self.emit("error", text=str(e))
+            return
+        if cmd is None:
+            return
+        verb, arg = cmd
+        if verb == "key":
+            name = arg.upper()
+            if name not in hw.KEYS and name not in ("CALL", "HANGUP", "ANSWER", "DECLINE", "MENU", "LOG"):
+                self.emit("error", text="unknown key %r" % arg)
+                return
+            self.key(name)
+        elif verb == "keys":
+            try:
+                self.hal.keypad.feed(arg, self.now())
+            except (AttributeError, ValueError) as e:  # a keypad without scripts, or a bad script
+                self.emit("error", text="keys: %s" % e)
+        elif verb == "dial":
+            self.dial(arg)
+        elif verb == "dtmf":
+            for k in arg:
+                if k in cc.DTMF_KEYS:
+                    self.key(k)
+        elif verb in ("answer", "decline", "hangup", "hold", "mute"):
+            self.key(verb.upper())
+        elif verb == "stats":
+            self.emit("stats", **self.stats())
+        elif verb == "quit":
+            self.running = False
+
+    def stats(self):
+        lines = []
+        for line in self.calls.lines:
+            media = line.ref[1] if line.ref is not None else None
+            lines.append({
+                "peer": line.peer, "state": line.state, "muted": line.muted, "remote_held": line.remote_held,
+                "security": media.security.label() if media is not None and media.security else None,
+                "media": media.stats() if media is not None else None,
+            })
+        return {"registration": self.view.registration, "state": self.calls.state, "lines": lines,
+                "screen": [s.rstrip() for s in dm.render(self.view, self.now(), self.hal.display.width,
+                                                         self.hal.display.height)]}
+
+    # -- call-control actions --------------------------------------------------
+
+    def _actions(self):
+        now = self.transport.now()
+        while True:
+            action = self.calls.next_action()
+            if action is None:
+                break
+            kind, line = action[0], action[1]
+            try:
+                getattr(self, "_do_" + kind)(line, action, now)
+            except LocalSipError as e:  # a race with the network (e.g. the call just ended)
+                self.emit("error", text="%s: %s" % (kind, e))
+        self.transport.wakeup()
+
+    def _do_invite(self, line, action, now):
+        media = CallMedia(self.media_host, self.hal.random_bytes)
+        media.offer = sdp.build_offer(self.media_host, media.port, self.codecs, self.policy.offer_suites(),
+                                      self.hal.random_bytes)
+        call = self.ua.call(action[2], media.offer.to_bytes(), now)
+        line.ref = (call, media)
+        self.emit("calling", peer=line.peer, anonymous=call.anonymous)
+
+    def _do_ring(self, line, action, now):
+        call = line.ref[0]
+        self.ua.ringing(call, now)
+        self.emit("incoming", peer=line.peer, waiting=line.waiting)
+
+    def _do_answer(self, line, action, now):
+        call, media = line.ref
+        body, neg = media.pending_answer
+        media.pending_answer = None
+        self.ua.answer(call, body, now)
+        media.start(neg, self.policy.decide(neg))
+        self._in_call(line)
+
+    def _do_reject(self, line, action, now):
+        if line.ref is None:
+            return
+        call, media = line.ref
+        if call.state == "incoming":
+            self.ua.reject(call, now, action[2])
+
+    def _do_hangup(self, line, action, now):
+        self.ua.hangup(line.ref[0], now)
+
+    def _do_reinvite(self, line, action, now):
+        call, media = line.ref
+        direction = action[2]
+        media.offer = sdp.build_offer(self.media_host, media.port, [media.neg.codec], self.policy.offer_suites(),
+                                      self.hal.random_bytes, direction=direction)
+        try:
+            self.ua.reinvite(call, media.offer.to_bytes(), now)
+        except LocalSipError:  # the peer's re-INVITE is in progress (glare): try again later
+            self.calls.update_failed(line, direction)
+            self.emit("error", text="hold/resume not possible now")
+            return
+        self.emit("held" if direction == "sendonly" else "resumed", peer=line.peer, by="us")
+
+    def _do_dtmf(self, line, action, now):
+        media = line.ref[1]
+        if media.session is None or media.session.dtmf_payload_type is None:
+            self.emit("error", text="the peer did not accept telephone-event (RFC 4733)")
+            return
+        media.dtmf.press(action[2])
+        self.emit("dtmf_sent", peer=line.peer, key=action[2])
+
+    def _do_mute(self, line, action, now):
+        self.emit("muted" if action[2] else "unmuted", peer=line.peer)
+
+    def _do_ended(self, line, action, now):
+        media = line.ref[1] if line.ref is not None else None
+        stats = media.stats() if media is not None else None
+        if media is not None:
+            media.close()
+        if line.direction == "out":
+            kind = "out" if line.answered_ms is not None else "failed"
+        elif line.answered_ms is not None:
+            kind = "in"
+        else:
+            kind = {"declined": "declined", "busy": "busy"}.get(line.end_reason, "missed")
+        secs = line.duration_ms(now) // 1000
+        self.calllog.add(kind, line.peer, secs, self.hal.clock.unix_time())
+        self.emit("ended", peer=line.peer, reason=line.end_reason, kind=kind, secs=secs, stats=stats)
+
+    def _in_call(self, line):
+        media = line.ref[1]
+        neg = media.neg
+        self.emit("in_call", peer=line.peer, security=media.security.kind, label=media.security.label(),
+                  codec=neg.codec, suite=neg.crypto_suite, ptime=neg.ptime or 20, local_port=media.port,
+                  ssrc=media.session.ssrc, dtmf=neg.dtmf_payload_type is not None)
+
+    # -- SIP events ----------------------------------------------------------------
+
+    def _on_sip(self, ev):
+        now = self.transport.now()
+        if isinstance(ev, events.Registered):
+            self.view.registration = "registered"
+            self.emit("registered", aor=ev.aor)
+        elif isinstance(ev, events.Unregistered):
+            self._unregistered.set()
+        elif isinstance(ev, events.RegistrationFailed):
+            self.view.registration = "failed"
+            self.emit("registration_failed", status=ev.status, reason=ev.reason)
+        elif isinstance(ev, events.ConnectionLost):
+            self.view.registration = "offline"
+            self.emit("connection_lost", reason=ev.reason)
+        elif isinstance(ev, events.IncomingCall):
+            self._incoming(ev, now)
+        else:
+            line = self._line_of(getattr(ev, "call", None))
+            if line is not None:
+                self._call_event(ev, line, now)
+        self._actions()
+        self.refresh()
+
+    def _line_of(self, call):
+        for line in self.calls.lines:
+            if line.ref is not None and line.ref[0] is call:
+                return line
+        return None  # a call already ended here: nothing more to do
+
+    def _incoming(self, ev, now):
+        peer = _user_of(ev.call.invite.headers.get("From"))
+        # Check the offer before ringing: an offer the policy refuses is
+        # answered 488 at once (no ringing for a call we cannot take).
+        media = CallMedia(self.media_host, self.hal.random_bytes)
+        try:
+            if not ev.body:
+                raise PolicyRefused("no SDP offer")
+            answer, neg = sdp.answer(ev.body, self.media_host, media.port, self.codecs, self.policy.suites,
+                                     self.hal.random_bytes, allow_plain=self.policy.allow_insecure)
+            self.policy.decide(neg)
+        except (sdp.SdpError, PolicyRefused) as e:
+            media.close()
+            self.ua.reject(ev.call, now, 488)
+            self.emit("refused", peer=peer, status=488, reason=getattr(e, "reason", None) or str(e))
+            return
+        media.pending_answer = (answer.to_bytes(), neg)
+        self.calls.incoming(peer, now, (ev.call, media))  # busy: refused 486 by the actions
+
+    def _call_event(self, ev, line, now):
+        call, media = line.ref
+        if isinstance(ev, events.CallProgress):
+            self.calls.remote_ringing(line)
+            self.emit("ringing", peer=line.peer)
+        elif isinstance(ev, events.CallAnswered):
+            try:
+                neg = sdp.process_answer(media.offer, ev.body)
+                security = self.policy.decide(neg)
+            except (sdp.SdpError, PolicyRefused) as e:
+                self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
+                self.calls.answered(line, now)
+                self.calls.hangup(now, "media refused")
+                return
+            self.calls.answered(line, now)
+            media.start(neg, security)
+            self._in_call(line)
+        elif isinstance(ev, events.CallFailed):
+            self.calls.failed(line, ev.status, now)
+        elif isinstance(ev, events.CallEnded):
+            reason = {"cancelled": "missed" if line.direction == "in" else "cancelled",
+                      "connection-lost": "connection lost", "no-ack": "no ACK"}.get(ev.how, "ended by peer")
+            self.calls.remote_ended(line, now, reason)
+        elif isinstance(ev, events.UpdateRequested):
+            self._peer_update(ev, line, call, media, now)
+        elif isinstance(ev, events.CallUpdated):
+            try:
+                neg = sdp.process_answer(media.offer, ev.body)
+                security = self.policy.decide(neg)
+            except (sdp.SdpError, PolicyRefused) as e:
+                self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
+                if self.calls.current is line:
+                    self.calls.hangup(now, "media refused")
+                return
+            media.start(neg, security)
+        elif isinstance(ev, events.UpdateFailed):
+            direction = "sendonly" if line.state == cc.HELD else "sendrecv"
+            self.calls.update_failed(line, direction)
+            self.emit("update_failed", peer=line.peer, status=ev.status)
+
+    def _peer_update(self, ev, line, call, media, now):
+        """The peer's re-INVITE (hold, resume, new keys): answer with our
+        own direction (we may hold too) and re-key the media."""
+        wanted = "sendonly" if line.state == cc.HELD else "sendrecv"
+        try:
+            answer, neg = sdp.answer(ev.body, self.media_host, media.port, [media.neg.codec], self.policy.suites,
+                                     self.hal.random_bytes, direction=wanted, allow_plain=self.policy.allow_insecure)
+            security = self.policy.decide(neg)
+        except (sdp.SdpError, PolicyRefused) as e:
+            self.ua.reject_update(call, now, 488)
+            self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
+            return
+        self.ua.accept_update(call, answer.to_bytes(), now)
+        media.start(neg, security)
+        # The peer holds us when it no longer wants to receive.
+        offered = sdp.SessionDescription.parse(ev.body)
+        m = offered.audio()
+        peer_holds = m is not None and m.direction(offered.direction()) in ("sendonly", "inactive")
+        if peer_holds != line.remote_held:
+            self.calls.remote_hold(line, peer_holds)
+            self.emit("held" if peer_holds else "resumed", peer=line.peer, by="peer")
+
+    # -- the 20 ms loop --------------------------------------------------------------
+
+    def _tick(self, now):
+        hal = self.hal
+        for _ in range(8):  # a few keys per tick at most
+            k = hal.keypad.poll(now)
+            if k is None:
+                break
+            self.key(k)
+        current = self.calls.current
+        active = None
+        for line in self.calls.lines:
+            if line.ref is None:
+                continue
+            media = line.ref[1]
+            media.drain(now)
+            if media.keys_received:
+                for k in media.keys_received:
+                    self.emit("dtmf", peer=line.peer, key=k)
+                self.view.message = "DTMF " + "".join(media.keys_received)
+                media.keys_received = []
+            if media.session is None:
+                continue
+            if line is current and line.state == cc.IN_CALL:
+                active = media
+            elif line.state == cc.HELD:
+                media.send(self._silence)  # constant traffic to the held peer
+                media.session.play_frame(now)
+        if active is not None:
+            mic = self._mic
+            if not hal.audio.read_frame(mic) or current.muted:
+                fill_silence(mic)  # mute: silence frames of the same size
+            active.send(mic)
+            out = active.session.play_frame(now)
+            if self.calls.ringing_line() is not None and now % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
+                self._beep.fill(out)  # call waiting: beep in the earpiece
+            hal.audio.write_frame(out)
+        if now - self._screen_at >= _SCREEN_EVERY_MS:
+            self._screen_at = now
+            self.refresh()
+
+    async def run(self, console=None):
+        """Until "quit" on the console (or the end of its input)."""
+        hal = self.hal
+        hal.audio.start()
+        sip = asyncio.create_task(self.transport.run())
+        self.ua.register(self.transport.now())
+        self.transport.wakeup()
+        self.emit("started", name=self.name, aor=self.aor, version=VERSION)
+        self.refresh(force=True)
+        start = self.now()
+        n = 0
+        try:
+            while self.running:
+                now = self.now()
+                if console is not None:
+                    for text in console.poll():
+                        self.command(text)
+                    if console.closed:
+                        self.running = False
+                self._tick(now)
+                n += 1
+                delay = start + n * TICK_MS - self.now()
+                if delay < -_RESYNC_AFTER_MS:
+                    n = (self.now() - start) // TICK_MS  # far behind: skip ahead, no burst
+                    delay = 0
+                await _sleep_ms(delay if delay > 0 else 0)
+        finally:
+            await self._shutdown(sip)
+
+    async def _shutdown(self, sip):
+        now = self.transport.now()
+        for line in list(self.calls.lines):
+            if line.ref is not None:
+                try:
+                    self.ua.hangup(line.ref[0], now)
+                except LocalSipError:
+                    pass
+                line.ref[1].close()
+        if self.ua.registration is not None and self.transport.connected:
+            self.ua.unregister(now)
+            self.transport.wakeup()
+            try:
+                await asyncio.wait_for(self._unregistered.wait(), 3)
+            except asyncio.TimeoutError:
+                pass
+        self.transport.stop()
+        await sip
+        self.hal.audio.stop()
+        close = getattr(self.hal.audio, "close", None)
+        if close is not None:
+            close()
+        self.emit("stopped")
+
+
+async def _sleep_ms(ms):
+    if IS_MICROPYTHON:
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
+def _print(line):
+    print(line)
+
+
+async def run(hal, config, console=None, out=None):
+    """Run the phone on `hal` with `config` until told to quit. On a handset
+    (firmware/main.py) the console is the USB serial console."""
+    phone = Phone(hal, config, out)
+    if console is None and config.get("console", True):
+        console = LineReader()
+    await phone.run(console)
+    return phone
+
+
+def main(argv):
+    """The simulated handset: micropython -m hushphone.app.phone CONFIG.json"""
+    if len(argv) != 2:
+        print("usage: micropython -m hushphone.app.phone CONFIG.json")
+        return 2
+    with open(argv[1]) as f:
+        config = json.load(f)
+    from hushphone.hal.unix import board
+
+    hal = board.build(config)
+    asyncio.run(run(hal, config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
