@@ -33,7 +33,7 @@ def test_hypothesis_arbitrary_bytes():
 
     prefix = b"INVITE sip:bob@example.com SIP/2.0\r\n"
 
-    @settings(max_examples=3000, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=2000, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.binary(max_size=600), st.booleans())
     def check(data, with_prefix):
         fuzz.check_datagram(prefix + data if with_prefix else data)
@@ -59,7 +59,7 @@ def test_hypothesis_structured_header_values():
                              "Max-Forwards", "Content-Length", "WWW-Authenticate", "Subject", "m", "v", "l"])
     base = fuzz.generated_seeds()[1]
 
-    @settings(max_examples=4000, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=2500, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
     @given(names, value)
     def check(name, text):
         data = base.replace(b"Max-Forwards: 70\r\n", (name + ": " + text + "\r\n").encode(), 1)
