@@ -226,14 +226,17 @@ def make_ca(common_name, key, days, path_length, issuer_cert=None, issuer_key=No
     return builder.sign(signer, _signing_hash(signer))
 
 
-def make_client_cert(common_name, public_key, days, issuer_cert, issuer_key, san_uri=None):
+def make_client_cert(common_name, public_key, days, issuer_cert, issuer_key, san_uri=None, server_auth=False):
     """An end-entity certificate for TLS client authentication (handsets,
-    technicians): digitalSignature, clientAuth."""
+    technicians): digitalSignature, clientAuth; with server_auth also
+    serverAuth (a handset serves fleet pushes with the same identity, and
+    mbedTLS will not serve a certificate whose EKU lacks serverAuth)."""
+    usages = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server_auth else [])
     builder = (
         _builder(name(common_name), public_key, issuer_cert.subject, issuer_key.public_key(), days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     )
     if san_uri:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(san_uri)]), critical=False)

@@ -243,7 +243,7 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
         # --- generate --------------------------------------------------------
         device_key = pki.new_ec_key("P-256")
         device_cert = pki.make_client_cert(serial, device_key.public_key(), opts.cert_days, issuing_cert, issuing_key,
-                                           san_uri="urn:hushphone:handset:%s" % serial)
+                                           san_uri="urn:hushphone:handset:%s" % serial, server_auth=True)
         contents = nvs_contents(hierarchy, device_key, device_cert, server_cas, opts.sip, secure_version)
         fingerprint = pki.cert_fingerprint(device_cert)
         echo("Handset %s (board %s, chip %s)" % (serial, board.name, board.chip))

@@ -55,7 +55,9 @@ def test_sim_handset_gets_identity_trust_and_account(keys, tmp_path):
     assert "OK" in verify_chain(keys_dir, write_pem(tmp_path / "dev.pem", cert), "-purpose", "sslclient").stdout
     cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
     assert cn == row["serial"] and cn.startswith("hp-") and len(cn) == 19
-    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    # clientAuth for SIP; serverAuth because the handset serves fleet pushes with the same identity.
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
     assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert 0 < cert.serial_number < 1 << 128 and row["cert_serial"] == "%x" % cert.serial_number
