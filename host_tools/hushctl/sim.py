@@ -13,7 +13,6 @@ this, and so are the end-to-end tests. The config file holds the SIP
 password: it is written 0600 and never printed."""
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -227,16 +226,3 @@ class SimHandset:
     def __exit__(self, *exc):
         self.stop()
 
-
-class LineQueue:
-    """Lines from several sources (stdin, control-socket clients) for one
-    handset, read by threads."""
-
-    def __init__(self):
-        self.queue = queue.Queue()
-
-    def feed_from(self, stream):
-        def pump():
-            for line in stream:
-                self.queue.put(line.decode() if isinstance(line, bytes) else line)
-        threading.Thread(target=pump, daemon=True).start()
