@@ -2,20 +2,20 @@
 proxy, on this machine, in a few seconds.
 
 What runs: a throw-away lab PKI, Kamailio as a TLS-only registrar/proxy on a
-free loopback port, and two handsets (the firmware on the MicroPython unix
-port: SIP over TLS, SDES-SRTP media, G.711). Alice calls Bob; each plays a
-tone (Alice 1000 Hz, Bob 1500 Hz: different, so each side provably hears the
-other and not itself) and measures the tone it receives. The command exits
+free loopback port, and two handsets: the phone application
+(hushphone.app.phone) on the MicroPython unix port, as `hushctl sim run`
+starts it (SIP over TLS, SDES-SRTP media, G.711). Everything happens by key
+presses: Alice picks Bob from her contacts, Bob answers with his soft key,
+Alice hangs up. Each microphone plays a tone (Alice 1000 Hz, Bob 1500 Hz:
+different, so each side provably hears the other and not itself); each
+speaker is a WAV file that is measured afterwards. The command exits
 non-zero unless both tones arrived with an SNR of at least 30 dB."""
-import asyncio
 import json
-import os
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 import click
@@ -23,104 +23,18 @@ import click
 from hushctl.cli import cli
 from hushctl.errors import HushctlError
 from hushctl.lab import PROXY_HOST, LabPki, LabProxy
+from hushctl.sim import SimError, SimHandset, write_config
 
 MIN_SNR_DB = 30.0
-STEP_TIMEOUT_S = 20.0  # one step (register, call, hang up): generous for loaded machines
+STEP_TIMEOUT_S = 30.0  # one step (register, call, hang up): generous for loaded machines
 TONES = {"alice": 1000, "bob": 1500}
 _STYLE = {"alice": "cyan", "bob": "magenta"}
+_SKIP_S = 0.3  # the jitter buffer fills first: judge the audio after it
+_ENDED = {"ended by peer": "remote", "hung up": "we hung up"}
 
 
 class DemoError(HushctlError):
     """The demo did not get as far as it should."""
-
-
-def firmware_lib():
-    import hushphone
-
-    return Path(hushphone.__file__).resolve().parent.parent
-
-
-def micropython_exe():
-    exe = Path(sys.executable).parent / "micropython"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("micropython")
-    if found is None:
-        raise DemoError("the MicroPython unix port is not installed: run `make venv`")
-    return found
-
-
-class Handset:
-    """One simulated handset process and what it has reported."""
-
-    def __init__(self, name, proc, show):
-        self.name = name
-        self.proc = proc
-        self.show = show
-        self.events = []
-        self.changed = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self):
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                break
-            text = line.decode(errors="replace").rstrip("\n")
-            if text.startswith("@{"):
-                try:
-                    self.events.append(json.loads(text[1:]))
-                except ValueError:
-                    self.show(self.name, text)
-            else:
-                self.show(self.name, text)
-            self.changed.set()
-        self.events.append({"event": "exited"})
-        self.changed.set()
-
-    def send(self, command):
-        self.proc.stdin.write((command + "\n").encode())
-
-    async def wait_for(self, event, what, timeout=STEP_TIMEOUT_S, count=1):
-        """The count-th report of `event`; fails with `what` on timeout or
-        when the handset reports a failure or exits first."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [e for e in self.events if e["event"] == event]
-            if len(found) >= count:
-                return found[count - 1]
-            for e in self.events:
-                if e["event"] in ("registration_failed", "call_failed", "connection_lost", "exited"):
-                    raise DemoError("%s: %s failed: %s" % (self.name, what, _describe(e)))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DemoError("%s: %s did not happen within %.0f s" % (self.name, what, timeout))
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
-
-    async def stop(self):
-        if self.proc.returncode is None:
-            try:
-                self.send("quit")
-                await self.proc.stdin.drain()
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except (asyncio.TimeoutError, ConnectionError):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                await self.proc.wait()
-        await asyncio.wait_for(self.reader, 10)
-
-
-def _describe(e):
-    if e["event"] == "exited":
-        return "the handset process exited"
-    parts = [str(e[k]) for k in ("status", "reason") if k in e]
-    return " ".join(parts) or e["event"]
 
 
 class Output:
@@ -142,90 +56,115 @@ class Output:
         self.console.print("  " + line, style=_STYLE.get(name, ""), markup=False)
 
 
-def _handset_config(workdir, name, proxy, pki, password, tone_hz, listen_hz):
+def _handset_config(workdir, name, proxy, pki, password, tone_hz, contacts=()):
+    root = Path(workdir) / name
+    root.mkdir()
+    vcf = "".join("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:%s\r\nTEL:%s\r\nEND:VCARD\r\n" % (c, c) for c in contacts)
+    (root / "contacts.vcf").write_text(vcf, encoding="utf-8")
     config = {
         "name": name,
-        "aor": "sip:%s@%s" % (name, PROXY_HOST),
-        "username": name,
-        "password": password,
+        "root": str(root),
+        "account": {"registrar": "sip:" + PROXY_HOST, "user": name, "password": password},
         "proxy_host": "127.0.0.1",
         "proxy_port": proxy.port,
         "server_hostname": PROXY_HOST,
-        "ca_der": str(pki.ca_der),
+        "ca_der": [str(pki.ca_der)],
         "media_host": "127.0.0.1",
         "tone_hz": tone_hz,
-        "listen_hz": listen_hz,
-        "codecs": ["PCMU", "PCMA"],
-        "suites": ["AES_CM_128_HMAC_SHA1_80"],
-        "report_ms": 1000,
+        "speaker_wav": str(root / "speaker.wav"),
     }
-    path = Path(workdir) / ("%s.json" % name)
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds a password
-    with os.fdopen(fd, "w") as f:
-        json.dump(config, f)
-    return path
+    return write_config(Path(workdir) / ("%s.json" % name), config)
 
 
-async def _start_handset(name, config_path, out):
-    lib = firmware_lib()
-    env = dict(os.environ)
-    env["MICROPYPATH"] = os.pathsep.join([str(lib), ".frozen"])
-    proc = await asyncio.create_subprocess_exec(
-        micropython_exe(), str(lib / "hushphone" / "app" / "softphone.py"), str(config_path),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env=env, start_new_session=True,
-    )
-    return Handset(name, proc, out.handset)
+def _story(out):
+    """Turns the handsets' events into the lines a person follows."""
+
+    def on_line(handset, text):
+        if not text.startswith("@event "):
+            return
+        try:
+            e = json.loads(text[len("@event "):])
+        except ValueError:
+            return
+        kind = e.get("event")
+        name = handset.name
+        if kind == "registered":
+            line = "Registered as %s" % e["aor"].split(":", 1)[1]
+        elif kind == "calling":
+            line = "Calling %s ..." % e["peer"]
+        elif kind == "incoming":
+            line = "Incoming call from %s" % e["peer"]
+        elif kind == "in_call":
+            line = "In call with %s \u00b7 %s" % (e["peer"], e["label"])
+            line += "\n[%s] Media: %s %d ms, %s" % (name, e["codec"], e["ptime"], e["suite"])
+        elif kind == "ended":
+            line = "Call with %s ended (%s)" % (e["peer"], _ENDED.get(e["reason"], e["reason"]))
+        elif kind in ("registration_failed", "connection_lost", "refused", "error"):
+            line = "%s: %s" % (kind.replace("_", " "), e.get("reason") or e.get("text") or e.get("status"))
+        else:
+            return
+        for part in ("[%s] %s" % (name, line)).split("\n"):
+            out.handset(name, part)
+
+    return on_line
 
 
-async def _call(workdir, proxy, pki, passwords, seconds, mute, out, procs):
-    handsets = {}
-    try:
-        for name in ("alice", "bob"):
-            other = "bob" if name == "alice" else "alice"
-            tone = 0 if mute == name else TONES[name]
-            cfg = _handset_config(workdir, name, proxy, pki, passwords[name], tone, TONES[other])
-            handsets[name] = await _start_handset(name, cfg, out)
-            procs.append(handsets[name].proc)
-        alice, bob = handsets["alice"], handsets["bob"]
+def _call(workdir, proxy, pki, passwords, seconds, mute, out, handsets):
+    on_line = _story(out)
+    for name in ("alice", "bob"):
+        tone = 0 if mute == name else TONES[name]
+        contacts = ["bob"] if name == "alice" else []
+        cfg = _handset_config(workdir, name, proxy, pki, passwords[name], tone, contacts)
+        handsets[name] = SimHandset(cfg, on_line=on_line)
+    alice, bob = handsets["alice"], handsets["bob"]
 
-        out.step("2. Two handsets (firmware on the MicroPython unix port) register over TLS")
-        await alice.wait_for("registered", "registration")
-        await bob.wait_for("registered", "registration")
+    out.step("2. Two handsets (the phone app on the MicroPython unix port) register over TLS")
+    alice.wait_event("registered", STEP_TIMEOUT_S)
+    bob.wait_event("registered", STEP_TIMEOUT_S)
 
-        out.step("3. Alice calls Bob; Bob answers")
-        alice.send("call bob")
-        await bob.wait_for("incoming", "the incoming call")
-        bob.send("answer")
-        await alice.wait_for("in_call", "call setup")
-        await bob.wait_for("in_call", "call setup")
+    out.step("3. Alice picks Bob from her contacts (Menu, Contacts, OK); Bob presses Answer")
+    alice.keys("SOFT1,OK,OK")
+    bob.wait_event("incoming", STEP_TIMEOUT_S)
+    bob.key("SOFT1")
+    ins = {"alice": alice.wait_event("in_call", STEP_TIMEOUT_S), "bob": bob.wait_event("in_call", STEP_TIMEOUT_S)}
 
-        out.step("4. SRTP media: each side plays its tone and measures what it hears")
-        windows = max(1, int(seconds))
-        await alice.wait_for("tone", "tone measurement", timeout=STEP_TIMEOUT_S + seconds, count=windows)
-        await bob.wait_for("tone", "tone measurement", timeout=STEP_TIMEOUT_S + seconds, count=windows)
+    out.step("4. SRTP media: each microphone plays a tone, each speaker is recorded")
+    time.sleep(seconds + _SKIP_S)
 
-        out.step("5. Alice hangs up")
-        alice.send("hangup")
-        ended_alice = await alice.wait_for("ended", "hang-up")
-        ended_bob = await bob.wait_for("ended", "hang-up")
-        return {"alice": ended_alice, "bob": ended_bob}
-    finally:
-        for h in handsets.values():
-            await h.stop()
+    out.step("5. Alice hangs up (End)")
+    alice.key("SOFT3")
+    ended = {"alice": alice.wait_event("ended", STEP_TIMEOUT_S), "bob": bob.wait_event("ended", STEP_TIMEOUT_S)}
+    for h in handsets.values():
+        h.stop()
+    for name, h in handsets.items():
+        ended[name]["tone"] = _heard(Path(h.config["speaker_wav"]), TONES["bob" if name == "alice" else "alice"],
+                                     name, out)
+        ended[name]["in_call"] = ins[name]
+    return ended
 
 
-def _kill_leftovers(procs):
-    """Handsets run in their own session (so a Ctrl-C reaches only us):
-    make sure none outlives the demo, even when it was interrupted. A
-    process already reaped (returncode set) is left alone: its id may have
-    been reused."""
-    for proc in procs:
-        if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+def _heard(path, freq, name, out):
+    """The tone in a speaker recording: per second for the story, and over
+    the whole call (after the jitter buffer filled) for the verdict."""
+    from hushphone.audio.tone import measure
+
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        pcm = w.readframes(w.getnframes())
+    pcm = pcm[int(_SKIP_S * rate) * 2:]
+    second = 2 * rate
+    for i in range(0, len(pcm) - second + 1, second):
+        r = measure(pcm[i:i + second], freq, rate)
+        if r.present(min_snr_db=10):
+            text = "Receiving %d Hz tone, SNR %.1f dB" % (freq, r.snr_db)
+        elif r.level_dbfs <= -100:
+            text = "No %d Hz tone (silence)" % freq
+        else:
+            text = "No %d Hz tone (SNR %.1f dB, level %.1f dBFS)" % (freq, r.snr_db, r.level_dbfs)
+        out.handset(name, "[%s] %s" % (name, text))
+    r = measure(pcm, freq, rate)
+    return {"freq": freq, "snr_db": round(r.snr_db, 1), "level_dbfs": round(r.level_dbfs, 1),
+            "present": r.present(min_snr_db=10), "seconds": round(len(pcm) / second, 2)}
 
 
 def _verdict(ended):
@@ -290,11 +229,14 @@ def run_demo(seconds=3.0, mute=None, quiet=False):
             out.note("Alice plays %d Hz, Bob %d Hz: each must hear the other's tone" % (TONES["alice"], TONES["bob"]))
             if mute:
                 out.note("--mute %s: %s sends silence, so that direction must fail" % (mute, mute))
-            procs = []
+            handsets = {}
             try:
-                ended = asyncio.run(_call(workdir, proxy, pki, passwords, seconds, mute, out, procs))
+                ended = _call(workdir, proxy, pki, passwords, seconds, mute, out, handsets)
+            except SimError as e:
+                raise DemoError(str(e))
             finally:
-                _kill_leftovers(procs)
+                for h in handsets.values():
+                    h.stop()  # quits, or kills what does not
         finally:
             proxy.stop()
     finally:
