@@ -85,6 +85,12 @@ def test_each_handset_gets_its_own_random_identity(keys, tmp_path):
     assert certs[0].public_key().public_numbers() != certs[1].public_key().public_numbers()
 
 
+def _part(table, name):
+    """The flash range of a partition, as a slice."""
+    p = table.find_by_name(name)
+    return slice(p.offset, p.offset + p.size)
+
+
 def _firmware(tmp_path, chip="esp32"):
     from hushctl.appimage import build_app_image
 
@@ -110,15 +116,17 @@ def test_factory_image_layout_and_plain_nvs(keys, tmp_path):
     assert table.to_csv() == PartitionTable.from_csv(boards.get_board("lyrat-v4.3").partitions_csv).to_csv()
     app_bytes = app.read_bytes()
     assert image[0x1000:0x1000 + 100] == bootloader.read_bytes()[:100]  # merge-bin may patch flash params
-    assert image[0x20000:0x20000 + len(app_bytes)] == app_bytes
-    assert image[0xF000:0x11000] == b"\xff" * 0x2000  # blank otadata: boot ota_0
-    contents = nvs_image.decode(image[0x9000:0xF000])
+    assert image[_part(table, "ota_0")][:len(app_bytes)] == app_bytes
+    otadata = image[_part(table, "otadata")]
+    assert otadata == b"\xff" * len(otadata)  # blank otadata: boot ota_0
+    contents = nvs_image.decode(image[_part(table, "nvs")])
     cert = x509.load_der_x509_certificate(contents["hush_id"]["dev_cert"])
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == row["serial"]
     assert contents["hush_trust"]["sec_ver"] == 2  # from the app descriptor's secure_version
     assert contents["hush_trust"]["ota_dig0"] == espsecure_digest(keys[0] / "ota-signing-0.pub.pem", tmp_path)
     assert set(contents) == {"hush_id", "hush_trust"}
-    assert image[0x12000:0x13000] == b"\xff" * 0x1000  # no NVS keys without --encrypt-nvs
+    nvs_keys = image[_part(table, "nvs_keys")]
+    assert nvs_keys == b"\xff" * len(nvs_keys)  # no NVS keys without --encrypt-nvs
 
 
 def test_encrypted_nvs_hides_the_device_key_and_decrypts_exactly(keys, tmp_path):
@@ -128,9 +136,12 @@ def test_encrypted_nvs_hides_the_device_key_and_decrypts_exactly(keys, tmp_path)
     out = tmp_path / "factory.bin"
     ok(provision(keys, "--board", "esp32-s3-box-3", "--factory-image", out, "--bootloader", bootloader,
                  "--firmware", app, "--encrypt-nvs"))
+    from esp_idf_defs.partitions import PartitionTable
+
     image = out.read_bytes()
     assert len(image) == 16 * 1024 * 1024
-    nvs, nvs_keys = image[0x9000:0xF000], image[0x12000:0x13000]
+    table = PartitionTable.from_binary(image[0x8000:0x9000])
+    nvs, nvs_keys = image[_part(table, "nvs")], image[_part(table, "nvs_keys")]
     with pytest.raises(nvs_image.NvsImageError):
         nvs_image.decode(nvs)
     plain = nvs_image.decrypt(nvs, nvs_keys)
