@@ -61,6 +61,15 @@ def _classify_tls_error(exc):
     return None
 
 
+def _closed(answered, detail):
+    """The error for a connection that ended. Before the proxy has sent a
+    single byte it is almost always a refused client certificate: TLS 1.3
+    servers check it after the handshake and then just hang up."""
+    if answered:
+        return TransportError("connection " + detail)
+    return CertificateError("client", "the proxy ended the connection right after the TLS handshake (%s)" % detail)
+
+
 def _key_der_to_pem(key_der):
     # CPython's ssl wants PEM: re-encode whatever DER form (SEC1, PKCS#1,
     # PKCS#8) as PKCS#8 PEM.
@@ -205,12 +214,7 @@ class SipTlsTransport:
             while True:
                 data = await reader.read(_READ_SIZE)
                 if not data:
-                    if answered:
-                        error = TransportError("connection closed by the proxy")
-                    else:
-                        # TLS 1.3 servers verify a client certificate after
-                        # the handshake and then just close.
-                        error = CertificateError("client", "the proxy closed the connection right after the TLS handshake")
+                    error = _closed(answered, "closed by the proxy")
                     break
                 answered = True
                 parser.feed(data)
@@ -226,7 +230,7 @@ class SipTlsTransport:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            error = _classify_tls_error(e) or TransportError("connection lost: %s" % (e or type(e).__name__))
+            error = _classify_tls_error(e) or _closed(answered, "lost: %r" % (e,))
         if self._reader is reader:
             await self._drop(error)
         self._wake.set()
