@@ -1,0 +1,99 @@
+"""Call waiting, decline and hold/resume between phone-app handsets through
+Kamailio over TLS: a second call rings as "waiting" beside an active one;
+Decline sends 603; answering it holds the first call (re-INVITE sendonly)
+and switches; hanging up returns to the held call; each hold/resume is a
+re-INVITE the other handset answers, and media flows again after it."""
+import time
+
+import pytest
+
+from tests.sim.phone_lab import WAIT_S, PhoneLab
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = PhoneLab(tmp_path)
+    yield lab
+    lab.close()
+
+
+def received(handset, peer):
+    for line in handset.stats()["lines"]:
+        if line["peer"] == peer:
+            return line["media"]["received"]
+    raise AssertionError("%s has no call with %s" % (handset.name, peer))
+
+
+def flowing(handset, peer, seconds=1.0):
+    """Packets from `peer` keep arriving at `handset`."""
+    before = received(handset, peer)
+    time.sleep(seconds)
+    return received(handset, peer) - before >= 25 * seconds
+
+
+def test_call_waiting_decline_answer_switch_and_return(lab):
+    alice, bob, carol = lab.handset("alice"), lab.handset("bob"), lab.handset("carol")
+    alice.send("dial bob")
+    bob.wait_event("incoming", WAIT_S)
+    bob.key("OFFHOOK")
+    alice.wait_event("in_call", WAIT_S)
+
+    # Carol calls: it waits beside Alice's call; Bob declines (603).
+    carol.send("dial bob")
+    waiting = bob.wait_event("incoming", WAIT_S, count=2)
+    assert waiting == {"event": "incoming", "peer": "carol", "waiting": True}
+    screen = bob.stats()["screen"]
+    assert "+ carol: waiting" in screen and screen[-1].split() == ["Answer", "Decline"]
+    bob.key("SOFT2")
+    assert carol.wait_event("ended", WAIT_S)["reason"] == "declined"
+    assert flowing(bob, "alice")  # still talking to Alice
+
+    # Carol again; this time Bob answers: Alice is held, Bob talks to Carol.
+    carol.send("dial bob")
+    bob.wait_event("incoming", WAIT_S, count=3)
+    bob.key("SOFT1")
+    carol.wait_event("in_call", WAIT_S, count=1)
+    held = alice.wait_event("held", WAIT_S)
+    assert held["by"] == "peer" and held["peer"] == "bob"
+    assert "held by peer" in " ".join(alice.stats()["screen"])
+    stats = bob.stats()
+    assert [(l["peer"], l["state"]) for l in stats["lines"]] == [("alice", "held"), ("carol", "in_call")]
+    assert flowing(bob, "carol")
+    assert flowing(carol, "bob")
+
+    # Bob hangs up on Carol: back to Alice, resumed by a re-INVITE.
+    bob.key("SOFT3")
+    assert carol.wait_event("ended", WAIT_S, count=2)["reason"] == "ended by peer"
+    assert alice.wait_event("resumed", WAIT_S)["by"] == "peer"
+    assert [(l["peer"], l["state"]) for l in bob.stats()["lines"]] == [("alice", "in_call")]
+    assert flowing(bob, "alice") and flowing(alice, "bob")
+
+    alice.key("ONHOOK")
+    assert bob.wait_event("ended", WAIT_S, count=3)["peer"] == "alice"
+    kinds = [e["kind"] for e in bob.find_events("ended")]
+    assert kinds == ["declined", "in", "in"]
+
+
+def test_hold_and_resume(lab):
+    alice, bob = lab.handset("alice"), lab.handset("bob")
+    bob.send("dial alice")
+    alice.wait_event("incoming", WAIT_S)
+    alice.key("SOFT1")
+    bob.wait_event("in_call", WAIT_S)
+    assert flowing(alice, "bob")
+
+    bob.key("HOLD")
+    assert bob.wait_event("held", WAIT_S)["by"] == "us"
+    assert alice.wait_event("held", WAIT_S)["by"] == "peer"
+    assert bob.stats()["screen"][-1].split()[0] == "Resume"
+    time.sleep(0.5)
+    assert not flowing(bob, "alice")  # Alice answered recvonly: she stopped sending
+
+    bob.key("SOFT1")  # Resume
+    assert bob.wait_event("resumed", WAIT_S)["by"] == "us"
+    assert alice.wait_event("resumed", WAIT_S)["by"] == "peer"
+    assert flowing(bob, "alice") and flowing(alice, "bob")
+    bob.key("SOFT3")
+    assert alice.wait_event("ended", WAIT_S)["reason"] == "ended by peer"
