@@ -100,6 +100,16 @@ class Register(unittest.TestCase):
         self.assertEqual(len(h.sent), 2)  # one answer to one challenge, then stop
         self.assertIsNone(h.reg.timer)
 
+    def test_challenge_without_credentials_fails_without_retry(self):
+        reg = Registration(AOR, "sip:example.test", None, None, Counter())
+        req = reg.start(0)
+        challenge = make_response(req, 401, None, "r")
+        challenge.headers.add("WWW-Authenticate", 'Digest realm="r", nonce="n"')
+        again, event = reg.on_response(challenge, 0)
+        self.assertIsNone(again)
+        self.assertEqual((event.status, event.retry_in), (401, None))
+        self.assertIn("no", event.reason)
+
     def test_interval_too_brief_retries_with_min_expires(self):
         h = Harness()
         req = h.reg.start(0)

@@ -153,6 +153,8 @@ class Registration:
                     value = self._auth.authorization(challenge, "REGISTER", self.registrar, self._random_bytes)
                     return self._request(0 if unregistering else self.expires, (header, value)), None
             return self._fail(status, "authentication failed (wrong user name or password)", unregistering)
+        if status in (401, 407):  # challenged, but we have no credentials
+            return self._fail(status, "the registrar wants credentials and none are configured", unregistering)
         if status == 403:
             return self._fail(status, "registration forbidden: " + response.reason, unregistering)
         if status == 423 and not unregistering:
