@@ -1,0 +1,169 @@
+"""`hushctl sim run`: one simulated handset in a terminal. Its display and
+events are printed; keys come from --keys, from stdin control lines and
+from a Unix control socket; a bad config is one clear error line. These
+handsets have no reachable proxy (a closed loopback port): the phone shows
+that, and everything else works without a network."""
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from hushctl.lab import LabPki, free_tcp_port
+from hushctl.sim import write_config
+from tests.support.runtimes import REPO
+
+SECRET = "pw-never-printed-4711"
+TIMEOUT_S = 60
+
+
+def hushctl(*args, stdin=None, timeout=TIMEOUT_S):
+    return subprocess.run([sys.executable, "-m", "hushctl", *map(str, args)], cwd=str(REPO), input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    d = tmp_path_factory.mktemp("simrun")
+    pki = LabPki(d / "pki")
+    return write_config(d / "phone.json", {
+        "name": "desk", "root": str(d / "desk"),
+        "account": {"registrar": "sip:localhost", "user": "desk", "password": SECRET, "display": "Desk"},
+        "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "server_hostname": "localhost",
+        "ca_der": [str(pki.ca_der)], "display_width": 24, "display_height": 8,
+    })
+
+
+def events_of(stdout):
+    return [json.loads(line[len("@event "):]) for line in stdout.splitlines() if line.startswith("@event ")]
+
+
+class Running:
+    """`hushctl sim run` as a child process, its stdout lines read by a thread."""
+
+    def __init__(self, *args, **popen):
+        popen.setdefault("stdin", subprocess.PIPE)
+        self.proc = subprocess.Popen([sys.executable, "-m", "hushctl", "sim", "run", *map(str, args)], cwd=str(REPO),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        self.lines = []
+        self._new = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._new:
+                self.lines.append(line.rstrip("\n"))
+                self._new.notify_all()
+
+    def send(self, text):
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def events(self, name=None):
+        with self._new:
+            evs = events_of("\n".join(self.lines))
+        return [e for e in evs if name is None or e["event"] == name]
+
+    def wait(self, predicate, what):
+        deadline = time.monotonic() + TIMEOUT_S
+        with self._new:
+            while True:
+                for e in events_of("\n".join(self.lines)):
+                    if predicate(e):
+                        return e
+                assert time.monotonic() < deadline and self.proc.poll() is None, "no %s:\n%s" % (
+                    what, "\n".join(self.lines[-30:]))
+                self._new.wait(0.5)
+
+    def stats_until(self, predicate, what):
+        """Ask for stats until they satisfy predicate (keys land on the next 20 ms tick)."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            n = len(self.events("stats"))
+            self.send("stats\n")
+            self.wait(lambda e: len(self.events("stats")) > n, "stats")  # (the condition's lock is reentrant)
+            stats = self.events("stats")[-1]
+            if predicate(stats):
+                return stats
+            assert time.monotonic() < deadline, "no %s: %s" % (what, stats)
+            time.sleep(0.1)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def test_keys_and_stdin_control(config):
+    run = Running("--config", config, "--keys", "1,2,3,BACK")
+    try:
+        started = run.wait(lambda e: e["event"] == "started", "start")
+        assert started["aor"] == "sip:desk@localhost"
+        stats = run.stats_until(lambda s: s["screen"][1:3] == ["Dial:", "12"], "the scripted keys")
+        assert stats["state"] == "dialing" and stats["registration"] in ("offline", "registering")
+        run.send("key 9\nbogus\n")
+        run.wait(lambda e: e == {"event": "error", "text": "unknown command 'bogus'"}, "the error")
+        run.stats_until(lambda s: s["screen"][2] == "129", "a key from stdin")
+        run.send("key MENU\nkey DOWN\nkey OK\n")
+        stats = run.stats_until(lambda s: s["screen"][1] == "Call log", "the call log page")
+        assert stats["screen"][2] == "(empty)" and stats["screen"][-1].split() == ["Select", "Back"]
+        run.send("quit\n")
+        assert run.proc.wait(TIMEOUT_S) == 0
+    finally:
+        run.close()
+    out = "\n".join(run.lines)
+    assert run.events()[-1]["event"] == "stopped"
+    # The display is printed as framed screens, the password never.
+    assert "|Dial:" in out and "|129" in out
+    assert SECRET not in out + run.proc.stderr.read()
+
+
+def test_control_socket(config, tmp_path):
+    path = tmp_path / "ctl.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "hushctl", "sim", "run", "--config", str(config),
+                             "--control-socket", str(path)], cwd=str(REPO), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while not path.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no control socket"
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(path))
+            s.settimeout(TIMEOUT_S)
+            s.sendall(b"key 4\nkey 2\nstats\n")
+            got = b""
+            while b'"event": "stats"' not in got:
+                chunk = s.recv(4096)
+                assert chunk, got
+                got += chunk
+            stats = [e for e in events_of(got.decode()) if e["event"] == "stats"][0]
+            assert stats["state"] == "dialing" and "42" in stats["screen"]
+            s.sendall(b"quit\n")
+        assert proc.wait(TIMEOUT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read"),
+    ("{not json", "is not JSON"),
+    ("[]", "must be a JSON object"),
+    ('{"root": "x"}', "missing 'account'"),
+    ('{"root": "x", "account": {"user": "a"}, "ca_der": ["nope.der"]}', "does not exist"),
+])
+def test_bad_config_is_one_line(tmp_path, content, message):
+    path = tmp_path / "phone.json"
+    if content is not None:
+        path.write_text(content)
+    proc = hushctl("sim", "run", "--config", path)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hushctl: error: ") and message in lines[0], proc.stderr
