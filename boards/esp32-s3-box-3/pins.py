@@ -8,7 +8,7 @@
 BOARD = "esp32-s3-box-3"
 CHIP = "esp32s3"
 PINS = {
-    "i2s": {"bck": 17, "ws": 45, "dout": 15, "din": 16, "mclk": 2},
+    "i2s": {"bck": 17, "ws": 45, "dout": 15, "din": 16, "mclk": 2, "rate": 16000},  # ES7210: no 8 kHz at 256 fs
     "i2c": {"id": 0, "sda": 8, "scl": 18, "freq": 100000},
     "codec": {"type": "es8311+es7210", "address": 0x18, "adc_address": 0x40},
     "pa_enable": 46,

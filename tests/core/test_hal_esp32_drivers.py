@@ -5,6 +5,9 @@
 import sys
 import unittest
 
+from hushphone.audio.tone import ToneDetector, ToneGenerator
+from hushphone.hal.esp32.es7210 import ES7210
+from hushphone.hal.esp32.es8311 import ES8311
 from hushphone.hal.esp32.es8388 import ES8388, CodecError
 from hushphone.hal.esp32.keypad import ButtonKeys, Debouncer, KeypadGroup, MatrixKeypad, TouchKeys
 from hushphone.hal.interfaces import FRAME_BYTES, HalError
@@ -125,6 +128,72 @@ class Es8388Test(unittest.TestCase):
         self.assertIn("0x10", str(ctx.exception))
         self.assertFalse(codec.present())
         self.assertTrue(ES8388(FakeI2C()).present())
+
+
+# esp-bsp es8311_init() (reset, clock config for MCLK 4.096 MHz / 16 kHz from
+# the MCLK pin, slave 16-bit I2S, analog power-up), then
+# es8311_voice_volume_set(70) and es8311_voice_mute(false); registers read
+# before a read-modify-write are all 0 on the recording bus except 0x00.
+ESP_BSP_ES8311_16K = [
+    (0x00, 0x1F), (0x00, 0x00), (0x00, 0x80),  # reset, power-on command
+    (0x01, 0x3F),  # all clocks on, MCLK from the MCLK pin
+    (0x06, 0x00),  # SCLK not inverted
+    (0x02, 0x00),  # pre_div 1, pre_multi 1x
+    (0x03, 0x10),  # single speed, ADC OSR 0x10
+    (0x04, 0x10),  # DAC OSR 0x10
+    (0x05, 0x00),  # ADC and DAC dividers 1
+    (0x06, 0x03),  # BCLK = MCLK / 4
+    (0x07, 0x00), (0x08, 0xFF),  # LRCK = MCLK / 256
+    (0x00, 0x80),  # slave serial port
+    (0x09, 0x0C), (0x0A, 0x0C),  # SDP in/out 16-bit
+    (0x0D, 0x01), (0x0E, 0x02), (0x12, 0x00), (0x13, 0x10), (0x1C, 0x6A), (0x37, 0x08),
+    (0x32, 70 * 256 // 100 - 1),  # volume
+    (0x31, 0x00),  # unmuted
+]
+# esp-bsp es7210_config_codec() for 16 kHz, MCLK 256 fs, 16-bit I2S without
+# TDM, mic bias 2.87 V, mic gain 30 dB.
+ESP_BSP_ES7210_16K = [
+    (0x00, 0xFF), (0x00, 0x32), (0x09, 0x30), (0x0A, 0x30),
+    (0x23, 0x2A), (0x22, 0x0A), (0x21, 0x2A), (0x20, 0x0A),
+    (0x11, 0x60), (0x12, 0x00), (0x40, 0xC3), (0x41, 0x70), (0x42, 0x70),
+    (0x43, 0x1A), (0x44, 0x1A), (0x45, 0x1A), (0x46, 0x1A),
+    (0x47, 0x08), (0x48, 0x08), (0x49, 0x08), (0x4A, 0x08),
+    (0x07, 0x20), (0x02, 0xC1), (0x04, 0x01), (0x05, 0x00),  # coeff row {4096000, 16000}
+    (0x06, 0x04), (0x4B, 0x0F), (0x4C, 0x0F), (0x00, 0x71), (0x00, 0x41),
+]
+
+
+class Es8311Es7210Test(unittest.TestCase):
+    def test_es8311_sequence_matches_esp_bsp(self):
+        bus = FakeI2C(0x18)
+        sleeps = []
+        ES8311(bus, sleep_ms=sleeps.append).init(rate=16000, volume=70)
+        self.assertEqual(_writes(bus.log), ESP_BSP_ES8311_16K)
+        self.assertEqual(sleeps, [20])
+        bus.log = []
+        chip = ES8311(bus, sleep_ms=sleeps.append)
+        chip.mute(True)
+        chip.set_volume(0)
+        chip.set_volume(100)
+        self.assertEqual(_writes(bus.log), [(0x31, 0x60), (0x32, 0x00), (0x32, 0xFF)])
+
+    def test_es7210_sequence_matches_esp_bsp(self):
+        bus = FakeI2C(0x40)
+        ES7210(bus).init(rate=16000, mic_gain_db=30)
+        self.assertEqual(_writes(bus.log), ESP_BSP_ES7210_16K)
+        bus.log = []
+        ES7210(bus).set_mic_gain(99)
+        self.assertEqual(_writes(bus.log), [(r, 0x1B) for r in (0x43, 0x44, 0x45, 0x46)])
+
+    def test_unsupported_clocks_are_refused(self):
+        with self.assertRaises(CodecError) as ctx:
+            ES7210(FakeI2C(0x40)).init(rate=8000)  # no row for 2.048 MHz MCLK
+        self.assertIn("8000 Hz", str(ctx.exception))
+        with self.assertRaises(CodecError):
+            ES8311(FakeI2C(0x18), sleep_ms=lambda ms: None).init(rate=44100)
+        with self.assertRaises(CodecError) as ctx:
+            ES8311(FakeI2C(0x18, fail=True), sleep_ms=lambda ms: None).init()
+        self.assertIn("ES8311 at 0x18", str(ctx.exception))
 
 
 IN, OUT, PULL_UP = 1, 3, 2
@@ -419,6 +488,56 @@ class I2sAudioTest(unittest.TestCase):
         self.tx.room = 10000
         self.assertTrue(self.audio.write_frame(frame))  # the pending rest goes first
         self.assertEqual(len(self.tx.written), 3 * 640)
+
+    def test_a_16khz_bus_is_halved_on_the_way_in(self):
+        from hushphone.hal.esp32.audio import I2sAudio
+
+        FakeI2S.made = []
+        audio = I2sAudio({"bck": 17, "ws": 45, "dout": 15, "din": 16, "mclk": 2}, bus_rate=16000)
+        rx = FakeI2S.made[0]
+        self.assertEqual(rx.kw["rate"], 16000)
+        buf = bytearray(FRAME_BYTES)
+        for freq, expect in ((1000, "pass"), (7000, "stop")):
+            gen = ToneGenerator(freq, 0.5, rate=16000, frame_samples=320)
+            det = ToneDetector(1000)
+            for i in range(25):
+                rx.data = bytes(gen.frame())
+                self.assertTrue(audio.read_frame(buf))
+                if i >= 1:
+                    det.add(buf)
+            level = det.result().level_dbfs
+            if expect == "pass":
+                # 0.5 of full scale (-6 dB) less cos^2(pi/16) (-0.34 dB); clean across frame edges.
+                self.assertAlmostEqual(level, -6.35, delta=0.3)
+                self.assertGreater(det.result().snr_db, 30)
+            else:
+                self.assertLess(level, -6.0 - 25)  # 7 kHz would alias onto 1 kHz: filtered (-28 dB)
+
+    def test_a_16khz_bus_is_doubled_on_the_way_out(self):
+        import struct
+
+        from hushphone.hal.esp32.audio import I2sAudio
+
+        FakeI2S.made = []
+        audio = I2sAudio({"bck": 17, "ws": 45, "dout": 15, "din": 16, "mclk": 2}, bus_rate=16000)
+        tx = FakeI2S.made[1]
+        tx.room = 1 << 20
+        self.assertEqual(tx.kw["rate"], 16000)
+        gen = ToneGenerator(1000, 0.5)
+        for _ in range(20):
+            self.assertTrue(audio.write_frame(gen.frame()))
+        words = struct.unpack("<%di" % (len(tx.written) // 4), bytes(tx.written))
+        self.assertEqual(len(words), 20 * 320)
+        pcm = struct.pack("<%dh" % len(words), *[w >> 16 for w in words])
+        tone = ToneDetector(1000, 16000)
+        image = ToneDetector(7000, 16000)
+        tone.add(pcm[1280:])
+        image.add(pcm[1280:])
+        self.assertGreater(tone.result().snr_db, 25)
+        self.assertAlmostEqual(tone.result().level_dbfs, -6.35, delta=0.3)
+        self.assertLess(image.result().level_dbfs, -6.0 - 25)
+        with self.assertRaises(HalError):
+            I2sAudio({"bck": 17, "ws": 45, "dout": 15, "din": 16, "mclk": 2}, bus_rate=44100)
 
     def test_missing_data_pin_is_refused(self):
         from hushphone.hal.esp32.audio import I2sAudio

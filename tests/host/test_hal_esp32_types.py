@@ -17,7 +17,8 @@ from tests.support.runtimes import FIRMWARE_LIB
 
 HAL_ESP32 = FIRMWARE_LIB / "hushphone" / "hal" / "esp32"
 # Our modules (partition.py belongs to the OTA code and is checked by its owner).
-MODULES = ["audio.py", "board.py", "es8388.py", "keypad.py", "nvs_store.py", "ssd1306.py", "st7789.py"]
+MODULES = ["audio.py", "board.py", "es7210.py", "es8311.py", "es8388.py", "i2c_regs.py", "keypad.py", "nvs_store.py",
+           "ssd1306.py", "st7789.py"]
 
 # Defects inside the stub files themselves (not in our code) are not ours to report.
 MYPY_INI = """\
@@ -72,7 +73,7 @@ def test_hal_esp32_has_no_type_errors(stub_env):
 
 # Each misuse is one edit of a real module; mypy must name it.
 MISUSES = [
-    ("audio.py", "rate=rate, ibuf=_IBUF\n        )", "rat=rate, ibuf=_IBUF\n        )", 'Unexpected keyword argument "rat" for "I2S"'),
+    ("audio.py", "rate=bus_rate, ibuf=_IBUF", "rat=bus_rate, ibuf=_IBUF", 'Unexpected keyword argument "rat" for "I2S"'),
     ("audio.py", "self._tx.write(self._wide_view[self._tx_sent :])", "self._tx.send(self._wide_view[self._tx_sent :])", '"I2S" has no attribute "send"'),
     ("board.py", '(Pin(b["pin"], Pin.IN), b["press"]', '(Pin(b["pin"], Pin.INPUT), b["press"]', '"type[Pin]" has no attribute "INPUT"'),
     ("board.py", 'freq=bus.get("freq", 100000))', 'frequency=bus.get("freq", 100000))', 'Unexpected keyword argument "frequency"'),

@@ -2,8 +2,9 @@
 # frozen into the firmware as the module `pins`). The pin map is plain data:
 #
 #   "i2c":     {"id", "sda", "scl", "freq"}           shared by codec and display
-#   "i2s":     {"bck", "ws", "dout", "din", "mclk"}   GPIO numbers (mclk may be None)
+#   "i2s":     {"bck", "ws", "dout", "din", "mclk", "rate"}  GPIOs (mclk may be None); bus rate 8000 or 16000
 #   "codec":   {"type": "es8388", "address", "input": "line1" | "line2" | "difference"}
+#              {"type": "es8311+es7210", "address", "adc_address"}  (speaker DAC + microphone ADC)
 #   "pa_enable": GPIO or None                         speaker amplifier enable
 #   "matrix":  {"rows": [...], "cols": [...], "keys": ["123", "456", "789", "*0#"]}
 #   "buttons": [{"pin", "press", "release" (optional), "active_low"}]
@@ -29,15 +30,46 @@ def make_i2c(pins):
     return I2C(bus.get("id", 0), scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus.get("freq", 100000))
 
 
+class CodecPair:
+    """A playback codec and a separate microphone ADC on one I2S bus, as
+    one codec (ESP32-S3-BOX-3: ES8311 + ES7210)."""
+
+    def __init__(self, dac, adc):
+        self.dac = dac
+        self.adc = adc
+
+    def set_volume(self, percent):
+        self.dac.set_volume(percent)
+
+    def set_mic_gain(self, db):
+        self.adc.set_mic_gain(db)
+
+    def mute(self, on):
+        self.dac.mute(on)
+
+    def stop(self):
+        self.dac.stop()
+
+
 def make_codec(pins, i2c):
     codec = pins.get("codec") or {}
     kind = codec.get("type")
+    rate = pins["i2s"].get("rate", 8000)
     if kind == "es8388":
         from hushphone.hal.esp32.es8388 import ES8388
 
         chip = ES8388(i2c, codec.get("address", 0x10))
         chip.init(adc_input=_INPUTS[codec.get("input", "line1")])
         return chip
+    if kind == "es8311+es7210":
+        from hushphone.hal.esp32.es7210 import ES7210
+        from hushphone.hal.esp32.es8311 import ES8311
+
+        dac = ES8311(i2c, codec.get("address", 0x18))
+        dac.init(rate=rate)
+        adc = ES7210(i2c, codec.get("adc_address", 0x40))
+        adc.init(rate=rate)
+        return CodecPair(dac, adc)
     raise HalError("codec %r has no driver in this firmware" % (kind,))
 
 
@@ -45,7 +77,7 @@ def make_audio(pins, i2c):
     from hushphone.hal.esp32.audio import I2sAudio
 
     codec = make_codec(pins, i2c)
-    return I2sAudio(pins["i2s"], codec=codec, pa_pin=pins.get("pa_enable"))
+    return I2sAudio(pins["i2s"], codec=codec, pa_pin=pins.get("pa_enable"), bus_rate=pins["i2s"].get("rate", 8000))
 
 
 def make_keypad(pins):
@@ -93,6 +125,8 @@ def self_test_checks(pins, i2c):
     addresses = []
     if pins.get("codec"):
         addresses.append(("codec", pins["codec"].get("address", 0x10)))
+        if pins["codec"].get("adc_address") is not None:
+            addresses.append(("microphone ADC", pins["codec"]["adc_address"]))
     if (pins.get("display") or {}).get("type") == "ssd1306":
         addresses.append(("display", pins["display"].get("address", 0x3C)))
     for name, addr in addresses:

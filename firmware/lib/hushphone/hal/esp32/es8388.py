@@ -13,7 +13,7 @@
 #   0x17 DACCONTROL1 (DAC format/word length)  0x19 DACCONTROL3 (mute bit 2)
 #   0x2E..0x31 LOUT1/ROUT1/LOUT2/ROUT2 volume (0x00 = -45 dB .. 0x21 = +4.5 dB)
 from hushphone.compat import const
-from hushphone.hal.interfaces import HalError
+from hushphone.hal.esp32.i2c_regs import CodecError, I2cRegisters  # noqa: F401  (CodecError: callers catch it from here)
 
 ADDRESS = const(0x10)  # 7-bit address with CE low (esp-adf's 0x20 is the 8-bit write address)
 
@@ -56,32 +56,11 @@ _BITS_16 = const(0x03)  # esp-adf BIT_LENGTH_16BITS
 _FMT_I2S = const(0x00)  # esp-adf ES_I2S_NORMAL (Philips I2S)
 
 
-class CodecError(HalError):
-    pass
+class ES8388(I2cRegisters):
+    name = "ES8388"
 
-
-class ES8388:
     def __init__(self, i2c, address=ADDRESS):
-        self.i2c = i2c
-        self.address = address
-        self._one = bytearray(1)
-
-    def write(self, reg, value):
-        self._one[0] = value
-        try:
-            self.i2c.writeto_mem(self.address, reg, self._one)
-        except OSError as e:
-            raise CodecError("ES8388 at 0x%02x does not answer (register 0x%02x): %s" % (self.address, reg, e))
-
-    def read(self, reg):
-        try:
-            self.i2c.readfrom_mem_into(self.address, reg, self._one)
-        except OSError as e:
-            raise CodecError("ES8388 at 0x%02x does not answer (register 0x%02x): %s" % (self.address, reg, e))
-        return self._one[0]
-
-    def present(self):
-        return self.address in self.i2c.scan()
+        I2cRegisters.__init__(self, i2c, address)
 
     def init(self, adc_input=INPUT_LINE1, dac_output=OUTPUT_ALL, volume=70, mic_gain_db=24):
         """Power up as an I2S slave, 16-bit Philips I2S, MCLK/LRCK = 256,
@@ -119,10 +98,10 @@ class ES8388:
 
     def _config_i2s(self):
         # es8388_config_fmt then es8388_set_bits_per_sample (read-modify-write).
-        self.write(ADCCONTROL4, (self.read(ADCCONTROL4) & 0xFC) | _FMT_I2S)
-        self.write(DACCONTROL1, (self.read(DACCONTROL1) & 0xF9) | (_FMT_I2S << 1))
-        self.write(ADCCONTROL4, (self.read(ADCCONTROL4) & 0xE3) | (_BITS_16 << 2))
-        self.write(DACCONTROL1, (self.read(DACCONTROL1) & 0xC7) | (_BITS_16 << 3))
+        self.update(ADCCONTROL4, 0xFC, _FMT_I2S)
+        self.update(DACCONTROL1, 0xF9, _FMT_I2S << 1)
+        self.update(ADCCONTROL4, 0xE3, _BITS_16 << 2)
+        self.update(DACCONTROL1, 0xC7, _BITS_16 << 3)
 
     def start(self):
         """es8388_start(ES_MODULE_ADC_DAC)."""
@@ -143,7 +122,7 @@ class ES8388:
         self.write(DACCONTROL21, 0x9C)
 
     def mute(self, on):
-        self.write(DACCONTROL3, (self.read(DACCONTROL3) & 0xFB) | (0x04 if on else 0x00))
+        self.update(DACCONTROL3, 0xFB, 0x04 if on else 0x00)
 
     def set_volume(self, percent):
         """Output volume 0..100 on both output pairs (esp-adf's scale:
