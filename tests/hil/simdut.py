@@ -17,6 +17,7 @@ console and raw REPL need a real tty), the tester opens the other. The
 bridge keeps what the handset prints while no tester has the port open
 (bounded), as a UART FIFO would not, so early boot lines are not lost.
 Everything is stopped by close(); the handset runs in its own session."""
+import json
 import os
 import select
 import signal
@@ -107,6 +108,39 @@ class SimulatedDut:
     def alive(self):
         return self.proc.poll() is None
 
+    # -- the console, for tests that do not go through the port ---------------
+
+    def send_line(self, text):
+        """Type one console line (as a tester on the port would)."""
+        os.write(self._dut_master, (text + "\r\n").encode())
+
+    def lines(self):
+        return self.text().replace("\r", "").split("\n")
+
+    def events(self):
+        """Every `@event {json}` line printed so far, as dicts."""
+        return [e for e in (parse_event(line) for line in self.lines()) if e is not None]
+
+    def wait_event(self, name, timeout=30.0, count=1, where=None, fail_on=()):
+        """The count-th event called `name` (and matching `where`); raises
+        AssertionError with the console transcript on timeout, when one of
+        `fail_on` comes first, or when the handset exits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = []
+            for e in self.events():
+                if e.get("event") in fail_on:
+                    raise AssertionError("%s: %s before %s: %s\n%s" % (self.name, e.get("event"), name, e,
+                                                                     self.text()[-3000:]))
+                if e.get("event") == name and (where is None or where(e)):
+                    found.append(e)
+            if len(found) >= count:
+                return found[count - 1]
+            if not self.alive() or time.monotonic() > deadline:
+                raise AssertionError("%s: no %s event (%s) within %.0f s; console:\n%s" % (
+                    self.name, name, "exited" if not self.alive() else "running", timeout, self.text()[-3000:]))
+            time.sleep(0.05)
+
     def text(self):
         return self.transcript.decode("utf-8", "replace")
 
@@ -128,3 +162,79 @@ class SimulatedDut:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def parse_event(line):
+    """The JSON object of an event line ("@event {...}" or "@{...}"), or None."""
+    line = line.strip()
+    if not line.startswith("@"):
+        return None
+    brace = line.find("{")
+    if brace < 0:
+        return None
+    try:
+        value = json.loads(line[brace:])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- simulated handsets as the tests configure them ----------------------------
+
+
+def handset_config(directory, user, password, proxy, ca_der, tone_hz=1000, **extra):
+    """Write the config of one simulated handset (the phone app with the
+    unix HAL: hushctl.sim's format) registered as `user` at `proxy` (an
+    object with .port and .host, e.g. tests/sim/kamailio.Kamailio), its
+    microphone a `tone_hz` sine, its speaker a WAV file. Returns the path
+    (mode 0600: it holds the password)."""
+    from hushctl.sim import write_config
+
+    directory = os.path.abspath(str(directory))
+    config = {
+        "name": user,
+        "root": os.path.join(directory, user),
+        "account": {"registrar": "sip:" + proxy.host, "user": user, "password": password},
+        "proxy_host": "127.0.0.1",
+        "proxy_port": proxy.port,
+        "server_hostname": proxy.host,
+        "ca_der": [str(ca_der)],
+        "tone_hz": tone_hz,
+        "speaker_wav": os.path.join(directory, "%s-speaker.wav" % user),
+    }
+    config.update(extra)
+    os.makedirs(directory, exist_ok=True)
+    return write_config(os.path.join(directory, "%s.json" % user), config)
+
+
+def read_pcm(path):
+    """(rate, 16-bit mono PCM) of a WAV file; a file still being written
+    (sizes not yet patched in its header) is read to its end."""
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AssertionError("%s is not a WAV file" % path)
+    pos, rate, channels, bits = 12, None, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            _fmt, channels, rate, _bps, _align, bits = struct.unpack("<HHIIHH", data[body:body + 16])
+        elif cid == b"data":
+            assert channels == 1 and bits == 16, "%s: not 16-bit mono" % path
+            end = len(data) if size == 0 else min(len(data), body + size)
+            return rate, data[body:end - ((end - body) & 1)]
+        pos = body + size + (size & 1)
+    raise AssertionError("%s has no data chunk" % path)
+
+
+def tone_seconds(pcm, freq, rate=8000, skip_s=0.0):
+    """hushphone.audio.tone measurements of `freq`, one per whole second of
+    `pcm` after `skip_s`."""
+    from hushphone.audio.tone import measure
+
+    second = 2 * rate
+    start = int(skip_s * rate) * 2
+    return [measure(pcm[i:i + second], freq, rate) for i in range(start, len(pcm) - second + 1, second)]

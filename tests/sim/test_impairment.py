@@ -5,6 +5,7 @@ The relay tests check the tool before it is trusted: its decisions are
 seeded, its counters agree with what actually arrived, and the proxy
 really points both handsets' media at it."""
 import asyncio
+import math
 import socket
 import struct
 import threading
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+from hushphone import g711
 from hushphone.sip import events
 from tests.sim.impair import CALLEE_TO_CALLER, CALLER_TO_CALLEE, Impairment, ImpairmentRelay, RelayingKamailio, media_port
 from tests.sim.sipphone import Phone, simple_sdp
@@ -145,3 +147,86 @@ def test_proxy_points_both_media_streams_at_the_relay(tmp_path, pki):
 
     with relay, RelayingKamailio(tmp_path / "kamailio", pki, USERS, relay) as proxy:
         asyncio.run(asyncio.wait_for(scenario(proxy), 60))
+
+
+# --- playout order, read from what the handset played -------------------------
+#
+# The sender plays a 1001 Hz tone. 160 samples (one 20 ms packet) hold 20.02
+# periods, so each packet starts 0.02 of a period (7.2 degrees) later in the
+# sine than the one before: the phase of a played frame names its packet
+# modulo 50. In order, consecutive played frames advance by +1 (or 0 when
+# the jitter buffer repeated the last frame to conceal a gap, or +2.. after
+# a gap); a frame played out of order goes backwards. No counter inside the
+# handset is needed to see it, and the check cannot be fooled by a counter.
+
+ORDER_TONE_HZ = 1001
+_STEPS = 50  # frames until the phase pattern repeats (1 / 0.02)
+
+
+def frame_phases(pcm, freq=ORDER_TONE_HZ, rate=8000, frame=160, min_level=2000.0):
+    """Per 160-sample frame: its packet number modulo 50 from the tone's
+    phase, or None for a frame too quiet to tell (silence, fades)."""
+    w = 2 * math.pi * freq / rate
+    cos_t = [math.cos(w * n) for n in range(frame)]
+    sin_t = [math.sin(w * n) for n in range(frame)]
+    samples = struct.unpack("<%dh" % (len(pcm) // 2), pcm[: len(pcm) // 2 * 2])
+    out = []
+    for start in range(0, len(samples) - frame + 1, frame):
+        x = samples[start:start + frame]
+        re = sum(a * c for a, c in zip(x, cos_t))
+        im = sum(a * s for a, s in zip(x, sin_t))
+        amplitude = 2 * math.hypot(re, im) / frame
+        if amplitude < min_level:
+            out.append(None)
+            continue
+        # x = A sin(w (s + n)) correlates to phase w*s - pi/2.
+        phase = (math.atan2(-im, re) + math.pi / 2) % (2 * math.pi)
+        cycles = phase / (2 * math.pi)
+        out.append((cycles / (freq * frame / rate % 1.0)) % _STEPS)
+    return out
+
+
+def playout_steps(phases):
+    """The advance (in packets, rounded) between consecutive audible frames
+    at most 10 frames apart; a list of (frame index, step)."""
+    steps = []
+    prev = None
+    for i, p in enumerate(phases):
+        if p is None:
+            continue
+        if prev is not None and i - prev[0] <= 10:
+            steps.append((i, round(p - prev[1]) % _STEPS))
+        prev = (i, p)
+    return steps
+
+
+def backwards(steps):
+    """Steps that went back in the stream (a frame played out of order)."""
+    return [(i, s) for i, s in steps if s > _STEPS // 2]
+
+
+def _tone_frames(order, freq=ORDER_TONE_HZ, amplitude=12000):
+    """PCM of the sender's frames in the given order (packet numbers),
+    through G.711 mu-law as on the wire."""
+    out = bytearray()
+    coded = bytearray(160)
+    decoded = bytearray(320)
+    for k in order:
+        pcm = struct.pack("<160h", *(int(amplitude * math.sin(2 * math.pi * freq * (160 * k + n) / 8000))
+                                     for n in range(160)))
+        g711.ulaw_encode_into(pcm, coded)
+        g711.ulaw_decode_into(coded, decoded)
+        out += decoded
+    return bytes(out)
+
+
+def test_playout_order_check_sees_a_swapped_frame():
+    """The check itself: frames in order pass (repeats and gaps are fine), a
+    swapped pair or a late frame played after its successor is caught."""
+    in_order = [0, 1, 2, 3, 3, 5, 6, 7, 9, 10, 11] + list(range(12, 70))  # a repeat, gaps, a wrap of 50
+    assert backwards(playout_steps(frame_phases(_tone_frames(in_order)))) == []
+    assert {s for _, s in playout_steps(frame_phases(_tone_frames(in_order)))} == {0, 1, 2}
+    swapped = [0, 1, 2, 4, 3, 5, 6]
+    assert backwards(playout_steps(frame_phases(_tone_frames(swapped)))) == [(4, _STEPS - 1)]
+    late = [10, 11, 13, 12, 14]
+    assert len(backwards(playout_steps(frame_phases(_tone_frames(late))))) == 1

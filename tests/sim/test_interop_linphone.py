@@ -1,0 +1,123 @@
+"""Our handset (the phone app on the MicroPython unix port) and linphone
+(Debian linphone-cli, an independent SIP/SRTP/G.711 implementation) call
+each other through Kamailio over TLS with SDES-SRTP mandatory on both
+sides, in both directions. The tone is checked both ways: linphone plays a
+1000 Hz WAV that must come out of our handset's speaker, and records our
+1500 Hz tone to a WAV that we measure (linphonec `soundcard use files`,
+`play`, `record`)."""
+import math
+import os
+import struct
+import time
+import wave
+
+import pytest
+
+from hushctl.sim import SimHandset
+from tests.hil.simdut import handset_config, read_pcm, tone_seconds
+from tests.sim.conftest import USERS
+from tests.sim.linphone import Linphone
+
+pytestmark = pytest.mark.slow
+
+WAIT_S = 30.0  # generous: CI machines are loaded
+CALL_S = 4
+OUR_HZ = 1500
+LINPHONE_HZ = 1000
+MIN_SNR_DB = 30.0
+
+
+def write_tone_wav(path, freq, seconds, rate=8000):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
+                               for i in range(rate * seconds)))
+
+
+@pytest.fixture
+def linphone(tmp_path, kamailio, pki):
+    assert os.path.exists("/usr/bin/linphonec"), "linphonec is not installed (Debian linphone-cli)"
+    lin = Linphone(tmp_path / "linphone-home", kamailio, pki, "lin", USERS["lin"], auto_answer=True)
+    lin.tone = tmp_path / "linphone-plays.wav"
+    lin.recording = tmp_path / "linphone-heard.wav"
+    write_tone_wav(lin.tone, LINPHONE_HZ, CALL_S + 20)
+    lin.start()
+    try:
+        lin.command("play %s" % lin.tone)
+        lin.command("record %s" % lin.recording)  # appends: the file is new for each test
+        lin.wait_registered()
+        yield lin
+    finally:
+        lin.stop()
+
+
+@pytest.fixture
+def alice(tmp_path, kamailio, pki):
+    config = handset_config(tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=OUR_HZ)
+    handset = SimHandset(config)
+    try:
+        handset.wait_event("registered", WAIT_S)
+        yield handset
+    finally:
+        handset.stop()
+
+
+def check_in_call(event):
+    assert event["peer"] == "lin"
+    assert event["security"] == "sdes" and event["label"] == "SRTP (provider can decrypt)"
+    assert event["codec"] in ("PCMU", "PCMA") and event["suite"].startswith("AES_")
+
+
+def check_tones(alice, linphone, ended):
+    """Both directions, once both sides have stopped."""
+    stats = ended["stats"]
+    assert stats["received"] >= 50 * (CALL_S - 1), stats
+    assert stats["dropped_auth"] == 0 and stats["dropped_malformed"] == 0, stats
+    # linphone -> us: out of our speaker (after our jitter buffer filled).
+    rate, heard = read_pcm(alice.config["speaker_wav"])
+    seconds = tone_seconds(heard, LINPHONE_HZ, rate, skip_s=0.5)
+    assert len(seconds) >= CALL_S - 2, "our handset played only %.1f s" % (len(heard) / 2 / rate)
+    snrs = sorted(r.snr_db for r in seconds)
+    assert snrs[len(snrs) // 2] >= MIN_SNR_DB and all(r.present() for r in seconds), seconds
+    # us -> linphone: what linphone decrypted, decoded and recorded. Its
+    # adaptive playout may stretch a second: judge the median second, and
+    # require the tone in every one.
+    rate, recorded = read_pcm(linphone.recording)
+    seconds = tone_seconds(recorded, OUR_HZ, rate, skip_s=1.0)
+    assert len(seconds) >= CALL_S - 2, "linphone recorded only %.1f s" % (len(recorded) / 2 / rate)
+    snrs = sorted(r.snr_db for r in seconds)
+    assert snrs[len(snrs) // 2] >= MIN_SNR_DB and all(r.present() for r in seconds), snrs
+    # ... and it is our tone, not linphone's own coming back.
+    assert all(r.snr_db < -10 for r in tone_seconds(recorded, LINPHONE_HZ, rate, skip_s=1.0))
+
+
+def test_our_handset_calls_linphone(alice, linphone):
+    alice.send("dial lin")
+    check_in_call(alice.wait_event("in_call", WAIT_S))
+    linphone.wait_for(r"Call \d+ with <?sip:alice@localhost>? connected", WAIT_S)
+    time.sleep(CALL_S)
+    alice.send("hangup")
+    ended = alice.wait_event("ended", WAIT_S)
+    linphone.wait_for(r"Call \d+ .*ended", WAIT_S)
+    alice.stop()
+    linphone.stop()
+    assert ended["kind"] == "out" and ended["reason"] == "hung up", ended
+    check_tones(alice, linphone, ended)
+
+
+def test_linphone_calls_our_handset(alice, linphone):
+    linphone.command("call sip:alice@localhost")
+    incoming = alice.wait_event("incoming", WAIT_S)
+    assert incoming["peer"] == "lin" and incoming["waiting"] is False
+    alice.send("answer")
+    check_in_call(alice.wait_event("in_call", WAIT_S))
+    linphone.wait_for(r"Call \d+ with <?sip:alice@localhost>? connected", WAIT_S)
+    time.sleep(CALL_S)
+    linphone.command("terminate")
+    ended = alice.wait_event("ended", WAIT_S)
+    alice.stop()
+    linphone.stop()
+    assert ended["kind"] == "in" and ended["reason"] == "ended by peer", ended
+    check_tones(alice, linphone, ended)
