@@ -352,3 +352,66 @@ def test_sim_main_builds_the_hal_and_runs_the_app(tmp_path):
     assert "no phone app in this firmware (no_such_app_module)" in result.stdout
     result = run_micropython(["firmware/main.py"], timeout=120)
     assert result.returncode == 2 and "usage" in result.stdout
+
+
+# The SSD1306 datasheet's power-up sequence for a 128x64 module (as
+# micropython-lib's ssd1306 driver sends it), each byte as one command.
+SSD1306_INIT = [0xAE, 0x20, 0x00, 0x40, 0xA1, 0xA8, 0x3F, 0xC8, 0xD3, 0x00, 0xDA, 0x12, 0xD5, 0x80, 0xD9, 0xF1,
+                0xDB, 0x30, 0x81, 0xFF, 0xA4, 0xA6, 0x8D, 0x14, 0xAF]
+# ESP-ADF es8388_init's first writes (register, value): mute, CONTROL2, power, slave mode.
+ES8388_FIRST = ["1904", "0150", "0200", "0800"]
+
+
+def probe(name):
+    from tests.support.runtimes import run_micropython
+
+    result = run_micropython([str(REPO / "tests" / "host" / "hal_board_probe.py"), str(BOARDS_DIR / name)],
+                             timeout=120)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+    assert result.returncode == 0 and lines, result.stdout + result.stderr
+    return json.loads(lines[0][6:])
+
+
+@pytest.mark.parametrize("name", REAL_BOARDS)
+def test_board_builds_its_hal_from_its_pin_map(name):
+    """hal/esp32/board.build() with the board's own pins.py on the unix port,
+    over recording machine/esp32 stand-ins (framebuf is the real one)."""
+    out = probe(name)
+    pins = pin_module(name)["PINS"]
+    i2s = pins["i2s"]
+    rate = i2s.get("rate", 8000)
+    rx, tx = out["i2s"]
+    assert rx == [1, 1, 16, rate, i2s["bck"], i2s["ws"], i2s["din"]]  # I2S(1) RX, 16-bit
+    assert tx == [0, 2, 32, rate, i2s["bck"], i2s["ws"], i2s["dout"]]  # I2S(0) TX, 32-bit slots
+    assert out["mck"] == [i2s["mclk"]]
+    assert out["frame_in"] is True and out["frame_out_bytes"] == 640 * rate // 8000
+    assert out["pa"] == 1
+    assert out["settings"] == [4, 100]
+    assert out["checks"] and all(ok for _, ok in out["checks"])
+    codec = [hexes for addr, hexes in out["i2c_init"] if addr == pins["codec"]["address"]]
+    if pins["codec"]["type"] == "es8388":
+        assert codec[:4] == ES8388_FIRST and len(codec) == 38
+    else:
+        assert codec[:3] == ["001f", "0000", "0080"]  # ES8311 reset and power-on
+        adc = [hexes for addr, hexes in out["i2c_init"] if addr == pins["codec"]["adc_address"]]
+        assert adc[:2] == ["00ff", "0032"] and adc[-2:] == ["0071", "0041"]  # ES7210 reset ... enable
+    disp = pins["display"]
+    if disp["type"] == "ssd1306":
+        sent = [bytes.fromhex(h) for addr, h in out["i2c_init"] if addr == disp["address"]]
+        assert sent == [bytes((0x80, c)) for c in SSD1306_INIT]
+        assert out["display"] == [16, 8]
+        frame = [bytes.fromhex(h) for addr, h in out["display_i2c"] if addr == disp["address"]]
+        assert frame[:6] == [bytes((0x80, c)) for c in (0x21, 0, 127, 0x22, 0, 7)]  # the whole screen
+        data = frame[6]
+        assert data[0] == 0x40 and len(data) == 1 + 1024
+        page0, page1 = data[1:129], data[129:257]
+        assert page0[9 * 8:] == b"\xff" * (128 - 72)  # status line inverted after "SRTP ZRTP"
+        assert page1[5 * 8:] == bytes(128 - 40) and any(page1[:40])  # "Ready" in normal video
+    else:
+        assert out["spi_init"] == ["01", "11", "3a", "55", "36", "%02x" % disp["madctl"], "29"]
+        rows = disp["height"] // 8
+        assert out["display"] == [disp["width"] // 8, rows]
+        windows = out["display_spi"]
+        assert windows[:5] == ["2a", "%08x" % (disp["width"] - 1), "2b", "00000007", "2c"]
+        assert windows.count("2c") == rows  # every character row drawn once
+        assert out["display_spi_bytes"] == rows * (disp["width"] * 8 * 2 + 1 + 4 + 1 + 4 + 1)

@@ -39,7 +39,8 @@ class MipiLcdDisplay(Display):
         self.height = height // _CHAR
         self._strip = bytearray(width * _CHAR * 2)
         self._fb = framebuf.FrameBuffer(self._strip, width, _CHAR, framebuf.RGB565)
-        self._arg = bytearray(4)
+        self._cmd = bytearray(1)
+        self._arg = bytearray(4)  # CASET/RASET data (never the command byte's buffer)
         self.screen = None
         if sleep_ms is None:
             import time
@@ -66,8 +67,8 @@ class MipiLcdDisplay(Display):
     def command(self, cmd, data=None):
         self.cs.value(0)
         self.dc.value(0)
-        self._arg[0] = cmd
-        self.spi.write(memoryview(self._arg)[:1])
+        self._cmd[0] = cmd
+        self.spi.write(self._cmd)
         if data:
             self.dc.value(1)
             self.spi.write(data)
