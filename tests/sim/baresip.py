@@ -6,7 +6,7 @@ interop tests, driven over its ctrl_tcp module (netstring-framed JSON).
         bar.dial("sip:alice@localhost")
         bar.wait_event("CALL_ESTABLISHED")
         ...
-        bar.received_audio() -> (rate, pcm bytes) of what it decoded
+        bar.received_audio_path() -> the WAV of what it decoded
 
 Its own config directory; SIP over TLS only (an account with
 `transport=tls` through the proxy as outbound); SDES-SRTP mandatory
@@ -25,7 +25,6 @@ import socket
 import subprocess
 import threading
 import time
-import wave
 from pathlib import Path
 
 from tests.sim.kamailio import free_port
@@ -86,6 +85,7 @@ class Baresip:
     def __init__(self, workdir, proxy, ca_pem, user, password, source_wav, auto_answer=True):
         self.dir = Path(workdir)
         self.user = user
+        self.domain = proxy.host
         self.config_dir = self.dir / "config"
         self.rec_dir = self.dir / "rec"
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -233,12 +233,10 @@ class Baresip:
 
     # -- what it heard ----------------------------------------------------------
 
-    def received_audio(self):
-        """(rate, 16-bit mono PCM) that baresip decoded from the call: the
-        sndfile filter's "-dec.wav" file (complete once the call ended)."""
+    def received_audio_path(self):
+        """The WAV file of what baresip decoded from the call (the sndfile
+        filter's "-dec.wav"; complete once the call has ended)."""
         files = sorted(glob.glob(str(self.rec_dir / "dump-*-dec.wav")))
         if not files:
             raise BaresipError("baresip recorded nothing in %s" % self.rec_dir)
-        with wave.open(files[-1]) as w:
-            assert w.getnchannels() == 1 and w.getsampwidth() == 2, "unexpected recording format"
-            return w.getframerate(), w.readframes(w.getnframes())
+        return files[-1]
