@@ -77,6 +77,7 @@ class LineReader:
         self._poller = select.poll()
         self._poller.register(self._stream, select.POLLIN)
         self._buf = b""
+        self._skipping = False
         self.closed = False
         self.dropped = 0
         if not IS_MICROPYTHON:
@@ -113,11 +114,19 @@ class LineReader:
         lines = []
         while b"\n" in self._buf:
             line, self._buf = self._buf.split(b"\n", 1)
+            if self._skipping:  # the end of an over-long line, already counted
+                self._skipping = False
+                continue
+            if len(line) > _MAX_LINE:
+                self.dropped += 1
+                continue
             try:
                 lines.append(line.decode())
             except UnicodeError:
                 self.dropped += 1
         if len(self._buf) > _MAX_LINE:
             self._buf = b""
-            self.dropped += 1
+            if not self._skipping:
+                self.dropped += 1
+            self._skipping = True
         return lines

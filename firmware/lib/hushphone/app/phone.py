@@ -742,6 +742,11 @@ def main(argv):
     from hushphone.hal.unix import board
 
     hal = board.build(config)
+    import time
+
+    # The simulation trusts its host's clock (a handset learns the time
+    # from the network); the call log's retention by days needs it.
+    hal.clock.set_unix_time(time.time())
     asyncio.run(run(hal, config))
     return 0
 
