@@ -12,20 +12,24 @@ _MAX_EVENTS = const(16)  # events not yet polled; older ones are dropped first
 
 
 class Debouncer:
+    """Key ids are small ints (a matrix uses row*cols+col, buttons 100+i,
+    touch pads 200+i), so a scan allocates nothing."""
+
     def __init__(self, debounce_ms=DEBOUNCE_MS):
         self.debounce_ms = debounce_ms
-        self._raw = {}  # key id -> (raw pressed, since_ms)
-        self._stable = {}  # key id -> stable pressed
+        self._raw = {}  # key id -> last raw reading
+        self._since = {}  # key id -> when the raw reading last changed
+        self._stable = {}  # key id -> debounced state
         self.events = []
 
     def update(self, key_id, pressed, now_ms, press_event, release_event=None):
-        raw = self._raw.get(key_id)
-        if raw is None or raw[0] != pressed:
-            self._raw[key_id] = (pressed, now_ms)
+        if self._raw.get(key_id) is not pressed:
+            self._raw[key_id] = pressed
+            self._since[key_id] = now_ms
             return
-        if now_ms - raw[1] < self.debounce_ms:
+        if now_ms - self._since[key_id] < self.debounce_ms:
             return
-        if self._stable.get(key_id, False) == pressed:
+        if self._stable.get(key_id, False) is pressed:
             return
         self._stable[key_id] = pressed
         event = press_event if pressed else release_event
@@ -68,11 +72,14 @@ class MatrixKeypad(Keypad):
             col.init(mode_in, pull_up)
 
     def scan(self, now_ms):
-        for r, row in enumerate(self.rows):
+        ncols = len(self.cols)
+        update = self.deb.update
+        for r in range(len(self.rows)):
+            row = self.rows[r]
             row.init(self._out, value=0)
             line = self.keymap[r]
-            for c, col in enumerate(self.cols):
-                self.deb.update((r, c), col.value() == 0, now_ms, line[c])
+            for c in range(ncols):
+                update(r * ncols + c, self.cols[c].value() == 0, now_ms, line[c])
             row.init(self._in)
 
     def poll(self, now_ms):
@@ -90,7 +97,7 @@ class ButtonKeys(Keypad):
     def scan(self, now_ms):
         for i, (pin, press, release, low) in enumerate(self.buttons):
             level = pin.value()
-            self.deb.update(("b", i), (level == 0) if low else (level == 1), now_ms, press, release)
+            self.deb.update(100 + i, (level == 0) if low else (level == 1), now_ms, press, release)
 
     def poll(self, now_ms):
         self.scan(now_ms)
@@ -108,7 +115,7 @@ class TouchKeys(Keypad):
 
     def scan(self, now_ms):
         for i, (pad, key) in enumerate(self.pads):
-            self.deb.update(("t", i), pad.read() < self.threshold, now_ms, key)
+            self.deb.update(200 + i, pad.read() < self.threshold, now_ms, key)
 
     def poll(self, now_ms):
         self.scan(now_ms)
