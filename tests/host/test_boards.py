@@ -415,3 +415,60 @@ def test_board_builds_its_hal_from_its_pin_map(name):
         assert windows[:5] == ["2a", "%08x" % (disp["width"] - 1), "2b", "00000007", "2c"]
         assert windows.count("2c") == rows  # every character row drawn once
         assert out["display_spi_bytes"] == rows * (disp["width"] * 8 * 2 + 1 + 4 + 1 + 4 + 1)
+
+
+SIM_UPDATE_SETUP = """
+import sys
+from ota_sim_support import CHIP, SimHandset, fixture
+from test_ota_updater import stream
+h = SimHandset(root=sys.argv[1])
+h.boot()
+result = stream(h.service().updater(), fixture("v2.hushota"))
+print("INSTALLED", result.version, CHIP)
+"""
+
+SIM_RESET = """
+import sys
+from ota_sim_support import CHIP
+from hushphone.hal.unix import bootloader
+from hushphone.hal.unix.secure_boot import SimSecureBoot
+from hushphone.hal.unix.nvs import Nvs
+from hushphone.ota.truststore import NAMESPACE
+info = bootloader.boot(sys.argv[1], SimSecureBoot(Nvs(sys.argv[1], NAMESPACE), CHIP))
+print("BOOTED", info.label, info.state, info.rolled_back)
+"""
+
+
+def test_sim_main_confirms_an_update_that_passes_its_self_test(tmp_path):
+    """A simulated handset with flash: main.py's reset boots the freshly
+    installed update (pending verification), the self-test passes and the
+    update is confirmed, so the next reset keeps it. Without main.py's
+    confirmation the same update is rolled back."""
+    import os
+
+    from tests.support.runtimes import run_micropython
+
+    (tmp_path / "probe_app.py").write_text("async def run(hal, config):\n    print('APP RUNNING')\n")
+    results = {}
+    for case in ("main", "no-main"):
+        root = tmp_path / case
+        os.mkdir(root)
+        setup = run_micropython(["-c", SIM_UPDATE_SETUP, str(root)], timeout=120)
+        assert "INSTALLED 1.1.0" in setup.stdout, setup.stdout + setup.stderr
+        chip = setup.stdout.split()[-1]
+        if case == "main":
+            (tmp_path / "sim.json").write_text(json.dumps({"root": str(root), "chip": chip, "app": "probe_app"}))
+            run = run_micropython(["firmware/main.py", str(tmp_path / "sim.json")], extra_paths=[tmp_path], timeout=120)
+            assert run.returncode == 0, run.stdout + run.stderr
+            assert "hushphone: booted ota_1 (secure version 2)" in run.stdout
+            assert "ota: self-test passed, firmware confirmed" in run.stdout
+            assert "APP RUNNING" in run.stdout
+        else:
+            first = run_micropython(["-c", SIM_RESET, str(root)], timeout=120)
+            assert "BOOTED ota_1" in first.stdout, first.stdout + first.stderr
+        again = run_micropython(["-c", SIM_RESET, str(root)], timeout=120)
+        results[case] = again.stdout.split("BOOTED ")[1].split()
+    from hushphone.hal.unix import otadata as od
+
+    assert results["main"] == ["ota_1", str(od.STATE_VALID), "False"]
+    assert results["no-main"][0] == "ota_0" and results["no-main"][2] == "True"
