@@ -1,27 +1,27 @@
-# Audio through machine.I2S to a codec that is an I2S slave (ES8388).
+# Audio through machine.I2S to codecs that are I2S slaves (ES8388; ES8311
+# with ES7210).
 #
 # MicroPython's I2S object is one direction of one controller, always the
 # clock master (docs: "controller operation only"; ports/esp32 keeps one
 # object per id). A full-duplex codec therefore gets two objects on the
 # chip's two controllers (ESP32 and ESP32-S3 both have I2S0 and I2S1),
-# sharing BCK and WS: RX on I2S(1) first, then TX
-# on I2S(0), so the pins end up carrying the TX controller's clocks (the
-# GPIO matrix routes a pin from the last peripheral attached). Both run
-# from the same clock source with the same divider. The ESP32 RX path
-# always reads 32-bit stereo slots (BCLK = 64 fs), so TX is opened with
-# bits=32 too, keeping one BCLK on the wire; frames are widened from 16 to
-# 32 bits on the way out (the sample in the upper half, as I2S sends MSB
-# first) and the RX object's bits=16 mono mode picks the upper half of the
-# left slot. MCLK (256 fs) goes out through mck= on the TX object: the
-# original ESP32 can only route it to GPIO0/1/3 (the S3 to any GPIO), and
-# mck= needs a MicroPython whose
-# ESP32 I2S accepts it (declared in the 1.29 stubs this code is checked
-# with). This arrangement is derived from the MicroPython and ESP-IDF
-# sources, not yet measured on a board: see boards/README.md.
+# sharing BCK and WS: RX on I2S(1) first, then TX on I2S(0), so the pins end
+# up carrying the TX controller's clocks (the GPIO matrix routes a pin from
+# the last peripheral attached). Both divide the same clock source by the
+# same ratio. The ESP32 RX path always reads 32-bit stereo slots (BCLK =
+# 64 fs), so TX is opened with bits=32 too, keeping one BCLK on the wire:
+# frames are widened from 16 to 32 bits on the way out (the sample in the
+# upper half, as I2S sends MSB first), and the RX object's bits=16 mono mode
+# picks the upper half of the left slot. MCLK (256 fs) goes out through mck=
+# on the TX object: the original ESP32 can only route it to GPIO0/1/3 (the
+# S3 to any GPIO), and mck= needs a MicroPython whose ESP32 I2S accepts it
+# (the 1.29 stubs this code is type-checked with declare it). This
+# arrangement is derived from the MicroPython and ESP-IDF sources, not yet
+# measured on a board: see boards/README.md.
 #
-# Non-blocking: registering each I2S object with select.poll puts it in
-# MicroPython's asyncio mode, where readinto/write move only what the DMA
-# buffers hold and return at once.
+# Non-blocking: select.poll on an I2S object puts it in MicroPython's
+# asyncio mode, where readinto/write move only what the DMA buffers hold
+# and return at once; a frame is assembled across calls.
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.hal.interfaces import FRAME_BYTES, FRAME_SAMPLES, RATE, Audio, HalError
 
