@@ -1,8 +1,11 @@
 # Espressif ESP32-LyraT v4.3 (ESP32-WROVER-B: 4 MB flash, 8 MB PSRAM), pins
-# from the v4.3 schematic / esp-adf board_pins_config.c, plus the handset
-# add-ons Hushphone needs: a 4x3 dial pad and an SSD1306 on the codec's I2C
-# bus. The dial pad takes GPIO19 (headphone detect), GPIO22 (green LED) and
-# GPIO13 (the Vol- touch pad), which a desk phone does not need.
+# from esp-adf's lyrat_v4_3 board_def.h / board_pins_config.c (touch pads:
+# Set = TOUCH9 = GPIO32, Play = TOUCH8 = GPIO33, Vol+ = TOUCH7 = GPIO27),
+# plus the handset add-ons Hushphone needs: a 4x3 dial pad and an SSD1306
+# on the codec's I2C bus. The dial pad takes the SD card's pins (2, 4, 14,
+# 15, so the card slot stays empty; the rows are inputs at reset, leaving
+# the GPIO2/GPIO15 straps alone), GPIO19 (headphone detect), GPIO22 (green
+# LED) and GPIO13 (the Vol- touch pad), which a desk phone does not need.
 # Frozen into the firmware as the module `pins`; plain data only.
 BOARD = "lyrat-v4.3"
 CHIP = "esp32"
