@@ -117,6 +117,7 @@ def test_our_handset_and_linphone_hear_each_other(tmp_path):
             "account": {"registrar": "sip:" + PROXY_HOST, "user": "alice", "password": passwords["alice"]},
             "proxy_host": "127.0.0.1", "proxy_port": proxy.port, "server_hostname": PROXY_HOST,
             "ca_der": [str(pki.ca_der)], "tone_hz": 1500, "speaker_wav": str(tmp_path / "alice-heard.wav"),
+            "zrtp": False,  # linphone is set to SDES here
         })
         lin = Proc(["linphonec", "-c", str(rc), "-a"], dict(os.environ, HOME=str(home)), cwd=str(tmp_path))
         alice = None

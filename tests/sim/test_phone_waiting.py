@@ -19,6 +19,14 @@ def lab(tmp_path):
     lab.close()
 
 
+def secure(a, b, count=1):
+    """Both handsets finished the ZRTP key agreement (the default) of
+    their count-th call and show the same SAS."""
+    counts = count if isinstance(count, tuple) else (count, count)
+    sas = [h.wait_event("secure", WAIT_S, count=n)["sas"] for h, n in zip((a, b), counts)]
+    assert sas[0] == sas[1], sas
+
+
 def received(handset, peer):
     for line in handset.stats()["lines"]:
         if line["peer"] == peer:
@@ -39,6 +47,7 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     bob.wait_event("incoming", WAIT_S)
     bob.key("OFFHOOK")
     alice.wait_event("in_call", WAIT_S)
+    secure(alice, bob)
 
     # Carol calls: it waits beside Alice's call; Bob declines (603).
     carol.send("dial bob")
@@ -55,6 +64,7 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     bob.wait_event("incoming", WAIT_S, count=3)
     bob.key("SOFT1")
     carol.wait_event("in_call", WAIT_S, count=1)
+    secure(carol, bob, count=(1, 2))
     held = alice.wait_event("held", WAIT_S)
     assert held["by"] == "peer" and held["peer"] == "bob"
     assert "held by peer" in " ".join(alice.stats()["screen"])
@@ -82,6 +92,7 @@ def test_hold_and_resume(lab):
     alice.wait_event("incoming", WAIT_S)
     alice.key("SOFT1")
     bob.wait_event("in_call", WAIT_S)
+    secure(alice, bob)
     assert flowing(alice, "bob")
 
     bob.key("HOLD")

@@ -72,6 +72,7 @@ def _handset_config(workdir, name, proxy, pki, password, tone_hz, contacts=()):
         "media_host": "127.0.0.1",
         "tone_hz": tone_hz,
         "speaker_wav": str(root / "speaker.wav"),
+        "zrtp": False,  # this demo shows SDES-SRTP through the proxy
     }
     return write_config(Path(workdir) / ("%s.json" % name), config)
 

@@ -195,9 +195,16 @@ class CallControl:
         self._end(line, "declined", now)
         return True
 
-    def hangup(self, now, reason="hung up"):
-        """Hang up the current call; an unanswered incoming one is declined.
-        The held call, if any, comes back (resumed)."""
+    def hangup(self, now, reason="hung up", line=None):
+        """Hang up the current call (or `line`); an unanswered incoming one
+        is declined. The held call, if any, comes back (resumed)."""
+        if line is not None and line is not self.current:
+            if line.state == RINGING:
+                self._actions.append(("reject", line, DECLINE))
+                self._end(line, reason, now)
+            elif line.state != ENDED:
+                self._end(line, reason, now, hangup=True)
+            return True
         line = self.current
         if line is None:
             ringing = self.ringing_line()

@@ -148,9 +148,10 @@ def about_items(protections, version):
 # -- the screen ------------------------------------------------------------------
 
 
-def soft_keys(calls, menu_open=False):
+def soft_keys(calls, menu_open=False, security=None):
     """[(label, action)] for SOFT1..SOFT3 in this state. `calls` is the
-    CallControl."""
+    CallControl, `security` the current call's CallSecurity: a ZRTP call
+    whose SAS is not verified yet offers Confirm/Reject first."""
     line = calls.current
     ringing = calls.ringing_line()
     if ringing is not None:
@@ -163,6 +164,9 @@ def soft_keys(calls, menu_open=False):
         return [("Menu", "MENU"), ("Log", "LOG"), ("", None)]
     if line.state == cc.CALLING:
         return [("", None), ("", None), ("Cancel", "HANGUP")]
+    if (line.state == cc.IN_CALL and security is not None and security.kind == "zrtp" and security.secure
+            and not security.verified):
+        return [("Confirm", "SAS_OK"), ("Reject", "SAS_BAD"), ("End", "HANGUP")]
     hold = "Resume" if line.state == cc.HELD else "Hold"
     mute = "Unmute" if line.muted else "Mute"
     return [(hold, "HOLD"), (mute, "MUTE"), ("End", "HANGUP")]
@@ -218,7 +222,7 @@ def render(view, now, width=21, height=8):
     lines = lines[:body]
     while len(lines) < body:
         lines.append("")
-    keys = soft_keys(calls, view.menu.open)
+    keys = soft_keys(calls, view.menu.open, security)
     out += lines
     out.append(_soft_key_line(keys, width))
     return out

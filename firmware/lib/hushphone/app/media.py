@@ -141,11 +141,8 @@ class MediaSession:
         self.stats = MediaStats()
         self.stats._jb = self._jitter.stats
         self.remote_ssrc = None
-        # RFC 4733 telephone events (DTMF) on their negotiated payload type:
-        # key presses received wait in `keys` until the app takes them.
-        self.dtmf_payload_type = dtmf_payload_type
-        self._dtmf = DtmfReceiver() if dtmf_payload_type is not None else None
         self.keys = []
+        self.enable_dtmf(dtmf_payload_type)
 
     def _new_jitter(self):
         self._jitter = JitterBuffer(FRAME_SAMPLES, PTIME_MS, self._jitter_ms[0], self._jitter_ms[1])
@@ -178,6 +175,12 @@ class MediaSession:
         self._ts = (ts + FRAME_SAMPLES) & 0xFFFFFFFF
         self.stats.sent += 1
         return packet
+
+    def enable_dtmf(self, payload_type):
+        """RFC 4733 telephone events (DTMF) on their negotiated payload type
+        (None: off). Key presses received wait in `keys` for the app."""
+        self.dtmf_payload_type = payload_type
+        self._dtmf = DtmfReceiver() if payload_type is not None else None
 
     @property
     def timestamp(self):

@@ -16,6 +16,8 @@
 #   ca_der             [paths of DER CA certificates] (else NVS hush_trust)
 #   media_host         our media address (127.0.0.1 in the simulation)
 #   allow_insecure_media  accept plain RTP, shown NOT ENCRYPTED (default off)
+#   zrtp               offer and prefer ZRTP end-to-end keys (default on); the
+#                      ZID cache (retained secrets) lives in the secrets store
 #   codecs, max_calls, calllog_path, contacts_path, log_max, name
 import json
 import sys
@@ -29,7 +31,7 @@ from hushphone.app.calllog import CallLog
 from hushphone.app.console import ConsoleError, LineReader, event_line, parse
 from hushphone.app.contacts import Contacts, ContactsError, dial_target
 from hushphone.app.media import FRAME_BYTES, MediaSession, bind_random_port, sockaddr
-from hushphone.app.security import MediaPolicy, PolicyRefused
+from hushphone.app.security import ZRTP, MediaPolicy, PolicyRefused
 from hushphone.app.settings import Settings
 from hushphone.audio.tone import ToneGenerator, fill_silence
 from hushphone.compat import IS_MICROPYTHON
@@ -113,10 +115,12 @@ class CallMedia:
     """One call's media: its UDP port, SDP, media session and protection.
     The session is replaced when a re-INVITE brings new keys."""
 
-    def __init__(self, host, random_bytes):
+    def __init__(self, host, random_bytes, zrtp_engine=None):
         self.sock, self.port = bind_random_port(host, random_below)
         self.host = host
         self.random_bytes = random_bytes
+        self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
+        self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
         self.offer = None  # our last offer (outgoing call, our re-INVITE)
         self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
         self.session = None
@@ -128,8 +132,26 @@ class CallMedia:
         self.keys_received = []
         self.old_stats = []
 
-    def start(self, neg, security):
-        """Key and start the media for a negotiated stream."""
+    def hello_hash(self):
+        return self.engine.hello_hash() if self.engine is not None else None
+
+    def start(self, neg, security, now):
+        """Key and start the media for a negotiated stream. A ZRTP call
+        keeps its key agreement (and SAS) across re-INVITEs."""
+        self.remote = sockaddr(neg.remote_addr, neg.remote_port)
+        self.direction = neg.direction
+        if security.kind == ZRTP:
+            if self.zsession is None:
+                from hushphone.zrtp.session import ZrtpMediaSession
+
+                self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
+                self.zsession = ZrtpMediaSession(self.engine, neg.codec, self.random_bytes,
+                                                 payload_type=neg.payload_type)
+                self.zsession.start(now)
+                self.security = security
+            self.neg = neg
+            return
+        self.zsession = None
         if self.session is not None:
             self.old_stats.append(self.session.stats.as_dict())
         self.neg = neg
@@ -142,21 +164,38 @@ class CallMedia:
             tx = rx = _Plain()  # allowed only by allow_insecure_media (the policy said so)
         self.session = MediaSession(neg.codec, tx, rx, self.random_bytes, payload_type=neg.payload_type,
                                     dtmf_payload_type=neg.dtmf_payload_type)
-        self.remote = sockaddr(neg.remote_addr, neg.remote_port)
-        self.direction = neg.direction
 
     def drain(self, now):
+        """Take what arrived; returns the ZRTP events that happened."""
+        zs = self.zsession
         session = self.session
         for _ in range(_MAX_READS):
             try:
                 data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
             except OSError:
                 break  # nothing more waiting (EAGAIN)
-            if session is not None:
+            if zs is not None:
+                zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
+            elif session is not None:
                 session.receive_packet(data, now)
+        found = []
+        if zs is not None:
+            zs.poll(now)
+            for d in zs.datagrams_to_send():
+                self._sendto(d)
+            while True:
+                e = zs.next_event()
+                if e is None:
+                    break
+                found.append(e)
+            if zs.media is not None and self.session is not zs.media:
+                self.session = zs.media  # secure: audio may flow now, never before
+                self.session.enable_dtmf(self.neg.dtmf_payload_type)
+                session = self.session
         if session is not None and session.keys:
             self.keys_received += session.keys
             del session.keys[:]
+        return found
 
     def send(self, frame):
         if self.session is None or not _can_send(self.direction):
@@ -201,6 +240,21 @@ class _Plain:
         return bytes(packet)
 
 
+class _StoreStorage:
+    """The ZID cache's storage (get/set of blobs) on a HAL Store: the
+    secrets store, as retained secrets are secrets."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def get(self, key):
+        return self._store.get_bytes(key)
+
+    def set(self, key, value):
+        self._store.set_bytes(key, value)
+        self._store.commit()
+
+
 class Phone:
     def __init__(self, hal, config, out=None):
         self.hal = hal
@@ -226,7 +280,16 @@ class Phone:
         host, port, server_name = self._proxy(account, domain)
         self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
                                          on_event=self._on_sip)
-        self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False))
+        self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
+                                  zrtp=config.get("zrtp", True))
+        self._zid_cache = None
+        self._keypool = None
+        if self.policy.zrtp:
+            from hushphone.zrtp.cache import ZidCache
+            from hushphone.zrtp.keypool import KeyPool
+
+            self._zid_cache = ZidCache(_StoreStorage(hal.secrets), hal.random_bytes)
+            self._keypool = KeyPool(hal.random_bytes)
         self.codecs = config.get("codecs", ["PCMU", "PCMA"])
         self.media_host = config.get("media_host", "127.0.0.1")
         self.calls = cc.CallControl(config.get("max_calls", 2))
@@ -245,6 +308,7 @@ class Phone:
         self._silence = bytearray(FRAME_BYTES)
         self._beep = ToneGenerator(440, 0.2)
         self._screen = None
+        self._ticks = 0
         self._screen_at = -_SCREEN_EVERY_MS
         self._unregistered = asyncio.Event()
 
@@ -295,13 +359,15 @@ class Phone:
         self.view.message = None
         name = _KEY_ALIASES.get(name, name)
         if name in _SOFT:
-            name = dm.soft_keys(self.calls, self.view.menu.open)[_SOFT.index(name)][1]
+            name = dm.soft_keys(self.calls, self.view.menu.open, self._current_security())[_SOFT.index(name)][1]
             if name is None:
                 return
         if name in (hw.HOOK, hw.SPEAKER):
             busy = self.calls.current is not None or self.calls.ringing_line() is not None
             name = "HANGUP" if busy and self.calls.ringing_line() is None else "CALL"
-        if name == "MENU":
+        if name in ("SAS_OK", "SAS_BAD"):
+            self._sas_verdict(name == "SAS_OK", now)
+        elif name == "MENU":
             self.view.menu.push("Menu", dm.main_menu_items())
         elif name == "LOG":
             self._menu_action("calllog")
@@ -347,6 +413,59 @@ class Phone:
             menu.close()
             if target:
                 self.dial(target)
+
+    def _current_security(self):
+        line = self.calls.current
+        return self._security_of(line) if line is not None else None
+
+    def _zrtp_engine(self):
+        """A fresh ZRTP engine for a call (our Hello hash goes into the SDP),
+        or None when ZRTP is off."""
+        if self._zid_cache is None:
+            return None
+        from hushphone.zrtp.engine import ZrtpEngine
+
+        return ZrtpEngine(self._zid_cache, self.hal.random_bytes, keypool=self._keypool,
+                          wall_time_s=self.hal.clock.unix_time() or 0)
+
+    def _zrtp_event(self, line, media, e, now):
+        from hushphone.zrtp import events as zev
+
+        security = media.security
+        if isinstance(e, zev.ZrtpSecure):
+            security.zrtp_secure(e.sas, e.verified)
+            self.emit("secure", peer=line.peer, sas=e.sas, verified=e.verified, cache_matched=e.cache_matched,
+                      suite=e.srtp_suite, agreement=e.agreement, label=security.label())
+        elif isinstance(e, zev.ZrtpCacheMismatch):
+            security.keys_changed = True
+            self.emit("zrtp_warning", peer=line.peer, text=e.message)
+        elif isinstance(e, zev.ZrtpHelloHashMismatch):
+            # The Hello does not match the SDP: someone may be rewriting
+            # the media path. No call rather than an unauthenticated one.
+            self.emit("refused", peer=line.peer, status=None, reason="ZRTP Hello does not match the signalling")
+            self.calls.hangup(now, "ZRTP mismatch", line)
+        elif isinstance(e, zev.ZrtpFailed):
+            self.emit("refused", peer=line.peer, status=None, reason="ZRTP failed: %s" % e.reason)
+            self.calls.hangup(now, "ZRTP failed", line)
+        self._actions()
+        self.refresh()
+
+    def _sas_verdict(self, confirmed, now):
+        """The user compared the SAS with the peer: Confirm marks the peer
+        verified in the ZID cache; Reject ends the call (a man in the middle
+        may be listening)."""
+        line = self.calls.current
+        media = line.ref[1] if line is not None and line.ref is not None else None
+        if media is None or media.engine is None or media.security is None or not media.security.secure:
+            return
+        media.engine.set_verified(confirmed)
+        if confirmed:
+            media.security.verified = True
+            media.security.keys_changed = False
+            self.emit("sas_confirmed", peer=line.peer, sas=media.security.sas)
+        else:
+            self.emit("sas_rejected", peer=line.peer, sas=media.security.sas)
+            self.calls.hangup(now, "SAS rejected", line)
 
     def _settings_items(self):
         return dm.settings_items(self.settings.withhold_caller_id, self.calllog.max_days, self.calllog.max_entries)
@@ -429,9 +548,9 @@ class Phone:
         self.transport.wakeup()
 
     def _do_invite(self, line, action, now):
-        media = CallMedia(self.media_host, self.hal.random_bytes)
+        media = CallMedia(self.media_host, self.hal.random_bytes, self._zrtp_engine())
         media.offer = sdp.build_offer(self.media_host, media.port, self.codecs, self.policy.offer_suites(),
-                                      self.hal.random_bytes)
+                                      self.hal.random_bytes, zrtp_hash=media.hello_hash())
         call = self.ua.call(action[2], media.offer.to_bytes(), now)
         line.ref = (call, media)
         self.emit("calling", peer=line.peer, anonymous=call.anonymous)
@@ -446,7 +565,7 @@ class Phone:
         body, neg = media.pending_answer
         media.pending_answer = None
         self.ua.answer(call, body, now)
-        media.start(neg, self.policy.decide(neg))
+        media.start(neg, self.policy.decide(neg), self.now())
         self._in_call(line)
 
     def _do_reject(self, line, action, now):
@@ -463,7 +582,7 @@ class Phone:
         call, media = line.ref
         direction = action[2]
         media.offer = sdp.build_offer(self.media_host, media.port, [media.neg.codec], self.policy.offer_suites(),
-                                      self.hal.random_bytes, direction=direction)
+                                      self.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=direction)
         try:
             self.ua.reinvite(call, media.offer.to_bytes(), now)
         except LocalSipError:  # the peer's re-INVITE is in progress (glare): try again later
@@ -501,9 +620,11 @@ class Phone:
     def _in_call(self, line):
         media = line.ref[1]
         neg = media.neg
+        sdes = media.security.kind != ZRTP  # ZRTP: keys and suite come with the "secure" event
         self.emit("in_call", peer=line.peer, security=media.security.kind, label=media.security.label(),
-                  codec=neg.codec, suite=neg.crypto_suite, ptime=neg.ptime or 20, local_port=media.port,
-                  ssrc=media.session.ssrc, dtmf=neg.dtmf_payload_type is not None)
+                  codec=neg.codec, suite=neg.crypto_suite if sdes else None, ptime=neg.ptime or 20,
+                  local_port=media.port, ssrc=media.session.ssrc if media.session is not None else None,
+                  dtmf=neg.dtmf_payload_type is not None)
 
     # -- SIP events ----------------------------------------------------------------
 
@@ -539,12 +660,13 @@ class Phone:
         peer = _user_of(ev.call.invite.headers.get("From"))
         # Check the offer before ringing: an offer the policy refuses is
         # answered 488 at once (no ringing for a call we cannot take).
-        media = CallMedia(self.media_host, self.hal.random_bytes)
+        media = CallMedia(self.media_host, self.hal.random_bytes, self._zrtp_engine())
         try:
             if not ev.body:
                 raise PolicyRefused("no SDP offer")
             answer, neg = sdp.answer(ev.body, self.media_host, media.port, self.codecs, self.policy.suites,
-                                     self.hal.random_bytes, allow_plain=self.policy.allow_insecure)
+                                     self.hal.random_bytes, zrtp_hash=media.hello_hash(),
+                                     allow_plain=self.policy.allow_insecure)
             self.policy.decide(neg)
         except (sdp.SdpError, PolicyRefused) as e:
             media.close()
@@ -569,7 +691,7 @@ class Phone:
                 self.calls.hangup(now, "media refused")
                 return
             self.calls.answered(line, now)
-            media.start(neg, security)
+            media.start(neg, security, self.now())
             self._in_call(line)
         elif isinstance(ev, events.CallFailed):
             self.calls.failed(line, ev.status, now)
@@ -585,10 +707,9 @@ class Phone:
                 security = self.policy.decide(neg)
             except (sdp.SdpError, PolicyRefused) as e:
                 self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
-                if self.calls.current is line:
-                    self.calls.hangup(now, "media refused")
+                self.calls.hangup(now, "media refused", line)
                 return
-            media.start(neg, security)
+            media.start(neg, security, self.now())
         elif isinstance(ev, events.UpdateFailed):
             direction = "sendonly" if line.state == cc.HELD else "sendrecv"
             self.calls.update_failed(line, direction)
@@ -600,14 +721,15 @@ class Phone:
         wanted = "sendonly" if line.state == cc.HELD else "sendrecv"
         try:
             answer, neg = sdp.answer(ev.body, self.media_host, media.port, [media.neg.codec], self.policy.suites,
-                                     self.hal.random_bytes, direction=wanted, allow_plain=self.policy.allow_insecure)
+                                     self.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=wanted,
+                                     allow_plain=self.policy.allow_insecure)
             security = self.policy.decide(neg)
         except (sdp.SdpError, PolicyRefused) as e:
             self.ua.reject_update(call, now, 488)
             self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
             return
         self.ua.accept_update(call, answer.to_bytes(), now)
-        media.start(neg, security)
+        media.start(neg, security, self.now())
         # The peer holds us when it no longer wants to receive.
         offered = sdp.SessionDescription.parse(ev.body)
         m = offered.audio()
@@ -625,13 +747,15 @@ class Phone:
             if k is None:
                 break
             self.key(k)
+        self._ticks += 1
         current = self.calls.current
         active = None
-        for line in self.calls.lines:
+        for line in list(self.calls.lines):  # a ZRTP failure may end a call here
             if line.ref is None:
                 continue
             media = line.ref[1]
-            media.drain(now)
+            for e in media.drain(now):
+                self._zrtp_event(line, media, e, now)
             if media.keys_received:
                 for k in media.keys_received:
                     self.emit("dtmf", peer=line.peer, key=k)
@@ -653,6 +777,8 @@ class Phone:
             if self.calls.ringing_line() is not None and now % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
                 self._beep.fill(out)  # call waiting: beep in the earpiece
             hal.audio.write_frame(out)
+        elif self._keypool is not None and not self.calls.lines and self._ticks % 10 == 0:
+            self._keypool.refill_one()  # ephemeral ZRTP keys made while idle
         if now - self._screen_at >= _SCREEN_EVERY_MS:
             self._screen_at = now
             self.refresh()
