@@ -1,8 +1,9 @@
 # AI-Thinker ESP32-A1S Audio Kit v2.2 (ESP32-A1S module: 4 MB flash, 8 MB
 # PSRAM). This revision has the ES8388 codec (the early "v2.1 A247" boards
 # carried an AC101 instead: check the chip marked next to the module; they
-# are not supported). Pins from the kit's schematic and esp-adf's
-# ai_thinker_audio_kit_v2_2 board_pins_config.c. The six keys are the
+# are not supported). Pins from the kit's schematic and the ES8388 board
+# files for esp-adf (ai_thinker_audio_kit_v2_2, "variant 5": BCK on GPIO27;
+# "variant 7" modules with BCK on GPIO5 need their own pin map). The six keys are the
 # phone's hook and navigation keys. There is no dial pad: the kit has too
 # few free pins with pull-ups for a matrix (GPIO12 selects the flash
 # voltage at reset, 34-39 have no pull-ups), so numbers are picked from
