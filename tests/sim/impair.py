@@ -71,7 +71,7 @@ class DirectionStats:
         self.duplicated = 0  # extra copies sent
         self.forwarded = 0  # datagrams sent on, copies included
         self.reordered = 0  # sent after a packet that arrived later than it
-        self.max_delay_ms = 0.0
+        self.max_release_lag_ms = 0.0  # how late the relay's own scheduling ran (should be ~ms)
 
     def as_dict(self):
         return dict(vars(self))
@@ -237,7 +237,7 @@ class ImpairmentRelay:
                     self._highest_sent[name] = number
                 stats.forwarded += 1
                 late_ms = (now - when) * 1000.0
-                stats.max_delay_ms = max(stats.max_delay_ms, late_ms)
+                stats.max_release_lag_ms = max(stats.max_release_lag_ms, late_ms)
             try:
                 leg_out.sock.sendto(data, leg_out.peer)
             except OSError:
