@@ -218,6 +218,21 @@ class CallWaitingTest(unittest.TestCase):
         self.assertIsNone(c.incoming("bob", 10))
         self.assertEqual(drain(c)[0][2], 486)
 
+    def test_hang_up_a_line_that_is_not_current(self):
+        c = self.c
+        second = c.incoming("carol", 1000)
+        drain(c)
+        c.hangup(1100, "ZRTP failed", second)  # the waiting call: declined
+        self.assertEqual(drain(c), [("reject", second, 603), ("ended", second)])
+        self.assertEqual(second.end_reason, "ZRTP failed")
+        second = c.incoming("carol", 1200)
+        c.answer(1300)
+        drain(c)
+        c.hangup(1400, "SAS rejected", self.first)  # the held call
+        self.assertEqual(drain(c), [("hangup", self.first), ("ended", self.first)])
+        self.assertIs(c.current, second)
+        self.assertEqual(c.state, cc.IN_CALL)
+
     def test_waiting_caller_gives_up(self):
         c = self.c
         second = c.incoming("carol", 1000)

@@ -67,12 +67,18 @@ class DisplayTest(unittest.TestCase):
         z = CallSecurity(security.ZRTP)
         self.sec[line.number] = z
         self.assertEqual(screen(self.view, width=30)[0], "Ready | ZRTP: securing...")
+        self.assertEqual(screen(self.view, width=30)[-1], "Hold      Mute      End")  # nothing to confirm yet
         z.zrtp_secure("ab3d", False)
+        self.assertEqual(screen(self.view, width=30)[-1], "Confirm   Reject    End")
         z.keys_changed = True
         lines = screen(self.view, width=30)
         self.assertEqual(lines[0], "Ready | ZRTP SAS ab3d")
         self.assertEqual(screen(self.view, width=16)[0], "Ready | ZRTP ab~")
         self.assertEqual(screen(self.view, width=20)[0], "Ready | ZRTP ab3d?")
+        z.verified = True
+        self.assertEqual(screen(self.view, width=30)[-1], "Hold      Mute      End")
+        self.assertEqual(screen(self.view, width=30)[0], "Ready | ZRTP ab3d (verified)")
+        self.assertEqual(screen(self.view, width=20)[0], "Ready | ZRTP ab3d")
         self.assertIn("! Keys changed: verify the SAS", lines)
 
     def test_call_waiting_screen(self):
