@@ -167,3 +167,15 @@ def test_bad_config_is_one_line(tmp_path, content, message):
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hushctl: error: ") and message in lines[0], proc.stderr
+
+
+def test_without_a_ca_the_phone_stays_off_the_network(tmp_path):
+    config = write_config(tmp_path / "phone.json", {"root": str(tmp_path / "p"), "account": {"user": "desk"}})
+    proc = hushctl("sim", "run", "--config", config, stdin="dial bob\nstats\nquit\n")
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    evs = events_of(proc.stdout)
+    assert {"event": "not_provisioned", "reason": "no CA certificate"} in evs
+    assert {"event": "error", "text": "cannot call: no CA certificate"} in evs
+    stats = [e for e in evs if e["event"] == "stats"][0]
+    assert stats["registration"] == "unprovisioned" and stats["screen"][0] == "No account"
+    assert stats["lines"] == []

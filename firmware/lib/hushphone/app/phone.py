@@ -240,6 +240,18 @@ class _Plain:
         return bytes(packet)
 
 
+def _trust_store(hal):
+    """hush_trust (the CA slots): the HAL's if it has one, else the
+    handset's own NVS namespace (the simulation passes CA files instead)."""
+    store = getattr(hal, "trust", None)
+    if store is None and hal.board != "sim":
+        from hushphone.hal.esp32.nvs_store import open_store
+        from hushphone.storage_layout import NS_TRUST
+
+        store = open_store(NS_TRUST)
+    return store
+
+
 class _StoreStorage:
     """The ZID cache's storage (get/set of blobs) on a HAL Store: the
     secrets store, as retained secrets are secrets."""
@@ -261,7 +273,7 @@ class Phone:
         self.config = config
         self.name = config.get("name", "phone")
         self._out = out or _print
-        self.settings = Settings(hal.settings, hal.secrets, getattr(hal, "trust", None)).load()
+        self.settings = Settings(hal.settings, hal.secrets, _trust_store(hal)).load()
         if config.get("account"):
             for key, value in config["account"].items():
                 self.settings.set_account(key, value)
@@ -270,16 +282,22 @@ class Phone:
         registrar = account["registrar"] or "sip:localhost"
         domain = parse_uri(registrar).host
         self.aor = "sip:%s@%s" % (account["user"], domain)
-        self.ua = UserAgent(
-            UaConfig(self.aor, account["user"], account["password"], registrar=registrar,
-                     display_name=account["display"] or None, anonymous=self.settings.withhold_caller_id,
-                     expires=config.get("expires", 300)),
-            hal.random_bytes,
-        )
         cas = [_read_file(p) for p in config.get("ca_der", [])] or self.settings.ca_certs
-        host, port, server_name = self._proxy(account, domain)
-        self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
-                                         on_event=self._on_sip)
+        # Without an account or a CA to verify the proxy with, the phone
+        # stays off the network (there is no unverified TLS) and says so.
+        self.missing = "no SIP account" if not account["user"] else ("no CA certificate" if not cas else None)
+        self.ua = None
+        self.transport = None
+        if self.missing is None:
+            self.ua = UserAgent(
+                UaConfig(self.aor, account["user"], account["password"], registrar=registrar,
+                         display_name=account["display"] or None, anonymous=self.settings.withhold_caller_id,
+                         expires=config.get("expires", 300)),
+                hal.random_bytes,
+            )
+            host, port, server_name = self._proxy(account, domain)
+            self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
+                                             on_event=self._on_sip)
         self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
                                   zrtp=config.get("zrtp", True))
         self._zid_cache = None
@@ -301,7 +319,9 @@ class Phone:
         self.calllog = CallLog(config.get("calllog_path"), config.get("log_max", 100), self.settings.values["log_days"])
         self.calllog.load(hal.clock.unix_time())
         self.view = dm.View(self.calls, self._security_of, self._peer_name)
-        self.view.account = "%s@%s" % (account["user"], domain)
+        self.view.account = "%s@%s" % (account["user"], domain) if self.missing is None else self.missing
+        if self.missing is not None:
+            self.view.registration = "unprovisioned"
         self.running = True
         self._start = hal.clock.ticks_ms()
         self._mic = bytearray(FRAME_BYTES)
@@ -399,7 +419,8 @@ class Phone:
         elif action == "toggle_withhold":
             self.settings.set("hide_callid", 0 if self.settings.withhold_caller_id else 1)
             self.settings.save()
-            self.ua.config.anonymous = self.settings.withhold_caller_id
+            if self.ua is not None:
+                self.ua.config.anonymous = self.settings.withhold_caller_id
             menu.replace("Settings", self._settings_items())
             self.emit("setting", name="withhold_caller_id", value=self.settings.withhold_caller_id)
         elif action == "clear_log":
@@ -534,8 +555,11 @@ class Phone:
 
     # -- call-control actions --------------------------------------------------
 
+    def _sip_now(self):
+        return self.transport.now() if self.transport is not None else self.now()
+
     def _actions(self):
-        now = self.transport.now()
+        now = self._sip_now()
         while True:
             action = self.calls.next_action()
             if action is None:
@@ -545,9 +569,14 @@ class Phone:
                 getattr(self, "_do_" + kind)(line, action, now)
             except LocalSipError as e:  # a race with the network (e.g. the call just ended)
                 self.emit("error", text="%s: %s" % (kind, e))
-        self.transport.wakeup()
+        if self.transport is not None:
+            self.transport.wakeup()
 
     def _do_invite(self, line, action, now):
+        if self.ua is None:
+            self.emit("error", text="cannot call: %s" % self.missing)
+            self.calls.remote_ended(line, now, self.missing)
+            return
         media = CallMedia(self.media_host, self.hal.random_bytes, self._zrtp_engine())
         media.offer = sdp.build_offer(self.media_host, media.port, self.codecs, self.policy.offer_suites(),
                                       self.hal.random_bytes, zrtp_hash=media.hello_hash())
@@ -787,10 +816,14 @@ class Phone:
         """Until "quit" on the console (or the end of its input)."""
         hal = self.hal
         hal.audio.start()
-        sip = asyncio.create_task(self.transport.run())
-        self.ua.register(self.transport.now())
-        self.transport.wakeup()
+        sip = None
+        if self.transport is not None:
+            sip = asyncio.create_task(self.transport.run())
+            self.ua.register(self.transport.now())
+            self.transport.wakeup()
         self.emit("started", name=self.name, aor=self.aor, version=VERSION)
+        if self.missing is not None:
+            self.emit("not_provisioned", reason=self.missing)
         self.refresh(force=True)
         start = self.now()
         n = 0
@@ -813,23 +846,24 @@ class Phone:
             await self._shutdown(sip)
 
     async def _shutdown(self, sip):
-        now = self.transport.now()
+        now = self._sip_now()
         for line in list(self.calls.lines):
-            if line.ref is not None:
+            if line.ref is not None and self.ua is not None:
                 try:
                     self.ua.hangup(line.ref[0], now)
                 except LocalSipError:
                     pass
                 line.ref[1].close()
-        if self.ua.registration is not None and self.transport.connected:
-            self.ua.unregister(now)
-            self.transport.wakeup()
-            try:
-                await asyncio.wait_for(self._unregistered.wait(), 3)
-            except asyncio.TimeoutError:
-                pass
-        self.transport.stop()
-        await sip
+        if sip is not None:
+            if self.ua.registration is not None and self.transport.connected:
+                self.ua.unregister(now)
+                self.transport.wakeup()
+                try:
+                    await asyncio.wait_for(self._unregistered.wait(), 3)
+                except asyncio.TimeoutError:
+                    pass
+            self.transport.stop()
+            await sip
         self.hal.audio.stop()
         close = getattr(self.hal.audio, "close", None)
         if close is not None:
