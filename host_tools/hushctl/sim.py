@@ -116,7 +116,9 @@ class SimHandset:
         cmd = [micropython_exe()]
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
-        cmd += ["-m", "hushphone.app.phone", str(self._run_config)]
+        entry = firmware_lib().parent / "main.py"  # the device's own entry point, when the tree has it
+        cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
+        cmd.append(str(self._run_config))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env, cwd=self.config["root"], start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)

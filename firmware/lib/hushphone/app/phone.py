@@ -885,6 +885,12 @@ def _print(line):
 async def run(hal, config, console=None, out=None):
     """Run the phone on `hal` with `config` until told to quit. On a handset
     (firmware/main.py) the console is the USB serial console."""
+    if hal.board == "sim" and hal.clock.unix_time() is None:
+        import time
+
+        # The simulation trusts its host's clock (a handset learns the time
+        # from the network); the call log's retention by days needs it.
+        hal.clock.set_unix_time(time.time())
     phone = Phone(hal, config, out)
     if console is None and config.get("console", True):
         console = LineReader()
@@ -893,7 +899,8 @@ async def run(hal, config, console=None, out=None):
 
 
 def main(argv):
-    """The simulated handset: micropython -m hushphone.app.phone CONFIG.json"""
+    """A simulated handset without the device entry point (firmware/main.py
+    is the usual way): micropython -m hushphone.app.phone CONFIG.json"""
     if len(argv) != 2:
         print("usage: micropython -m hushphone.app.phone CONFIG.json")
         return 2
@@ -902,11 +909,6 @@ def main(argv):
     from hushphone.hal.unix import board
 
     hal = board.build(config)
-    import time
-
-    # The simulation trusts its host's clock (a handset learns the time
-    # from the network); the call log's retention by days needs it.
-    hal.clock.set_unix_time(time.time())
     asyncio.run(run(hal, config))
     return 0
 
