@@ -549,7 +549,13 @@ class Phone:
                 "security": media.security.label() if media is not None and media.security else None,
                 "media": media.stats() if media is not None else None,
             })
-        return {"registration": self.view.registration, "state": self.calls.state, "lines": lines,
+        import gc
+
+        heap = None
+        if hasattr(gc, "mem_alloc"):  # MicroPython: what the app holds (after a collection)
+            gc.collect()
+            heap = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+        return {"registration": self.view.registration, "state": self.calls.state, "lines": lines, "heap": heap,
                 "screen": [s.rstrip() for s in dm.render(self.view, self.now(), self.hal.display.width,
                                                          self.hal.display.height)]}
 
