@@ -9,8 +9,9 @@ puts it into the call.
 How it gets into the call: the proxy acts as a session border controller
 (as Kamailio with rtpproxy does in real deployments). It rewrites the media
 port of every SDP it relays to one of the relay's two ports (the offer's
-to `callee_port`, the answer's to `caller_port`; the address stays
-127.0.0.1), so each handset sends its SRTP to the relay. The relay learns
+to `caller_port`: that is where the callee sends to reach the caller; the
+answer's to `callee_port`; the address stays 127.0.0.1), so each handset
+sends its SRTP to the relay. The relay learns
 where each handset really is from the packets it sends (latching, as media
 relays do behind NAT: a handset sends and receives on one socket) and
 forwards each packet out of the other port, impaired. The handsets are not
@@ -252,8 +253,10 @@ _AUDIO_PORT = re.compile(r"m=audio [0-9]+ ")
 class RelayingKamailio(Kamailio):
     """The test Kamailio (tests/sim/kamailio.py) that also points the media
     of every INVITE/answer it relays at an ImpairmentRelay: the offer's
-    `m=audio` port becomes the relay's callee_port, the answer's the
-    relay's caller_port (textops subst_body; Kamailio fixes Content-Length).
+    `m=audio` port becomes the relay's caller_port (the callee sends there),
+    the answer's the relay's callee_port (textops subst_body; Kamailio fixes
+    Content-Length). A re-INVITE from the callee would be rewritten like an
+    offer from the caller: the tests using it do not send one.
     Only the port changes: the handsets are on 127.0.0.1, like the relay."""
 
     def __init__(self, run_dir, pki, users, relay, **kwargs):
@@ -266,12 +269,12 @@ class RelayingKamailio(Kamailio):
         offer = (
             '    if (is_method("INVITE") && has_body("application/sdp")) {\n'
             '        subst_body("/m=audio [0-9]+ /m=audio %d /");\n'
-            "    }\n" % self.relay.callee_port
+            "    }\n" % self.relay.caller_port
         )
         answer = (
             '    if (has_body("application/sdp")) {\n'
             '        subst_body("/m=audio [0-9]+ /m=audio %d /");\n'
-            "    }\n" % self.relay.caller_port
+            "    }\n" % self.relay.callee_port
         )
         text = _insert_after(text, "route[RELAY] {\n", offer)
         text = _insert_after(text, "onreply_route[REPLY] {\n", answer)

@@ -119,8 +119,9 @@ def test_relay_refuses_nonsense_settings():
 
 def test_proxy_points_both_media_streams_at_the_relay(tmp_path, pki):
     """Through RelayingKamailio the callee is offered the relay's
-    callee_port and the caller answered with its caller_port; the SDES key
-    lines and everything else of the SDP pass unchanged."""
+    caller_port (to reach the caller through it) and the caller is answered
+    with its callee_port; the SDES key lines and everything else of the SDP
+    pass unchanged."""
     relay = ImpairmentRelay()
 
     async def scenario(proxy):
@@ -134,11 +135,11 @@ def test_proxy_points_both_media_streams_at_the_relay(tmp_path, pki):
             offer = simple_sdp(40000) + b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:not-a-real-key\r\n"
             alice.act("call", "bob", offer)
             incoming = await bob.expect(events.IncomingCall)
-            assert media_port(incoming.body) == relay.callee_port
-            assert incoming.body.replace(b"m=audio %d " % relay.callee_port, b"m=audio 40000 ") == offer
+            assert media_port(incoming.body) == relay.caller_port
+            assert incoming.body.replace(b"m=audio %d " % relay.caller_port, b"m=audio 40000 ") == offer
             bob.act("answer", incoming.call, simple_sdp(50000))
             answered = await alice.expect(events.CallAnswered)
-            assert media_port(answered.body) == relay.caller_port
+            assert media_port(answered.body) == relay.callee_port
             bob.act("hangup", incoming.call)
             await alice.expect(events.CallEnded)
         finally:
