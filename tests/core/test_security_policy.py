@@ -72,7 +72,10 @@ class PolicyTest(unittest.TestCase):
     def test_transparency_lines(self):
         lines = MediaPolicy().protections()
         self.assertIn("SRTP required", lines)
-        self.assertIn("WARNING: unencrypted calls allowed", MediaPolicy(allow_insecure=True).protections())
+        self.assertIn("UNENCRYPTED allowed", MediaPolicy(allow_insecure=True).protections())
+        self.assertNotIn("SRTP required", MediaPolicy(allow_insecure=True).protections())
+        self.assertIn("ZRTP keys preferred", MediaPolicy(zrtp=True).protections())
+        self.assertNotIn("ZRTP keys preferred", lines)
 
 
 if __name__ == "__main__":

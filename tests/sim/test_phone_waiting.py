@@ -85,6 +85,20 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     kinds = [e["kind"] for e in bob.find_events("ended")]
     assert kinds == ["declined", "in", "in"]
 
+    # The call log (soft key Log), newest first; then Settings > Clear call log.
+    bob.key("SOFT2")
+    screen = bob.stats()["screen"]
+    assert screen[1] == "Call log"
+    assert [line[2:5] for line in screen[2:5]] == ["< a", "< c", "x c"], screen
+    bob.key("BACK")
+    bob.keys("SOFT1,DOWN,DOWN,OK,DOWN,OK")
+    bob.wait_event("calllog_cleared", WAIT_S)
+    bob.keys("BACK,BACK,SOFT2")
+    deadline = time.monotonic() + WAIT_S
+    while bob.stats()["screen"][1:3] != ["Call log", "(empty)"]:
+        assert time.monotonic() < deadline, bob.stats()["screen"]
+        time.sleep(0.1)
+
 
 def test_hold_and_resume(lab):
     alice, bob = lab.handset("alice"), lab.handset("bob")

@@ -179,3 +179,24 @@ def test_without_a_ca_the_phone_stays_off_the_network(tmp_path):
     stats = [e for e in evs if e["event"] == "stats"][0]
     assert stats["registration"] == "unprovisioned" and stats["screen"][0] == "No account"
     assert stats["lines"] == []
+
+
+def test_withhold_caller_id_and_the_transparency_screen(config):
+    proc = hushctl("sim", "run", "--config", config, stdin="\n".join([
+        "key MENU", "key DOWN", "key DOWN", "key OK", "key OK",  # Settings > Withhold caller ID
+        "key BACK", "key DOWN", "key OK", "stats",  # back to the menu, About
+        "key DOWN", "key DOWN", "key DOWN", "key DOWN", "key DOWN", "stats",  # scroll to the caller ID line
+        "key BACK", "key BACK", "dial bob", "quit", ""]))
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
+    evs = events_of(proc.stdout)
+    assert {"event": "setting", "name": "withhold_caller_id", "value": True} in evs
+    about = [e for e in evs if e["event"] == "stats"][0]["screen"]
+    assert about[1] == "About" and about[2].startswith("> Hushphone ")
+    assert about[3:7] == ["  SIP: TLS, cert checked", "  ZRTP keys preferred", "  SRTP required",
+                          "  SDES only over TLS"]
+    assert "> Caller ID withheld" in [e for e in evs if e["event"] == "stats"][1]["screen"]
+    calling = [e for e in evs if e["event"] == "calling"][0]
+    assert calling == {"event": "calling", "peer": "bob", "anonymous": True}
+    # The setting is kept in NVS (hush_cfg) for the next start.
+    proc = hushctl("sim", "run", "--config", config, stdin="dial bob\nquit\n")
+    assert {"event": "calling", "peer": "bob", "anonymous": True} in events_of(proc.stdout)

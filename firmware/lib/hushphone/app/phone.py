@@ -494,8 +494,8 @@ class Phone:
     def protections(self):
         lines = self.policy.protections()
         lines.append("Caller ID withheld" if self.settings.withhold_caller_id else "Caller ID shown")
-        lines += ["Random SSRC and port per call", "Constant-size packets (no VAD)", "No User-Agent header",
-                  "Call log: %d days, %d calls" % (self.calllog.max_days, self.calllog.max_entries), "No telemetry"]
+        lines += ["Random SSRC and ports", "Fixed-size packets", "No User-Agent",
+                  "Log: %d days/%d calls" % (self.calllog.max_days, self.calllog.max_entries), "No telemetry"]
         return lines
 
     def dial(self, target):

@@ -114,10 +114,11 @@ class MediaPolicy:
         raise PolicyRefused("unencrypted media refused")
 
     def protections(self):
-        """Lines for the about/transparency screen: what protects calls."""
-        lines = ["SIP over TLS, server certificate verified"]
+        """Lines for the about/transparency screen (short: a handset's
+        display is narrow): what protects calls."""
+        lines = ["SIP: TLS, cert checked"]
         if self.zrtp:
-            lines.append("ZRTP end-to-end keys preferred (SAS shown)")
-        lines.append("SRTP required" if not self.allow_insecure else "WARNING: unencrypted calls allowed")
-        lines.append("SDES keys only inside TLS")
+            lines.append("ZRTP keys preferred")
+        lines.append("SRTP required" if not self.allow_insecure else "UNENCRYPTED allowed")
+        lines.append("SDES only over TLS")
         return lines
