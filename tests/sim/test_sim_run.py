@@ -4,6 +4,7 @@ from a Unix control socket; a bad config is one clear error line. These
 handsets have no reachable proxy (a closed loopback port): the phone shows
 that, and everything else works without a network."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -200,3 +201,19 @@ def test_withhold_caller_id_and_the_transparency_screen(config):
     # The setting is kept in NVS (hush_cfg) for the next start.
     proc = hushctl("sim", "run", "--config", config, stdin="dial bob\nquit\n")
     assert {"event": "calling", "peer": "bob", "anonymous": True} in events_of(proc.stdout)
+
+
+def test_export_from_the_handset(tmp_path, config):
+    import hushphone.vcard as vcard
+
+    root = json.loads(config.read_text())["root"]
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "contacts.vcf"), "w", encoding="utf-8") as f:
+        f.write("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:J\u00f6rg\\, Jr.\r\nTEL:joerg\r\nEND:VCARD\r\n")
+    proc = hushctl("sim", "run", "--config", config, stdin="export\nquit\n")
+    assert proc.returncode == 0, proc.stderr
+    export = [e for e in events_of(proc.stdout) if e["event"] == "export"][0]
+    assert export["settings"]["format"] == "hushphone-settings"
+    assert export["settings"]["account"]["user"] == "desk" and "password" not in export["settings"]["account"]
+    assert vcard.parse(export["contacts_vcf"]) == [{"fn": "J\u00f6rg, Jr.", "tel": [{"value": "joerg"}]}]
+    assert SECRET not in proc.stdout

@@ -3,7 +3,7 @@
 # hardware-in-the-loop suite press keys and read what happens:
 #
 #   in:   key 5 | key CALL | keys 1,2,wait:500,CALL | dial bob | answer |
-#         decline | hangup | hold | mute | dtmf 5 | stats | quit
+#         decline | hangup | hold | mute | dtmf 5 | stats | export | quit
 #   out:  @event {"event": "...", ...}   one JSON object per line
 #
 # parse() is sans-IO; LineReader polls a stream without blocking so the
@@ -19,7 +19,7 @@ _MAX_LINE = 1024
 _MAX_READ = 512
 # Verbs and how many words follow them (None: the rest of the line).
 _VERBS = {"key": 1, "keys": None, "dial": 1, "answer": 0, "decline": 0, "hangup": 0, "hold": 0, "mute": 0,
-          "dtmf": 1, "stats": 0, "quit": 0}
+          "dtmf": 1, "stats": 0, "export": 0, "quit": 0}
 
 
 class ConsoleError(ValueError):

@@ -537,6 +537,10 @@ class Phone:
             self.key(verb.upper())
         elif verb == "stats":
             self.emit("stats", **self.stats())
+        elif verb == "export":
+            # Data portability from the handset itself: settings (never the
+            # password) and the address book as vCard 4.
+            self.emit("export", settings=self.settings.export(), contacts_vcf=self.contacts.export_vcard())
         elif verb == "quit":
             self.running = False
 
