@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.sim.phone_lab import WAIT_S, PhoneLab
+from hushphone.audio.tone import measure
+from tests.sim.phone_lab import WAIT_S, PhoneLab, speaker_pcm
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,7 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     assert waiting == {"event": "incoming", "peer": "carol", "waiting": True}
     screen = bob.stats()["screen"]
     assert "+ carol: waiting" in screen and screen[-1].split() == ["Answer", "Decline"]
+    time.sleep(0.5)  # the waiting beep plays in Bob's earpiece meanwhile
     bob.key("SOFT2")
     assert carol.wait_event("ended", WAIT_S)["reason"] == "declined"
     assert flowing(bob, "alice")  # still talking to Alice
@@ -98,6 +100,15 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     while bob.stats()["screen"][1:3] != ["Call log", "(empty)"]:
         assert time.monotonic() < deadline, bob.stats()["screen"]
         time.sleep(0.1)
+
+    # Bob's earpiece: Alice's 1 kHz, and the 440 Hz call-waiting beep
+    # (200 ms, in place of the call's audio) while Carol waited.
+    bob.stop()
+    pcm = speaker_pcm(bob)
+    frames = [pcm[i:i + 320] for i in range(0, len(pcm) - 319, 320)]
+    beeps = [f for f in frames if measure(f, 440).snr_db > 20]
+    assert 8 <= len(beeps) <= 40, len(beeps)  # 10 frames a beep, a beep per waiting call (and per 3 s)
+    assert sum(1 for f in frames if measure(f, 1000).snr_db > 20) > 5 * len(beeps)
 
 
 def test_hold_and_resume(lab):

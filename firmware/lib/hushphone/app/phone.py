@@ -39,7 +39,7 @@ from hushphone.crypto.random import random_below
 from hushphone.hal import interfaces as hw
 from hushphone.sip import events
 from hushphone.sip.message import LocalSipError, SipError, parse_name_addr, parse_uri
-from hushphone.sip.transport import SipTlsTransport, make_tls_context
+from hushphone.sip.transport import MonotonicMs, SipTlsTransport, make_tls_context
 from hushphone.sip.useragent import UaConfig, UserAgent
 from hushphone.srtp import SrtpContext
 from hushphone.srtp.suites import SUITES
@@ -273,6 +273,9 @@ class Phone:
         self.config = config
         self.name = config.get("name", "phone")
         self._out = out or _print
+        # One clock for everything (calls, SIP timers, media): milliseconds
+        # since start that never wrap, however long the phone runs.
+        self.now = MonotonicMs()
         self.settings = Settings(hal.settings, hal.secrets, _trust_store(hal)).load()
         if config.get("account"):
             for key, value in config["account"].items():
@@ -297,7 +300,7 @@ class Phone:
             )
             host, port, server_name = self._proxy(account, domain)
             self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
-                                             on_event=self._on_sip)
+                                             on_event=self._on_sip, clock=self.now)
         self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
                                   zrtp=config.get("zrtp", True))
         self._zid_cache = None
@@ -323,7 +326,6 @@ class Phone:
         if self.missing is not None:
             self.view.registration = "unprovisioned"
         self.running = True
-        self._start = hal.clock.ticks_ms()
         self._mic = bytearray(FRAME_BYTES)
         self._silence = bytearray(FRAME_BYTES)
         self._beep = ToneGenerator(440, 0.2)
@@ -352,9 +354,6 @@ class Phone:
 
     def emit(self, what, **fields):
         self._out(event_line(what, fields))
-
-    def now(self):
-        return self.hal.clock.ticks_diff(self.hal.clock.ticks_ms(), self._start)
 
     def refresh(self, force=False):
         d = self.hal.display
@@ -565,11 +564,8 @@ class Phone:
 
     # -- call-control actions --------------------------------------------------
 
-    def _sip_now(self):
-        return self.transport.now() if self.transport is not None else self.now()
-
     def _actions(self):
-        now = self._sip_now()
+        now = self.now()
         while True:
             action = self.calls.next_action()
             if action is None:
@@ -668,7 +664,7 @@ class Phone:
     # -- SIP events ----------------------------------------------------------------
 
     def _on_sip(self, ev):
-        now = self.transport.now()
+        now = self.now()
         if isinstance(ev, events.Registered):
             self.view.registration = "registered"
             self.emit("registered", aor=ev.aor)
@@ -813,8 +809,9 @@ class Phone:
                 fill_silence(mic)  # mute: silence frames of the same size
             active.send(mic)
             out = active.session.play_frame(now)
-            if self.calls.ringing_line() is not None and now % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
-                self._beep.fill(out)  # call waiting: beep in the earpiece
+            waiting = self.calls.ringing_line()
+            if waiting is not None and (now - waiting.created_ms) % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
+                self._beep.fill(out)  # call waiting: a beep in the earpiece at once, then every 3 s
             hal.audio.write_frame(out)
         elif self._keypool is not None and not self.calls.lines and self._ticks % 10 == 0:
             self._keypool.refill_one()  # ephemeral ZRTP keys made while idle
@@ -829,7 +826,7 @@ class Phone:
         sip = None
         if self.transport is not None:
             sip = asyncio.create_task(self.transport.run())
-            self.ua.register(self.transport.now())
+            self.ua.register(self.now())
             self.transport.wakeup()
         self.emit("started", name=self.name, aor=self.aor, version=VERSION)
         if self.missing is not None:
@@ -856,7 +853,7 @@ class Phone:
             await self._shutdown(sip)
 
     async def _shutdown(self, sip):
-        now = self._sip_now()
+        now = self.now()
         for line in list(self.calls.lines):
             if line.ref is not None and self.ua is not None:
                 try:
