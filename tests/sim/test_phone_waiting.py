@@ -1,7 +1,8 @@
-"""Call waiting, decline and hold/resume between phone-app handsets through
-Kamailio over TLS: a second call rings as "waiting" beside an active one;
-Decline sends 603; answering it holds the first call (re-INVITE sendonly)
-and switches; hanging up returns to the held call; each hold/resume is a
+"""Call waiting, decline, busy and hold/resume between phone-app handsets
+through Kamailio over TLS: a second call rings as "waiting" beside an
+active one; Decline sends 603; answering it holds the first call
+(re-INVITE sendonly) and switches; a third caller gets 486; hanging up
+returns to the held call; each hold/resume is a
 re-INVITE the other handset answers, and media flows again after it."""
 import time
 
@@ -43,7 +44,7 @@ def flowing(handset, peer, seconds=1.0):
 
 
 def test_call_waiting_decline_answer_switch_and_return(lab):
-    alice, bob, carol = lab.handset("alice"), lab.handset("bob"), lab.handset("carol")
+    alice, bob, carol, dave = (lab.handset(n) for n in ("alice", "bob", "carol", "dave"))
     alice.send("dial bob")
     bob.wait_event("incoming", WAIT_S)
     bob.key("OFFHOOK")
@@ -75,6 +76,12 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     assert flowing(bob, "carol")
     assert flowing(carol, "bob")
 
+    # Both lines busy: a third caller gets 486 Busy Here, nothing rings.
+    dave.send("dial bob")
+    assert dave.wait_event("ended", WAIT_S)["reason"] == "busy"
+    assert bob.wait_event("ended", WAIT_S, count=2)["kind"] == "busy"
+    assert len(bob.find_events("incoming")) == 3
+
     # Bob hangs up on Carol: back to Alice, resumed by a re-INVITE.
     bob.key("SOFT3")
     assert carol.wait_event("ended", WAIT_S, count=2)["reason"] == "ended by peer"
@@ -83,15 +90,15 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     assert flowing(bob, "alice") and flowing(alice, "bob")
 
     alice.key("ONHOOK")
-    assert bob.wait_event("ended", WAIT_S, count=3)["peer"] == "alice"
+    assert bob.wait_event("ended", WAIT_S, count=4)["peer"] == "alice"
     kinds = [e["kind"] for e in bob.find_events("ended")]
-    assert kinds == ["declined", "in", "in"]
+    assert kinds == ["declined", "busy", "in", "in"]
 
     # The call log (soft key Log), newest first; then Settings > Clear call log.
     bob.key("SOFT2")
     screen = bob.stats()["screen"]
     assert screen[1] == "Call log"
-    assert [line[2:5] for line in screen[2:5]] == ["< a", "< c", "x c"], screen
+    assert [line[2:5] for line in screen[2:6]] == ["< a", "< c", "b d", "x c"], screen
     bob.key("BACK")
     bob.keys("SOFT1,DOWN,DOWN,OK,DOWN,OK")
     bob.wait_event("calllog_cleared", WAIT_S)
