@@ -153,6 +153,13 @@ def test_control_socket(config, tmp_path):
     assert not path.exists()
 
 
+def test_bad_key_script_is_one_line(config):
+    proc = hushctl("sim", "run", "--config", config, "--keys", "1,2,FROB")
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == "hushctl: error: --keys: unknown key 'FROB'", proc.stderr
+    assert "@event" not in proc.stdout  # refused before any handset started
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "cannot read"),
     ("{not json", "is not JSON"),

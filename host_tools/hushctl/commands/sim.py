@@ -107,6 +107,13 @@ def sim_run(config_path, keys, control_socket, seconds):
         if control is not None:
             control.broadcast(text)
 
+    if keys:
+        from hushphone.hal.unix.keys import KeyScriptError, parse_script
+
+        try:
+            parse_script(keys)  # the handset's own parser: refuse a typo before starting
+        except KeyScriptError as e:
+            raise SimError("--keys: %s" % e)
     control = None
     handset = SimHandset(config_path, on_line=show)
     try:
