@@ -4,6 +4,7 @@ configuration, without ringing; a handset configured with
 allow_insecure_media takes the call and shows it as NOT ENCRYPTED. The
 caller is the firmware's SIP user agent on CPython (tests/sim/sipphone.py)."""
 import asyncio
+import os
 
 import pytest
 
@@ -66,3 +67,52 @@ def test_plain_rtp_allowed_only_when_configured_and_shown(lab):
     assert in_call["security"] == "none" and in_call["label"] == "NOT ENCRYPTED"
     assert screen[0] == "Ready | NOT ENCRYPTED"
     assert carol.wait_event("ended", WAIT_S)["reason"] == "ended by peer"
+
+
+BAD_OFFERS = [
+    b"",  # no offer at all (we do not do late offers)
+    b"this is not SDP",
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:"
+    + b"A" * 60 + b"\r\n",  # a suite we do not accept
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=video 40000 RTP/SAVP 96\r\n",  # no audio
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 40000 RTP/AVP 0\r\na=zrtp-hash:1.10 nothex\r\n",  # a broken zrtp-hash
+]
+
+
+def test_unusable_offers_refused_and_downgrade_refused_mid_call(lab):
+    from hushphone import sdp
+
+    bob = lab.handset("bob")
+
+    async def scenario():
+        async with caller(lab) as dave:
+            assert isinstance(await dave.register(), events.Registered)
+            statuses = []
+            for body in BAD_OFFERS:
+                dave.act("call", "bob", body)
+                failed = await dave.expect((events.CallFailed, events.CallAnswered))
+                statuses.append(getattr(failed, "status", None))
+            # A good SDES offer, answered; then a re-INVITE that tries plain RTP.
+            offer = sdp.build_offer("127.0.0.1", 40002, ["PCMU"], ["AES_CM_128_HMAC_SHA1_80"], os.urandom)
+            call = dave.act("call", "bob", offer.to_bytes())
+            await asyncio.to_thread(bob.wait_event, "incoming", WAIT_S)
+            bob.key("SOFT1")
+            answered = await dave.expect((events.CallFailed, events.CallAnswered))
+            dave.act("reinvite", call, simple_sdp(40002))
+            downgrade = await dave.expect((events.UpdateFailed, events.CallUpdated))
+            stats = await asyncio.to_thread(bob.stats)
+            dave.act("hangup", call)
+            await dave.expect(events.CallEnded)
+            return statuses, answered, downgrade, stats
+
+    statuses, answered, downgrade, stats = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert statuses == [488] * len(BAD_OFFERS), statuses
+    assert len(bob.find_events("refused")) == len(BAD_OFFERS) + 1  # the downgrade too
+    assert isinstance(answered, events.CallAnswered) and b"a=crypto:1 AES_CM_128_HMAC_SHA1_80" in answered.body
+    assert isinstance(downgrade, events.UpdateFailed) and downgrade.status == 488, downgrade
+    line = stats["lines"][0]
+    assert line["state"] == "in_call" and line["security"] == "SRTP (provider can decrypt)"  # unchanged
+    assert bob.wait_event("ended", WAIT_S)["reason"] == "ended by peer"
