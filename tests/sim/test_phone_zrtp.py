@@ -1,7 +1,7 @@
 """ZRTP between phone-app handsets (the default media security), through
 Kamailio over TLS: both show "ZRTP" and the same SAS on the status line,
 with Confirm/Reject soft keys; audio flows once secure (1 kHz, SNR >= 30
-dB); a confirmed SAS is remembered ("verified" on the next call, the
+dB) and DTMF too; a confirmed SAS is remembered ("verified" on the next call, the
 retained secret matched); Reject ends the call; a peer whose retained
 secret is gone raises the key-change warning."""
 import json
@@ -63,6 +63,9 @@ def test_sas_confirmed_then_remembered_then_keys_changed(lab):
     screen = alice.stats()["screen"]
     assert "ZRTP %s (verified)" % a["sas"] in " ".join(screen)
     assert screen[-1].split() == ["Hold", "Mute", "End"]
+    for k in "42":  # DTMF rides the ZRTP-keyed SRTP stream too
+        alice.key(k)
+    assert [bob.wait_event("dtmf", WAIT_S, count=i)["key"] for i in (1, 2)] == ["4", "2"]
     alice.key("SOFT3")
     bob.wait_event("ended", WAIT_S)
 
