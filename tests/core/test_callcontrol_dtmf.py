@@ -1,11 +1,11 @@
-# DTMF from the keypad through the media session (RFC 4733): the phone's
+# DTMF from the keypad through the media session (RFC 4733): the call's
 # DtmfSender puts each key press into the SRTP stream in place of audio
 # frames; the far MediaSession reports each press once, however many
 # packets (updates, three end packets) carry it.
 import unittest
 
 from hushphone.app.media import MediaError, MediaSession, srtp_pair
-from hushphone.app.phone import DtmfSender
+from hushphone.app.callmedia import DtmfSender
 from hushphone.crypto.random import random_bytes
 from hushphone.telephone_event import decode_payload
 

@@ -1,0 +1,184 @@
+# One call's media on the handset: its own UDP port (random), SDP offer or
+# answer, and the media session that carries the audio: SRTP keyed by SDES,
+# SRTP keyed in-band by ZRTP (nothing flows before ZRTP is secure), or plain
+# RTP where the configuration explicitly allows it. Key presses go out as
+# RFC 4733 telephone events in place of audio frames, so the packet rate
+# never changes. The phone's 20 ms loop calls drain(), send() and the
+# session's play_frame().
+from hushphone.app.media import MediaSession, bind_random_port, sockaddr
+from hushphone.app.security import ZRTP
+from hushphone.compat import const
+from hushphone.crypto.random import random_below
+from hushphone.srtp import SrtpContext
+from hushphone.srtp.suites import SUITES
+from hushphone.telephone_event import key_press_packets
+
+DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
+_MAX_DATAGRAM = const(2048)
+_MAX_READS = const(32)  # per call per tick: bounded work under a flood
+
+
+def _can_send(direction):
+    return direction in ("sendrecv", "sendonly")
+
+
+class DtmfSender:
+    """The RFC 4733 packets of queued key presses, one per 20 ms tick
+    (interval = one frame), each press stamped with the audio timestamp at
+    which it started."""
+
+    def __init__(self):
+        self._keys = []
+        self._packets = None
+        self._start_ts = 0
+
+    def press(self, key):
+        if len(self._keys) < 32:
+            self._keys.append(key)
+
+    @property
+    def busy(self):
+        return self._packets is not None or bool(self._keys)
+
+    def next_packet(self, session):
+        """The packet to send this tick (protected), or None."""
+        if self._packets is None:
+            if not self._keys:
+                return None
+            key = self._keys.pop(0)
+            self._packets = list(key_press_packets(key, DTMF_MS * 8, interval=160))
+            self._start_ts = session.timestamp
+        p = self._packets.pop(0)
+        packet = session.send_event(p.payload, p.marker, (self._start_ts + p.timestamp_offset) & 0xFFFFFFFF)
+        if not self._packets:
+            self._packets = None
+        return packet
+
+
+class CallMedia:
+    """One call's media: its UDP port, SDP, media session and protection.
+    The session is replaced when a re-INVITE brings new keys."""
+
+    def __init__(self, host, random_bytes, zrtp_engine=None):
+        self.sock, self.port = bind_random_port(host, random_below)
+        self.host = host
+        self.random_bytes = random_bytes
+        self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
+        self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
+        self.offer = None  # our last offer (outgoing call, our re-INVITE)
+        self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
+        self.session = None
+        self.neg = None
+        self.security = None
+        self.remote = None
+        self.direction = "inactive"
+        self.dtmf = DtmfSender()
+        self.keys_received = []
+        self.old_stats = []
+
+    def hello_hash(self):
+        return self.engine.hello_hash() if self.engine is not None else None
+
+    def start(self, neg, security, now):
+        """Key and start the media for a negotiated stream. A ZRTP call
+        keeps its key agreement (and SAS) across re-INVITEs."""
+        self.remote = sockaddr(neg.remote_addr, neg.remote_port)
+        self.direction = neg.direction
+        if security.kind == ZRTP:
+            if self.zsession is None:
+                from hushphone.zrtp.session import ZrtpMediaSession
+
+                self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
+                self.zsession = ZrtpMediaSession(self.engine, neg.codec, self.random_bytes,
+                                                 payload_type=neg.payload_type)
+                self.zsession.start(now)
+                self.security = security
+            self.neg = neg
+            return
+        self.zsession = None
+        if self.session is not None:
+            self.old_stats.append(self.session.stats.as_dict())
+        self.neg = neg
+        self.security = security
+        if neg.crypto_suite is not None:
+            key_len = SUITES[neg.crypto_suite][0]
+            tx = SrtpContext(neg.crypto_suite, neg.local_key[:key_len], neg.local_key[key_len:])
+            rx = SrtpContext(neg.crypto_suite, neg.remote_key[:key_len], neg.remote_key[key_len:])
+        else:
+            tx = rx = _Plain()  # allowed only by allow_insecure_media (the policy said so)
+        self.session = MediaSession(neg.codec, tx, rx, self.random_bytes, payload_type=neg.payload_type,
+                                    dtmf_payload_type=neg.dtmf_payload_type)
+
+    def drain(self, now):
+        """Take what arrived; returns the ZRTP events that happened."""
+        zs = self.zsession
+        session = self.session
+        for _ in range(_MAX_READS):
+            try:
+                data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
+            except OSError:
+                break  # nothing more waiting (EAGAIN)
+            if zs is not None:
+                zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
+            elif session is not None:
+                session.receive_packet(data, now)
+        found = []
+        if zs is not None:
+            zs.poll(now)
+            for d in zs.datagrams_to_send():
+                self._sendto(d)
+            while True:
+                e = zs.next_event()
+                if e is None:
+                    break
+                found.append(e)
+            if zs.media is not None and self.session is not zs.media:
+                self.session = zs.media  # secure: audio may flow now, never before
+                self.session.enable_dtmf(self.neg.dtmf_payload_type)
+                session = self.session
+        if session is not None and session.keys:
+            self.keys_received += session.keys
+            del session.keys[:]
+        return found
+
+    def send(self, frame):
+        if self.session is None or not _can_send(self.direction):
+            return
+        packet = None
+        if self.dtmf.busy and self.session.dtmf_payload_type is not None:
+            packet = self.dtmf.next_packet(self.session)  # instead of this frame's audio (RFC 4733)
+        if packet is None:
+            packet = self.session.send_frame(frame)
+        self._sendto(packet)
+
+    def _sendto(self, packet):
+        try:
+            self.sock.sendto(packet, self.remote)
+        except OSError:
+            pass  # e.g. ICMP unreachable reported late: UDP carries on
+
+    def stats(self):
+        if self.session is None:
+            return None
+        total = self.session.stats.as_dict()
+        for old in self.old_stats:  # counters over the whole call
+            for k in total:
+                total[k] += old.get(k, 0)
+        return total
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class _Plain:
+    """No SRTP: only for calls the configuration explicitly allows to be
+    unencrypted (shown NOT ENCRYPTED)."""
+
+    def protect(self, packet):
+        return bytes(packet)
+
+    def unprotect(self, packet):
+        return bytes(packet)
