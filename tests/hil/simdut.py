@@ -11,12 +11,19 @@ Here the firmware runs on the MicroPython unix port and we give the test a
                         |  master side
     handset process --> its own pty (slave: stdin/stdout/stderr, raw mode)
 
-Two ptys rather than one because a pty's slave path can be opened only by
-one side: the handset holds one slave as its terminal (the unix port's
-console and raw REPL need a real tty), the tester opens the other. The
+Two ptys rather than one: the handset needs a terminal of its own (the
+unix port's console and REPL want a real tty: the slave of one pty), and
+the tester needs a path to open, which only a slave has (a master is just
+a file descriptor of whoever created it). The
 bridge keeps what the handset prints while no tester has the port open
 (bounded), as a UART FIFO would not, so early boot lines are not lost.
-Everything is stopped by close(); the handset runs in its own session."""
+Everything is stopped by close(); the handset runs in its own session.
+
+Also here, shared by tests/hil, tests/sim and bench/bench_handset.py:
+start_handset() (a simulated handset configured as hushctl.sim does it,
+behind such a pty), handset_config(), compile_firmware() (.mpy, as a
+handset runs its code precompiled), and read_pcm()/tone_seconds() to
+judge what a speaker or a third-party phone's recording heard."""
 import json
 import os
 import select

@@ -4,7 +4,7 @@ both ways (ZRTP or SDES keys, SRTP, jitter buffer, G.711), hangs up and
 unregisters, without a MemoryError, with a small heap beyond its code
 (192 KiB; 128 KiB fails, see below). The other handset has the default heap.
 
-Why "but its code": a handset runs the firmware frozen into flash, so its
+Why a budget beyond its code: a handset runs the firmware frozen into flash, so its
 bytecode takes no heap; the unix port cannot freeze modules without being
 rebuilt, and `-X heapsize=128K` alone already fails while *importing* the
 app (compiling source needs more; loading precompiled .mpy puts ~400 KB of
