@@ -313,9 +313,10 @@ def test_call_through_loss_and_jitter(tmp_path, pki):
         snrs = sorted(round(r.snr_db, 1) for r in seconds)
         assert all(r.present(min_snr_db=MIN_SNR_IMPAIRED_DB) for r in seconds), snrs
         assert snrs[len(snrs) // 2] >= MIN_MEDIAN_SNR_IMPAIRED_DB, snrs
-        # Each concealed frame is a repeat (a step of 0) in what was played.
+        # Each concealed frame is a repeat (a step of 0) in what was played
+        # (a burst of 5+ losses fades to silence instead: rare at 5 %).
         repeats = sum(1 for _, x in steps if x == 0)
-        assert abs(repeats - heard["concealed"]) <= 5, (repeats, heard)
+        assert abs(repeats - heard["concealed"]) <= max(5, heard["concealed"] // 5), (repeats, heard)
         report["%s>%s" % (sender, receiver)] = {
             "relay": relayed, "handset": heard, "snr_db_per_second": snrs,
             "steps": {s: sum(1 for _, x in steps if x == s) for s in sorted({x for _, x in steps})},
