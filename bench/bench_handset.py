@@ -12,8 +12,11 @@ call with another through Kamailio over TLS, end-to-end keys and SRTP.
   the app as is), the maximum read from its REPL after the call.
 
 bench/bench_media.py has the media path on its own (one frame through
-MediaSession, with libsrtp/audioop as the reference); this adds what a
-running handset costs around it.
+MediaSession, with libsrtp/audioop as the reference); bench/bench_phone.py
+has call setup times and each handset's CPU and heap snapshot over several
+calls. This adds the peak (not a snapshot) and the split between the app's
+code and what the running phone holds, which size a handset's heap, and
+the call's own CPU per frame with the scheduler's nanosecond clock.
 
 Run: .venv/bin/python bench/bench_handset.py   (or `make bench`)"""
 import os
@@ -115,10 +118,7 @@ def main():
     per_frame_ms = (busy - idle) * 1000.0 / 50.0
     print("one handset (phone app, .mpy) in a %s call through Kamailio/TLS, MicroPython unix port" % in_call["security"])
     print("%-58s %10s" % ("", "value"))
-    print("%-58s %9.2f%%" % ("CPU registered and idle (share of one core)", idle * 100))
-    print("%-58s %9.2f%%" % ("CPU in the call", busy * 100))
-    print("%-58s %8.3f ms" % ("whole handset CPU per 20 ms tick in the call", busy * 20.0))
-    print("%-58s %8.3f ms" % ("call's CPU per 20 ms frame (in call - idle)", per_frame_ms))
+    print("%-58s %8.3f ms" % ("the call's CPU per 20 ms frame (in call - idle)", per_frame_ms))
     print("%-58s %9.1f%%" % ("... as a share of the 20 ms frame period", per_frame_ms / 20.0 * 100))
     print("%-58s %10d" % ("packets sent / received in the measured call", media["sent"]) + " / %d" % media["received"])
     print("%-58s %7d KiB" % ("heap: the app's code once imported (incl. ZRTP)", footprint // 1024))
@@ -129,8 +129,8 @@ def main():
         print("%-58s %7d KiB" % ("heap: held after the call and quit", after // 1024))
     else:
         print("heap: the handset's REPL did not answer")
-    print("(the media path alone per frame: bench/bench_media.py; a whole call in a small heap:")
-    print(" tests/sim/test_call_memory.py runs with code + 192 KiB; + 128 KiB fails mid-call)")
+    print("(the media path alone: bench/bench_media.py; setup times, CPU idle/in call: bench/bench_phone.py;")
+    print(" a whole call in a small heap: tests/sim/test_call_memory.py, code + 192 KiB; + 128 KiB fails)")
 
 
 if __name__ == "__main__":
