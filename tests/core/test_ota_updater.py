@@ -11,7 +11,7 @@ import unittest
 from hushphone.hal.unix import otadata as od
 from hushphone.hal.unix.flash import PowerCut, PowerSupply
 from hushphone.hal.unix.partition import Partition
-from hushphone.ota import OtaRejected, confirm, selftest
+from hushphone.ota import OtaRejected, confirm, otadata, selftest
 from hushphone.ota.updater import BundleWriter
 from ota_sim_support import TRUST, SimHandset, fixture, temp_root
 
@@ -89,6 +89,43 @@ class UpdateAndConfirm(unittest.TestCase):
         stream(self.h.service().updater(), fixture("v2.hushota"))
         self.h.boot()
         self.assertTrue(self.h.service().is_current(manifest))
+
+
+class UnconfirmedRunningApp(unittest.TestCase):
+    """Like esp_ota_begin with rollback enabled: no update starts while the
+    running app is PENDING_VERIFY, because the slot it would overwrite
+    holds the rollback target."""
+
+    def setUp(self):
+        self.h = SimHandset()
+        self.h.boot()
+
+    def tearDown(self):
+        self.h.remove()
+
+    def test_state_read_through_the_partition_api(self):
+        running = Partition(Partition.RUNNING)
+        self.assertEqual(otadata.partition_state(Partition, running), otadata.STATE_VALID)
+        self.assertIsNone(otadata.partition_state(Partition, Partition("ota_1")))  # no entry selects it
+        stream(self.h.service().updater(), fixture("v2.hushota"))
+        self.h.boot()
+        self.assertEqual(otadata.partition_state(Partition, Partition(Partition.RUNNING)),
+                         otadata.STATE_PENDING_VERIFY)
+
+    def test_update_refused_until_the_running_app_confirms(self):
+        stream(self.h.service().updater(), fixture("v2.hushota"))
+        self.assertEqual(self.h.boot().state, od.STATE_PENDING_VERIFY)
+        rollback_target = read_file(self.h.root + "/flash/ota_0.bin")
+        before = read_file(self.h.root + "/flash/otadata.bin")
+        with self.assertRaises(OtaRejected) as ctx:
+            stream(self.h.service().updater(), fixture("v3.hushota"))
+        self.assertEqual(ctx.exception.reason, "unconfirmed")
+        self.assertEqual(read_file(self.h.root + "/flash/ota_0.bin"), rollback_target)
+        self.assertEqual(read_file(self.h.root + "/flash/otadata.bin"), before)
+        self.assertTrue(confirm.confirm_boot(Partition, PASSING).ok)
+        stream(self.h.service().updater(), fixture("v3.hushota"))
+        self.assertEqual(self.h.boot().label, "ota_0")
+        self.assertEqual(self.h.running_version(), "1.2.0")
 
 
 class Rejections(unittest.TestCase):

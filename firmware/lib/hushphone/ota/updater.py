@@ -2,12 +2,15 @@
 # at any moment cannot hurt: the running slot is never written, the image is
 # streamed through one 4 KiB buffer in erase-block-sized writes (never the
 # whole image in RAM) while the verifier hashes it, and otadata is touched
-# only by set_boot() after every check passed. Works on
+# only by set_boot() after every check passed. Like esp_ota_begin with
+# rollback enabled, it refuses to start while the running app is still
+# PENDING_VERIFY (not yet confirmed by its self-test): installing then would
+# make the unproven app the rollback target. Works on
 # esp32.Partition(esp32.Partition.RUNNING) and on hal.unix.partition alike.
 import binascii
 
 from hushphone.compat import const
-from hushphone.ota import OtaRejected
+from hushphone.ota import OtaRejected, otadata
 from hushphone.ota.bundle import HEADER_SIZE, parse_bundle_header
 
 BLOCK_SIZE = const(4096)
@@ -23,6 +26,7 @@ class Updater:
     save_every: persist progress every N blocks written."""
 
     def __init__(self, running, make_verifier, progress=None, save_every=16):
+        self.running = running
         self.target = running.get_next_update()
         self.slot_label = self.target.info()[4]
         self.slot_size = self.target.ioctl(_IOCTL_BLOCK_COUNT, 0) * BLOCK_SIZE
@@ -46,13 +50,22 @@ class Updater:
         self.verifier = self._make_verifier(self.slot_size)
         m = self.verifier.check_manifest(signed_manifest)
         if accept is not None:
-            accept(m)
+            accept(m)  # e.g. "already current": nothing would be installed
+        self.check_running_confirmed()
         self.manifest = m
         if resume and self._progress is not None and self._resume(m):
             return m
         if self._progress is not None:
             self._progress.start(signed_manifest, m.image_sha256, self.slot_label)
         return m
+
+    def check_running_confirmed(self):
+        """Raises OtaRejected("unconfirmed") while the running app is
+        PENDING_VERIFY (ESP_ERR_OTA_ROLLBACK_INVALID_STATE in ESP-IDF)."""
+        state = otadata.partition_state(type(self.running), self.running)
+        if state == otadata.STATE_PENDING_VERIFY:
+            raise OtaRejected("unconfirmed", "the running firmware has not confirmed itself yet (pending "
+                                             "verification); updates start after its self-test passes")
 
     def _resume(self, m):
         saved = self._progress.load()
