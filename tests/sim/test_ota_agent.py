@@ -3,6 +3,7 @@ handsets run in tests/sim/test_fleet.py), driven over real mutual TLS on
 loopback: status, progress, every refusal, and bad requests answered with
 a reason instead of a crash."""
 import asyncio
+import hashlib
 import json
 import ssl
 
@@ -150,3 +151,43 @@ def test_connection_dropped_mid_bundle_installs_nothing(handset, pki):
     _, updated = with_agent(handset, pki, client)
     assert updated == []
     assert handset.boot().label == "ota_0"
+
+
+def revoke_on_handset(handset, *technicians):
+    """What `hushctl provision` writes after `keys technician revoke`: the
+    SHA-256 fingerprints of the revoked certificates' DER."""
+    nvs = handset.nvs()
+    nvs.set_blob("tech_revoked", b"".join(hashlib.sha256(t.cert_der.read_bytes()).digest() for t in technicians))
+    nvs.commit()
+
+
+def test_revoked_technician_is_refused_before_any_bundle_byte(handset, pki):
+    revoked = pki.client("agent-revoked-tech")
+    revoke_on_handset(handset, revoked)
+    before = open(handset.root + "/flash/ota_1.bin", "rb").read(), open(handset.root + "/flash/otadata.bin", "rb").read()
+    ctx = fleet.client_context(str(revoked.cert_pem), str(revoked.key_pem), str(pki.ca.cert_pem))
+
+    async def client(port):
+        target = fleet.parse_target("127.0.0.1:%d" % port)
+        pushed = await fleet.push_one(target, fixture_path("v2.hushota"), len(fixture("v2.hushota")), ctx, timeout=30)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        writer.write(b'{"op": "status"}\n')
+        await writer.drain()
+        status = json.loads(await asyncio.wait_for(reader.readline(), 30))
+        writer.close()
+        return pushed, status
+
+    (pushed, status), updated = with_agent(handset, pki, client)
+    assert (pushed.status, pushed.reason) == ("refused", "revoked-technician"), pushed.as_dict()
+    assert "is revoked on this handset" in pushed.message
+    assert (status["status"], status["reason"]) == ("refused", "revoked-technician")  # not even the status
+    assert updated == [] and handset.service().progress.load() is None
+    assert (open(handset.root + "/flash/ota_1.bin", "rb").read(),
+            open(handset.root + "/flash/otadata.bin", "rb").read()) == before  # not one byte written
+
+
+def test_technician_not_on_the_list_still_pushes(handset, pki):
+    revoke_on_handset(handset, pki.client("agent-someone-else"))
+    result, updated, _ = push(handset, pki, "v2.hushota")
+    assert (result.status, result.version) == ("updated", "1.1.0")
+    assert handset.boot().label == "ota_1"

@@ -7,7 +7,9 @@
 # result ("updated", "already-current" or "refused" with a reason).
 # Push rights do not bypass anything: the bundle goes through the same
 # Updater and verifier as any other update, so an unsigned or foreign image
-# is refused by the handset itself.
+# is refused by the handset itself. A technician whose certificate is on the
+# handset's revocation list (NVS hush_trust/tech_revoked) is refused right
+# after the handshake, before any bundle byte is read.
 #
 # Protocol (one request per connection):
 #   client: {"op": "push", "size": N}\n  then N bytes of .hushota bundle
@@ -23,6 +25,7 @@ except ImportError:  # older MicroPython builds
 
 from hushphone.ota import OtaRejected
 from hushphone.ota.bundle import HEADER_SIZE, MAX_SIGNED_MANIFEST
+from hushphone.ota.technicians import PeerCertificates
 from hushphone.ota.updater import BundleWriter
 
 DEFAULT_PORT = 8470
@@ -46,8 +49,10 @@ class UpdateAgent:
         self.log = log
         self.busy = False
         self.server = None
+        self.peers = PeerCertificates()
 
     async def start(self, host, port, ssl_context):
+        self.peers.watch(ssl_context)
         self.server = await asyncio.start_server(self.handle, host, port, ssl=ssl_context)
         return self.server
 
@@ -69,8 +74,14 @@ class UpdateAgent:
                 pass
 
     async def _handle(self, reader, writer):
-        line = await asyncio.wait_for(reader.readline(), self.io_timeout)
+        line, peer_cert = await asyncio.wait_for(self.peers.read_first_line(reader, writer), self.io_timeout)
         if not line or len(line) > _MAX_REQUEST_LINE:
+            return
+        refusal = self._technician_refusal(peer_cert)
+        if refusal is not None:
+            if self.log:
+                self.log("agent: technician refused: %s" % refusal)
+            await self._send(writer, _refused(refusal))
             return
         try:
             request = json.loads(line)
@@ -86,6 +97,22 @@ class UpdateAgent:
         else:
             await self._send(writer, {"event": "result", "status": "refused", "reason": "malformed",
                                       "message": "unknown op"})
+
+    def _technician_refusal(self, peer_cert):
+        """An OtaRejected if the peer's certificate is revoked here (or
+        cannot be checked while the list is not empty), else None."""
+        try:
+            revoked = self.service.revoked_technicians()
+        except ValueError as e:  # a damaged list: refuse rather than guess
+            return OtaRejected("revoked-technician", "the revocation list cannot be read: %s" % e)
+        if not len(revoked):
+            return None
+        if peer_cert is None:
+            return OtaRejected("revoked-technician", "the technician's certificate cannot be checked "
+                                                     "against the revocation list")
+        if revoked.is_revoked(peer_cert):
+            return OtaRejected("revoked-technician", "this technician's certificate is revoked on this handset")
+        return None
 
     async def _push(self, request, reader, writer):
         if self.busy:

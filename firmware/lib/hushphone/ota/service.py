@@ -3,6 +3,7 @@
 # inactive slot. The update agent and the download client both use it; the
 # board passes in its Partition class, NVS handle and clock.
 from hushphone.ota.appdesc import HEAD_SIZE, AppInfo
+from hushphone.ota.technicians import RevokedTechnicians
 from hushphone.ota.truststore import TrustStore
 from hushphone.ota.updater import Updater
 from hushphone.ota.verifier import UpdateVerifier
@@ -38,6 +39,10 @@ class OtaService:
             now=self.clock(),
             max_image_size=max_image_size,
         )
+
+    def revoked_technicians(self):
+        """Read at each connection, so a list provisioned later applies at once."""
+        return RevokedTechnicians.load(self.trust_nvs)
 
     def updater(self):
         return Updater(self.running(), self.make_verifier, self.progress, self.save_every)

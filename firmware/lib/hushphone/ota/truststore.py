@@ -2,24 +2,21 @@
 # provisioning): ota_dig0..2 = trusted Secure Boot V2 key digests (32-byte
 # blobs), ota_revoke = i32 bitmask (bit n revokes digest n, like the
 # KEY_REVOKE eFuses), sec_ver = i32 anti-rollback floor (the stand-in for the
-# SECURE_VERSION eFuse). Works with esp32.NVS and hal.unix.nvs.Nvs alike.
-import errno
-
+# SECURE_VERSION eFuse). Works with esp32.NVS and hal.unix.nvs.Nvs alike: a
+# missing key is OSError(-0x1102) on the device and ENOENT in the simulation,
+# and storage_layout.is_missing() knows both.
 from hushphone.ota.sbv2 import TrustAnchors
+from hushphone.storage_layout import is_missing
 
 NAMESPACE = "hush_trust"
 _DIGEST_KEYS = ("ota_dig0", "ota_dig1", "ota_dig2")
-
-
-def _missing(e):
-    return e.args and e.args[0] == errno.ENOENT
 
 
 def _get_i32(nvs, key, default):
     try:
         return nvs.get_i32(key)
     except OSError as e:
-        if _missing(e):
+        if is_missing(e):
             return default
         raise
 
@@ -38,7 +35,7 @@ class TrustStore:
             try:
                 n = nvs.get_blob(key, buf)
             except OSError as e:
-                if not _missing(e):
+                if not is_missing(e):
                     raise
                 digests.append(None)
                 continue
