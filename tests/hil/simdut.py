@@ -16,7 +16,9 @@ unix port's console and REPL want a real tty: the slave of one pty), and
 the tester needs a path to open, which only a slave has (a master is just
 a file descriptor of whoever created it). The
 bridge keeps what the handset prints while no tester has the port open
-(bounded), as a UART FIFO would not, so early boot lines are not lost.
+(bounded); note that opening a serial port discards input already waiting
+(pyserial flushes it), as on a real port: read boot lines from
+`transcript`, not from the port.
 Everything is stopped by close(); the handset runs in its own session.
 
 Also here, shared by tests/hil, tests/sim and bench/bench_handset.py:

@@ -96,8 +96,9 @@ class _Leg:
 class ImpairmentRelay:
     """Two UDP ports on loopback; see the module text. `caller_port` is
     where the callee sends (it reaches the caller), `callee_port` where the
-    caller sends. `stats[direction]` are DirectionStats; `recent[direction]`
-    the last packets seen (bytes, as they arrived)."""
+    caller sends. `stats[direction]` are DirectionStats (read them with
+    snapshot()); recent_packets(direction) the last packets seen, as they
+    arrived."""
 
     def __init__(self, caller_to_callee=None, callee_to_caller=None, host="127.0.0.1",
                  max_seconds=300.0, max_packets=200000):
@@ -139,6 +140,11 @@ class ImpairmentRelay:
     @property
     def callee_address(self):
         return self._to_caller.peer
+
+    def recent_packets(self, direction):
+        """A copy of the last packets seen in one direction (oldest first)."""
+        with self._lock:
+            return list(self.recent[direction])
 
     def snapshot(self):
         """A consistent copy of the counters: {direction: dict}."""

@@ -33,7 +33,7 @@ def _media_stats(handset):
 
 def _srtp_packets(relay, count):
     """The last `count` SRTP packets the caller sent (as they were on the wire)."""
-    packets = [p for p in relay.recent[CALLER_TO_CALLEE] if len(p) > 12 and (p[0] & 0xC0) == 0x80]
+    packets = [p for p in relay.recent_packets(CALLER_TO_CALLEE) if len(p) > 12 and (p[0] & 0xC0) == 0x80]
     assert len(packets) >= count, len(packets)
     return packets[-count:]
 
