@@ -36,8 +36,12 @@ OFFLINE_ADVICE = (
 )
 
 
+PASSPHRASE_ENV = "HUSHCTL_PASSPHRASE"
+
+
 def passphrase_from(passphrase_file=None, env=None):
-    """The passphrase from a file (first line) or HUSHCTL_PASSPHRASE; None if neither."""
+    """The passphrase from a file (first line) or HUSHCTL_PASSPHRASE; None if
+    neither. Every hushctl command that opens an encrypted key reads it so."""
     env = os.environ if env is None else env
     if passphrase_file:
         try:
@@ -45,7 +49,7 @@ def passphrase_from(passphrase_file=None, env=None):
         except OSError as e:
             raise HushctlError("cannot read the passphrase file: %s" % e.strerror)
         return text.splitlines()[0] if text else ""
-    return env.get("HUSHCTL_PASSPHRASE")
+    return env.get(PASSPHRASE_ENV)
 
 
 def _ota_key(scheme):

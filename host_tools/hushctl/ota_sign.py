@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from hushctl.appimage import load_image
 from hushctl.errors import HushctlError
+from hushctl.keys import PASSPHRASE_ENV, passphrase_from
 from hushphone.ota import OtaRejected, appdesc, bundle, manifest, sbv2
 from hushphone.ota.verifier import Checks, SignedImageVerifier, UpdateVerifier
 
 SECTOR = 4096
-PASSPHRASE_ENV = "HUSHCTL_KEY_PASSPHRASE"
+DEPRECATED_PASSPHRASE_ENV = "HUSHCTL_KEY_PASSPHRASE"  # before all of hushctl used HUSHCTL_PASSPHRASE
 DEFAULT_EXPIRES_DAYS = 90
 
 # Secure Boot V2 schemes each chip's ROM accepts, and how many signature
@@ -57,18 +58,15 @@ def _quiet_espsecure():
 
 # --- keys -----------------------------------------------------------------
 
-def read_passphrase(passphrase_file=None):
-    """The key passphrase from a file (first line) or $HUSHCTL_KEY_PASSPHRASE,
-    else None."""
-    if passphrase_file:
-        try:
-            with open(passphrase_file, "rb") as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise HushctlError("cannot read passphrase file: %s" % e.strerror)
-        return lines[0] if lines else b""
-    value = os.environ.get(PASSPHRASE_ENV)
-    return value.encode() if value else None
+def read_passphrase(passphrase_file=None, env=None):
+    """The key passphrase (bytes) from a file (first line) or $HUSHCTL_PASSPHRASE,
+    as everywhere in hushctl; the old $HUSHCTL_KEY_PASSPHRASE still works
+    (deprecated). None if none is given."""
+    env = os.environ if env is None else env
+    value = passphrase_from(passphrase_file, env)
+    if value is None:
+        value = env.get(DEPRECATED_PASSPHRASE_ENV)
+    return value.encode("utf-8") if value else None
 
 
 def load_private_key(path, passphrase=None):

@@ -160,11 +160,18 @@ def test_passphrase_protected_key(app, ota_keys, capsys, tmp_path, monkeypatch):
     assert secret not in o + e
     code, o, e = run(capsys, *verify_args(out, ota_keys))
     assert code == 0
-    monkeypatch.setenv(ota_sign.PASSPHRASE_ENV, "wrong passphrase")
+    # The passphrase convention of every hushctl command: HUSHCTL_PASSPHRASE.
+    monkeypatch.setenv("HUSHCTL_PASSPHRASE", "wrong passphrase")
     code, o, e = run(capsys, *args)
     assert code == 1 and "wrong passphrase or not a PEM private key" in e and "wrong passphrase\n" not in o
-    monkeypatch.setenv(ota_sign.PASSPHRASE_ENV, secret)
+    monkeypatch.setenv("HUSHCTL_PASSPHRASE", secret)
     assert run(capsys, *args)[0] == 0
+    # The old variable still works (deprecated), but never wins over the new one.
+    monkeypatch.delenv("HUSHCTL_PASSPHRASE")
+    monkeypatch.setenv("HUSHCTL_KEY_PASSPHRASE", secret)
+    assert run(capsys, *args)[0] == 0
+    monkeypatch.setenv("HUSHCTL_PASSPHRASE", "wrong passphrase")
+    assert run(capsys, *args)[0] == 1
 
 
 def _openssl_sign(key, scheme, data_file, sig_file):

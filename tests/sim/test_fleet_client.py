@@ -2,6 +2,8 @@
 inventories (tolerant of extra columns, strict about missing hosts), a
 handset that answers nonsense, and one-line errors from the CLI."""
 import asyncio
+import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -112,3 +114,38 @@ def test_a_handset_answering_nonsense_is_a_failure_not_a_crash(tmp_path, answer,
 
     (r,) = asyncio.run(asyncio.wait_for(main(), 60))
     assert (r.status, r.reason, r.ok) == ("failed", reason, False), r.as_dict()
+
+
+def test_encrypted_technician_key_is_decrypted_in_memory(tmp_path):
+    """The key file `keys technician issue` writes (PKCS#8, encrypted) works
+    as it is, with the passphrase convention of every hushctl command."""
+    from hushctl import pki as hush_pki
+    from tests.host.provision_helpers import PASSPHRASE, hushctl, passphrase_file
+
+    test_pki = TestPki(tmp_path / "pki")
+    tech = test_pki.client("technician")
+    key = tmp_path / "technician.key.pem"
+    key.write_bytes(hush_pki.private_key_pem(tech.key, PASSPHRASE))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    args = ["fleet", "push", REPO / "tests/core/data/ota_install/v2.hushota", "--cert", tech.cert_pem, "--key", key,
+            "--ca", test_pki.ca.cert_pem, "--json", "--to", "127.0.0.1:%d" % listener.getsockname()[1]]
+    (tmp_path / "wrong").mkdir()
+    wrong, right = passphrase_file(tmp_path / "wrong", "not the passphrase"), passphrase_file(tmp_path)
+    files = sorted(tmp_path.rglob("*"))
+    try:
+        for extra, env, expected in (
+            ([], {}, "technician key %s is encrypted: give --passphrase-file or set HUSHCTL_PASSPHRASE" % key),
+            (["--passphrase-file", wrong], {}, "wrong passphrase"),
+            ([], {"HUSHCTL_PASSPHRASE": PASSPHRASE}, "1 of 1 handsets were not updated"),
+            (["--passphrase-file", right], {}, "1 of 1 handsets were not updated"),
+        ):
+            proc = hushctl(*(args + extra), env=env)
+            assert proc.returncode == 1 and proc.stderr.startswith("hushctl: error: "), proc.stderr
+            assert expected in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+            assert PASSPHRASE not in proc.stdout + proc.stderr
+            if "handsets were not updated" in expected:  # the key loaded; the handset was unreachable
+                assert json.loads(proc.stdout)[0]["status"] == "unreachable"
+    finally:
+        listener.close()
+    assert sorted(tmp_path.rglob("*")) == files  # no decrypted key written anywhere

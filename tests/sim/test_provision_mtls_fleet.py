@@ -5,16 +5,17 @@ agent (MicroPython unix port). The handset boots its factory image and the
 update only because they are signed with the key whose digest was
 provisioned, serves pushes with its provisioned certificate, and accepts the
 technician because the provisioned fleet CA signed it; a technician from
-another maker's fleet CA gets nothing installed."""
+another maker's fleet CA, or one revoked before the handset was provisioned
+(NVS tech_revoked), gets nothing installed. Technicians push with their
+encrypted key files as `keys technician issue` wrote them."""
 import json
+import shutil
 import subprocess
 import sys
 import types
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
-from hushctl import keys as hush_keys
 from hushctl import ota_sign
 from hushctl.appimage import build_app_image
 from hushphone.hal.unix import bootloader
@@ -24,27 +25,25 @@ from tests.sim.ota_sim import BOARD, CHIP, EXPIRES, RELEASED, run_handset
 from tests.support.runtimes import REPO
 
 
-def _push(bundle, tech_cert, tech_key, ca, agent):
+def _push(bundle, tech_cert, tech_key, ca, agent, passphrase_file):
     cmd = [sys.executable, "-m", "hushctl", "fleet", "push", str(bundle), "--cert", str(tech_cert), "--key",
-           str(tech_key), "--ca", str(ca), "--json", "--to", agent.address]
+           str(tech_key), "--passphrase-file", str(passphrase_file), "--ca", str(ca), "--json", "--to", agent.address]
     return subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True, timeout=300)
 
 
-def _technician(base, maker, name, out_dir):
-    """Issue a technician certificate; the fleet tool takes an unencrypted
-    key file, so the test decrypts it into a private file."""
+def _technician(base, maker, name):
+    """Issue a technician certificate; returns (certificate, encrypted key) paths."""
     ok(hushctl("keys", "technician", "issue", name, "--keys", base / maker, "--passphrase-file",
                base / "passphrase.txt"))
-    cert = base / maker / "technicians" / (name + ".pem")
-    key = hush_keys.Hierarchy(base / maker).path("technicians") / (name + ".key.pem")
-    from hushctl import pki
+    tech_dir = base / maker / "technicians"
+    key = tech_dir / (name + ".key.pem")
+    assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
+    return tech_dir / (name + ".pem"), key
 
-    plain = pki.load_private_key_pem(key.read_bytes(), PASSPHRASE).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    out = out_dir / (name + ".key.pem")
-    out.write_bytes(plain)
-    out.chmod(0o600)
-    return cert, out
+
+def _refused(pushed):
+    assert pushed.returncode != 0
+    return json.loads(pushed.stdout)[0]
 
 
 @pytest.fixture
@@ -63,6 +62,15 @@ def test_provisioned_handset_takes_a_fleet_push_from_the_makers_technician(maker
     bundle = tmp_path / "v2.hushota"
     bundle.write_bytes(ota_sign.build_bundle(build_app_image(CHIP, "1.1.0", 2, "hushphone", 32 * 1024), [release_key],
                                              [BOARD], CHIP, released=RELEASED, expires=EXPIRES, passphrase=secret))
+
+    # A technician revoked before this handset is provisioned: the handset
+    # gets the revocation list; the technician still has the files.
+    sam_cert, sam_key = _technician(makers, "maker", "sam")
+    kept = tmp_path / "sam-laptop"
+    kept.mkdir()
+    sam_cert, sam_key = shutil.copy(sam_cert, kept), shutil.copy(sam_key, kept)
+    ok(hushctl("keys", "technician", "revoke", "sam", "--keys", maker, "--passphrase-file",
+               makers / "passphrase.txt"))
 
     # The factory: flash the signed firmware, then provision identity and trust.
     root = tmp_path / "handset"
@@ -89,17 +97,21 @@ def test_provisioned_handset_takes_a_fleet_push_from_the_makers_technician(maker
     handset_cas = tmp_path / "handset-cas.pem"
     handset_cas.write_bytes((maker / "root-ca.pem").read_bytes() + (maker / "issuing-ca.pem").read_bytes())
 
+    pw = makers / "passphrase.txt"
     agent = start_agent(root, identity)
     try:
-        stranger_cert, stranger_key = _technician(makers, "stranger", "eve", tmp_path)
-        refused = _push(bundle, stranger_cert, stranger_key, handset_cas, agent)
-        assert refused.returncode != 0
-        r = json.loads(refused.stdout)[0]
+        stranger_cert, stranger_key = _technician(makers, "stranger", "eve")
+        r = _refused(_push(bundle, stranger_cert, stranger_key, handset_cas, agent, pw))
         assert (r["status"], r["reason"]) in (("failed", "tls"), ("failed", "connection")), r
         assert agent.proc.poll() is None  # still serving, nothing installed
 
-        tech_cert, tech_key = _technician(makers, "maker", "dana", tmp_path)
-        pushed = _push(bundle, tech_cert, tech_key, handset_cas, agent)
+        r = _refused(_push(bundle, sam_cert, sam_key, handset_cas, agent, pw))
+        assert (r["status"], r["reason"]) == ("refused", "revoked-technician"), r
+        assert "is revoked on this handset" in r["message"], r
+        assert agent.proc.poll() is None
+
+        tech_cert, tech_key = _technician(makers, "maker", "dana")
+        pushed = _push(bundle, tech_cert, tech_key, handset_cas, agent, pw)
         assert pushed.returncode == 0, pushed.stdout + pushed.stderr
         result = json.loads(pushed.stdout)[0]
         assert (result["status"], result["version"]) == ("updated", "1.1.0"), result

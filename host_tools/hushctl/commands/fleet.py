@@ -9,6 +9,7 @@ from rich.table import Table
 
 from hushctl import fleet as fleet_lib
 from hushctl.cli import cli
+from hushctl.commands.keys import get_passphrase, passphrase_option
 from hushctl.errors import HushctlError
 
 _STYLE = {"updated": "green", "already-current": "cyan", "refused": "red", "unreachable": "yellow", "failed": "red"}
@@ -26,14 +27,17 @@ def fleet():
 @click.option("--inventory", type=click.Path(dir_okay=False),
               help="CSV or JSON inventory with host (and optional port, serial) per handset.")
 @click.option("--cert", required=True, type=click.Path(dir_okay=False), help="Technician certificate (PEM).")
-@click.option("--key", required=True, type=click.Path(dir_okay=False), help="Technician private key (PEM).")
-@click.option("--ca", required=True, type=click.Path(dir_okay=False), help="Fleet CA certificate (PEM).")
+@click.option("--key", required=True, type=click.Path(dir_okay=False),
+              help="Technician private key (PEM; an encrypted one is decrypted in memory).")
+@click.option("--ca", required=True, type=click.Path(dir_okay=False),
+              help="CA certificates (PEM) that issued the handsets' certificates (root + issuing CA).")
 @click.option("--parallel", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Handsets updated at the same time.")
 @click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds without progress before a handset counts as failed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (no progress bars).")
-def push(bundle, addresses, inventory, cert, key, ca, parallel, timeout, as_json):
+@passphrase_option
+def push(bundle, addresses, inventory, cert, key, ca, parallel, timeout, as_json, passphrase_file):
     """Push BUNDLE (.hushota) to handsets; exits non-zero if any failed."""
     targets = [fleet_lib.parse_target(a) for a in addresses]
     if inventory:
@@ -41,7 +45,7 @@ def push(bundle, addresses, inventory, cert, key, ca, parallel, timeout, as_json
     if not targets:
         raise HushctlError("give handsets with --to HOST[:PORT] or --inventory FILE")
     fleet_lib.check_bundle(bundle)
-    ctx = fleet_lib.client_context(cert, key, ca)
+    ctx = fleet_lib.client_context(cert, key, ca, lambda: get_passphrase(passphrase_file))
     if as_json:
         results = fleet_lib.push(bundle, targets, ctx, parallel, timeout=timeout)
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
