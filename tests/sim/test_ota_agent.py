@@ -191,3 +191,33 @@ def test_technician_not_on_the_list_still_pushes(handset, pki):
     result, updated, _ = push(handset, pki, "v2.hushota")
     assert (result.status, result.version) == ("updated", "1.1.0")
     assert handset.boot().label == "ota_1"
+
+
+def test_unknown_peer_is_refused_while_the_list_is_not_empty(handset, pki):
+    """Fail closed: a server context that lets a client in without a
+    certificate (a misconfigured board) cannot check the list, so nothing
+    is accepted while the handset holds one."""
+    revoke_on_handset(handset, pki.client("agent-listed"))
+    agent = UpdateAgent(handset.service())
+    ctx = server_context(pki)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    anonymous = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    anonymous.load_verify_locations(cafile=str(pki.ca.cert_pem))
+
+    async def main():
+        server = await agent.start("127.0.0.1", 0, ctx)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1],
+                                                           ssl=anonymous, server_hostname="localhost")
+            writer.write(b'{"op": "status"}\n')
+            await writer.drain()
+            reply = json.loads(await asyncio.wait_for(reader.readline(), 30))
+            writer.close()
+            return reply
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    reply = asyncio.run(asyncio.wait_for(main(), 60))
+    assert (reply["status"], reply["reason"]) == ("refused", "revoked-technician")
+    assert "cannot be checked" in reply["message"]

@@ -23,6 +23,7 @@ try:
 except ImportError:  # older MicroPython builds
     import uasyncio as asyncio
 
+from hushphone.compat import ticks_diff, ticks_us
 from hushphone.ota import OtaRejected
 from hushphone.ota.bundle import HEADER_SIZE, MAX_SIGNED_MANIFEST
 from hushphone.ota.technicians import PeerCertificates
@@ -31,6 +32,9 @@ from hushphone.ota.updater import BundleWriter
 DEFAULT_PORT = 8470
 _MAX_REQUEST_LINE = 512
 _CHUNK = 4096
+_LINGER_MAX = 16 * 1024 * 1024  # bytes dropped at most after a refusal
+_LINGER_SECONDS = 10  # in all
+_LINGER_IDLE = 2  # seconds without data: the client has stopped sending
 
 
 class _AlreadyCurrent(Exception):
@@ -77,19 +81,19 @@ class UpdateAgent:
         line, peer_cert = await asyncio.wait_for(self.peers.read_first_line(reader, writer), self.io_timeout)
         if not line or len(line) > _MAX_REQUEST_LINE:
             return
-        refusal = self._technician_refusal(peer_cert)
+        request = _parse_request(line)
+        refusal = self._technician_refusal(peer_cert)  # the handshake is over: the peer is known
         if refusal is not None:
             if self.log:
                 self.log("agent: technician refused: %s" % refusal)
             await self._send(writer, _refused(refusal))
+            await self._linger(reader, _announced_size(request))
             return
-        try:
-            request = json.loads(line)
-            op = request["op"]
-        except Exception:
+        if request is None:
             await self._send(writer, {"event": "result", "status": "refused", "reason": "malformed",
                                       "message": "request is not a JSON object with an op"})
             return
+        op = request["op"]
         if op == "status":
             await self._send(writer, dict(event="status", **self.service.status()))
         elif op == "push":
@@ -97,6 +101,23 @@ class UpdateAgent:
         else:
             await self._send(writer, {"event": "result", "status": "refused", "reason": "malformed",
                                       "message": "unknown op"})
+
+    async def _linger(self, reader, limit):
+        """Drop what the client sent before it read our answer, until it
+        closes or goes quiet (at most `limit` bytes and _LINGER_SECONDS):
+        closing a socket with unread data makes the kernel reset the
+        connection, and the reset can destroy the answer before the client
+        reads it. Nothing read here is looked at (a lingering close, as web
+        servers do)."""
+        started = ticks_us()
+        while limit > 0 and ticks_diff(ticks_us(), started) < _LINGER_SECONDS * 1000000:
+            try:
+                chunk = await asyncio.wait_for(reader.read(min(_CHUNK, limit)), _LINGER_IDLE)
+            except Exception:  # timeout, reset: nothing more to save
+                return
+            if not chunk:
+                return
+            limit -= len(chunk)
 
     def _technician_refusal(self, peer_cert):
         """An OtaRejected if the peer's certificate is revoked here (or
@@ -118,21 +139,25 @@ class UpdateAgent:
         if self.busy:
             await self._send(writer, {"event": "result", "status": "refused", "reason": "busy",
                                       "message": "another update is in progress"})
+            await self._linger(reader, _announced_size(request))
             return
         self.busy = True
         try:
-            message = await self._install(request, reader, writer)
+            message, unread = await self._install(request, reader, writer)
         finally:
             self.busy = False
         await self._send(writer, message)
         if message["status"] == "updated" and self.on_updated is not None:
             self.on_updated(message)
+        await self._linger(reader, unread)
 
     async def _install(self, request, reader, writer):
+        """Returns (result message, announced bundle bytes not read)."""
         size = request.get("size")
         updater = self.service.updater()
         if not isinstance(size, int) or size <= 0 or size > HEADER_SIZE + MAX_SIGNED_MANIFEST + updater.slot_size:
-            return _refused(OtaRejected("oversized", "bundle size %r does not fit this handset" % (size,)))
+            return _refused(OtaRejected("oversized", "bundle size %r does not fit this handset" % (size,))), \
+                _announced_size(request)
 
         def on_manifest(m):
             if self.service.is_current(m):
@@ -156,13 +181,29 @@ class UpdateAgent:
             await self._send(writer, {"event": "progress", "written": updater.offset,
                                       "total": updater.manifest.image_size})
         except _AlreadyCurrent as e:
-            return {"event": "result", "status": "already-current", "version": e.args[0]}
+            return {"event": "result", "status": "already-current", "version": e.args[0]}, remaining
         except OtaRejected as e:
             if self.log:
                 self.log("agent: update refused: %s" % e)
-            return _refused(e)
+            return _refused(e), remaining
         return {"event": "result", "status": "updated", "version": result.version,
-                "secure_version": result.secure_version}
+                "secure_version": result.secure_version}, 0
+
+
+def _parse_request(line):
+    """The request object, or None if the line is not a JSON object with an op."""
+    try:
+        request = json.loads(line)
+        request["op"]
+    except Exception:
+        return None
+    return request if isinstance(request, dict) else None
+
+
+def _announced_size(request):
+    """Bundle bytes a push request says will follow (for lingering)."""
+    size = request.get("size") if request is not None and request.get("op") == "push" else None
+    return min(size, _LINGER_MAX) if isinstance(size, int) and size > 0 else 0
 
 
 def _refused(e):
