@@ -130,7 +130,7 @@ def main():
     else:
         print("heap: the handset's REPL did not answer")
     print("(the media path alone: bench/bench_media.py; setup times, CPU idle/in call: bench/bench_phone.py;")
-    print(" a whole call in a small heap: tests/sim/test_call_memory.py, code + 192 KiB; + 128 KiB fails)")
+    print(" a whole call in a small heap: tests/sim/test_call_memory.py, code + 256 KiB; + 128 KiB fails)")
 
 
 if __name__ == "__main__":
