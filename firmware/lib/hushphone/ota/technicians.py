@@ -18,13 +18,14 @@ try:
 except ImportError:  # older MicroPython builds
     import uasyncio as asyncio
 
+from hushphone.compat import const
 from hushphone.crypto.sha import sha256
 from hushphone.storage_layout import FINGERPRINT_LEN, KEY_TECH_REVOKED, is_missing
 
 # Buffer sizes tried in turn for the list (16, 128, 1024 fingerprints): NVS
 # get_blob needs a buffer at least as long as the blob.
-_BUFFER_SIZES = (16 * 32, 128 * 32, 1024 * 32)
-_ESP_ERR_NVS_INVALID_LENGTH = 0x110C
+_BUFFER_SIZES = (16 * FINGERPRINT_LEN, 128 * FINGERPRINT_LEN, 1024 * FINGERPRINT_LEN)
+_ESP_ERR_NVS_INVALID_LENGTH = const(0x110C)
 
 
 def fingerprint(cert_der):
@@ -52,7 +53,7 @@ class RevokedTechnicians:
                     continue  # a longer list: try a bigger buffer
                 raise
             return cls(memoryview(buf)[:n])
-        raise ValueError("technician revocation list is longer than %d entries" % (_BUFFER_SIZES[-1] // 32))
+        raise ValueError("technician revocation list is longer than %d entries" % (_BUFFER_SIZES[-1] // FINGERPRINT_LEN))
 
     def __len__(self):
         return len(self._fingerprints)
