@@ -107,8 +107,8 @@ def read_inventory(path):
 
 
 def client_context(cert, key, ca, passphrase=None):
-    """The technician's TLS context: our certificate for the handset, the
-    fleet CA to check the handset's. An encrypted key (as `hushctl keys
+    """The technician's TLS context: our certificate for the handset, and
+    the CA certificates that vouch for the handsets. An encrypted key (as `hushctl keys
     technician issue` writes it) is decrypted by OpenSSL in memory through
     load_cert_chain's password callback, never into a file; `passphrase`
     is a str or a function returning one (or None), asked only then."""

@@ -48,6 +48,8 @@ def passphrase_from(passphrase_file=None, env=None):
             text = Path(passphrase_file).read_text(encoding="utf-8")
         except OSError as e:
             raise HushctlError("cannot read the passphrase file: %s" % e.strerror)
+        except UnicodeDecodeError:
+            raise HushctlError("the passphrase file is not UTF-8 text")
         return text.splitlines()[0] if text else ""
     return env.get(PASSPHRASE_ENV)
 

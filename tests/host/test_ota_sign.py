@@ -172,6 +172,10 @@ def test_passphrase_protected_key(app, ota_keys, capsys, tmp_path, monkeypatch):
     assert run(capsys, *args)[0] == 0
     monkeypatch.setenv("HUSHCTL_PASSPHRASE", "wrong passphrase")
     assert run(capsys, *args)[0] == 1
+    binary = tmp_path / "binary-pass"
+    binary.write_bytes(b"\xff\xfe\x00secret\n")
+    code, o, e = run(capsys, *args, "--passphrase-file", binary)
+    assert code == 1 and e.strip() == "hushctl: error: the passphrase file is not UTF-8 text"
 
 
 def _openssl_sign(key, scheme, data_file, sig_file):
