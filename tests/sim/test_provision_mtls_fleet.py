@@ -109,6 +109,9 @@ def test_provisioned_handset_takes_a_fleet_push_from_the_makers_technician(maker
         assert (r["status"], r["reason"]) == ("refused", "revoked-technician"), r
         assert "is revoked on this handset" in r["message"], r
         assert agent.proc.poll() is None
+        update_slot = (root / "flash" / "ota_1.bin").read_bytes()
+        assert update_slot == b"\xff" * len(update_slot)  # not one byte of the bundle written
+        assert not (root / "ota_progress.json").exists()
 
         tech_cert, tech_key = _technician(makers, "maker", "dana")
         pushed = _push(bundle, tech_cert, tech_key, handset_cas, agent, pw)
