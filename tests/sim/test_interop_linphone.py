@@ -53,9 +53,24 @@ def linphone(tmp_path, kamailio, pki):
         lin.stop()
 
 
+# Our handset as configured by default (offering ZRTP next to SDES: the
+# offer carries a=zrtp-hash) and with ZRTP off (an SDES-only offer).
+# Known bug, kept visible: linphone (media_encryption=srtp) answers our
+# default offer with an empty "a=zrtp-hash:", hushphone.sdp refuses that
+# ("bad zrtp-hash") and the phone ends the call "media refused" (488)
+# instead of going on with SDES. strict: this fails once it is fixed, so the
+# mark cannot outlive the bug.
+_ZRTP_EMPTY_HASH_BUG = pytest.mark.xfail(
+    strict=True, reason="linphone's empty a=zrtp-hash in an SDES answer is refused (sdp.zrtp_hash): call ends 488")
+OFFERS = [pytest.param({}, id="default-offer", marks=_ZRTP_EMPTY_HASH_BUG),
+          pytest.param({"zrtp": False}, id="sdes-only-offer")]
+
+
 @pytest.fixture
-def alice(tmp_path, kamailio, pki):
-    config = handset_config(tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=OUR_HZ)
+def alice(request, tmp_path, kamailio, pki):
+    extra = getattr(request, "param", {})
+    config = handset_config(tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=OUR_HZ,
+                            **extra)
     handset = SimHandset(config)
     try:
         handset.wait_event("registered", WAIT_S)
@@ -93,9 +108,10 @@ def check_tones(alice, linphone, ended):
     assert all(r.snr_db < -10 for r in tone_seconds(recorded, LINPHONE_HZ, rate, skip_s=1.0))
 
 
+@pytest.mark.parametrize("alice", OFFERS, indirect=True)
 def test_our_handset_calls_linphone(alice, linphone):
     alice.send("dial lin")
-    check_in_call(alice.wait_event("in_call", WAIT_S))
+    check_in_call(alice.wait_event("in_call", WAIT_S, fail_on=("refused", "ended", "connection_lost")))
     linphone.wait_for(r"Call \d+ with <?sip:alice@localhost>? connected", WAIT_S)
     time.sleep(CALL_S)
     alice.send("hangup")
