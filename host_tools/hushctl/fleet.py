@@ -17,8 +17,8 @@ import json
 import ssl
 import time
 
+from hushctl import tls_keys
 from hushctl.errors import HushctlError
-from hushctl.keys import PASSPHRASE_ENV
 from hushphone.ota.agent import DEFAULT_PORT
 from hushphone.ota.bundle import HEADER_SIZE, parse_bundle_header
 
@@ -108,31 +108,19 @@ def read_inventory(path):
 
 def client_context(cert, key, ca, passphrase=None):
     """The technician's TLS context: our certificate for the handset, and
-    the CA certificates that vouch for the handsets. An encrypted key (as `hushctl keys
-    technician issue` writes it) is decrypted by OpenSSL in memory through
-    load_cert_chain's password callback, never into a file; `passphrase`
-    is a str or a function returning one (or None), asked only then."""
+    the CA certificates that vouch for the handsets. The key may be
+    encrypted, as `hushctl keys technician issue` writes it: `passphrase`
+    (a str or a function returning one) is then handed to OpenSSL, which
+    decrypts the key in memory (tls_keys.load_cert_chain)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = False  # handsets are addressed by IP; the fleet CA vouches for them
     ctx.verify_mode = ssl.CERT_REQUIRED
-    asked = []
-
-    def password():
-        asked.append(True)
-        value = passphrase() if callable(passphrase) else passphrase
-        if not value:
-            raise HushctlError("technician key %s is encrypted: give --passphrase-file or set %s"
-                               % (key, PASSPHRASE_ENV))
-        return value.encode("utf-8")
-
     try:
         ctx.load_verify_locations(cafile=ca)
-        ctx.load_cert_chain(cert, key, password=password)
     except (OSError, ssl.SSLError) as e:
-        if asked:
-            raise HushctlError("cannot load technician key %s: wrong passphrase or not a private key" % key)
         raise HushctlError("cannot load TLS certificate, key or CA: %s" % (getattr(e, "strerror", None) or e))
+    tls_keys.load_cert_chain(ctx, cert, key, passphrase, "technician key")
     return ctx
 
 

@@ -11,6 +11,7 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from hushctl import tls_keys
 from hushctl.errors import HushctlError
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -175,16 +176,17 @@ class OtaServer(ThreadingHTTPServer):
         self.log("%s: connection error: %s" % (client_address[0], sys.exc_info()[1]))
 
 
-def server_context(cert, key, client_ca=None):
+def server_context(cert, key, client_ca=None, passphrase=None):
     """TLS 1.2+ server context; with `client_ca`, clients must present a
-    certificate issued by it."""
+    certificate issued by it. An encrypted key needs `passphrase` (see
+    tls_keys.load_cert_chain)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        ctx.load_cert_chain(cert, key)
-        if client_ca:
+    tls_keys.load_cert_chain(ctx, cert, key, passphrase, "server key")
+    if client_ca:
+        try:
             ctx.load_verify_locations(cafile=client_ca)
-            ctx.verify_mode = ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as e:
-        raise HushctlError("cannot load TLS certificate/key: %s" % (getattr(e, "strerror", None) or e))
+        except (OSError, ssl.SSLError) as e:
+            raise HushctlError("cannot load the client CA %s: %s" % (client_ca, getattr(e, "strerror", None) or e))
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx

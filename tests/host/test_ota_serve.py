@@ -176,3 +176,19 @@ def test_connections_are_bounded(bundles, pki):
         assert answer[0][0] == 206 and answer[0][2] == DATA[:4]
     finally:
         stop(server, thread)
+
+
+def test_encrypted_server_key_is_decrypted_in_memory(pki, tmp_path):
+    """`--passphrase-file` / HUSHCTL_PASSPHRASE, as for every hushctl key."""
+    from hushctl import pki as hush_pki
+    from hushctl.errors import HushctlError
+
+    key = tmp_path / "server.key.pem"
+    key.write_bytes(hush_pki.private_key_pem(pki.server.key, "correct horse battery staple"))
+    cert = str(pki.server.cert_pem)
+    with pytest.raises(HushctlError, match="server key %s is encrypted: give --passphrase-file" % key):
+        ota_server.server_context(cert, str(key))
+    with pytest.raises(HushctlError, match="wrong passphrase"):
+        ota_server.server_context(cert, str(key), passphrase="not the passphrase")
+    ctx = ota_server.server_context(cert, str(key), passphrase=lambda: "correct horse battery staple")
+    assert ctx.get_ca_certs() == [] and ctx.verify_mode == ssl.CERT_NONE  # loaded; no client CA asked for
