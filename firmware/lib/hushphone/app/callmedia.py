@@ -158,10 +158,11 @@ class CallMedia:
             pass  # e.g. ICMP unreachable reported late: UDP carries on
 
     def stats(self):
-        if self.session is None:
+        if self.session is None and not self.old_stats:
             return None
-        total = self.session.stats.as_dict()
-        for old in self.old_stats:  # counters over the whole call
+        parts = self.old_stats if self.session is None else self.old_stats + [self.session.stats.as_dict()]
+        total = dict(parts[-1])
+        for old in parts[:-1]:  # counters over the whole call
             for k in total:
                 total[k] += old.get(k, 0)
         return total
@@ -171,6 +172,16 @@ class CallMedia:
             self.sock.close()
         except OSError:
             pass
+
+    def release(self):
+        """After a failure in this call: close the socket and drop the
+        session, ZRTP state and buffers at once so their memory is free
+        for ending the call (the stats of what was carried stay)."""
+        self.close()
+        if self.session is not None:
+            self.old_stats.append(self.session.stats.as_dict())
+        self.session = self.zsession = self.engine = None
+        self.offer = self.pending_answer = None
 
 
 class _Plain:

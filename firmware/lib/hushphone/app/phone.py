@@ -48,6 +48,14 @@ _RESYNC_AFTER_MS = 200
 _SCREEN_EVERY_MS = 1000
 _WAITING_TONE_EVERY_MS = 3000  # call waiting: a short beep in the earpiece
 _WAITING_TONE_MS = 200
+# The supervisor: one failure ends the call it happened in; this many
+# failures within the window re-initialise SIP (new UA, new connection);
+# that many re-initialisations within the window and a handset resets
+# (an unconfirmed new firmware that crash-loops is then rolled back).
+_FAULTS_BEFORE_RESTART = 5
+_RESTARTS_BEFORE_RESET = 3
+_FAULT_WINDOW_MS = 30000
+_RESTART_BACKOFF_MS = (1000, 5000, 20000)
 
 # HAL keys -> call-control keys (soft keys are mapped by the display model).
 _KEY_ALIASES = {hw.OFFHOOK: "CALL", hw.ONHOOK: "HANGUP", hw.OK: "OK", hw.BACK: "BACK", hw.MUTE: "MUTE",
@@ -95,6 +103,17 @@ class _StoreStorage:
         self._store.commit()
 
 
+class CrashLoop(Exception):
+    """The app kept failing even after SIP was re-initialised: on a
+    handset the supervisor resets the board; the simulation exits."""
+
+
+def fault_text(exc):
+    """What the user and the log are told about a failure: never the
+    exception's message (it may quote a peer's data or a key)."""
+    return "out of memory" if isinstance(exc, MemoryError) else "internal error"
+
+
 class Phone:
     def __init__(self, hal, config, out=None):
         self.hal = hal
@@ -119,16 +138,11 @@ class Phone:
         self.missing = "no SIP account" if not account["user"] else ("no CA certificate" if not cas else None)
         self.ua = None
         self.transport = None
+        self._registrar = registrar
+        self._domain = domain
+        self._cas = cas
         if self.missing is None:
-            self.ua = UserAgent(
-                UaConfig(self.aor, account["user"], account["password"], registrar=registrar,
-                         display_name=account["display"] or None, anonymous=self.settings.withhold_caller_id,
-                         expires=config.get("expires", 300)),
-                hal.random_bytes,
-            )
-            host, port, server_name = self._proxy(account, domain)
-            self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(cas), server_name,
-                                             on_event=self._on_sip, clock=self.now)
+            self._make_sip()
         self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
                                   zrtp=config.get("zrtp", True))
         self._zid_cache = None
@@ -161,6 +175,29 @@ class Phone:
         self._ticks = 0
         self._screen_at = -_SCREEN_EVERY_MS
         self._unregistered = asyncio.Event()
+        self._faults = []  # times (ms) of recent failures, for the supervisor
+        self._restarts = []
+        self._sip_task = None
+        self._restart_at = None  # when a pending SIP re-initialisation may run
+        self._give_up = False
+        # Fault injection for tests ("inject media|sip|loop [N]" on the
+        # console): only when the configuration asks for it.
+        self._test_hooks = bool(config.get("test_hooks"))
+        self._inject = {}
+
+    def _make_sip(self):
+        """A fresh user agent and TLS transport (at start, and when the
+        supervisor re-initialises SIP after repeated failures)."""
+        account = self.settings.account
+        self.ua = UserAgent(
+            UaConfig(self.aor, account["user"], account["password"], registrar=self._registrar,
+                     display_name=account["display"] or None, anonymous=self.settings.withhold_caller_id,
+                     expires=self.config.get("expires", 300)),
+            self.hal.random_bytes,
+        )
+        host, port, server_name = self._proxy(account, self._domain)
+        self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(self._cas), server_name,
+                                         on_event=self._on_sip, clock=self.now)
 
     def _proxy(self, account, domain):
         """(address, port, TLS server name) of the outbound proxy: the
@@ -335,6 +372,13 @@ class Phone:
 
     def command(self, line):
         """One console line."""
+        if self._test_hooks and line.startswith("inject "):
+            parts = line.split()
+            try:
+                self._inject[parts[1]] = int(parts[2]) if len(parts) > 2 else 1
+            except (IndexError, ValueError):
+                self.emit("error", text="inject WHERE [COUNT]")
+            return
         try:
             cmd = parse(line)
         except ConsoleError as e:
@@ -403,6 +447,8 @@ class Phone:
                 getattr(self, "_do_" + kind)(line, action, now)
             except LocalSipError as e:  # a race with the network (e.g. the call just ended)
                 self.emit("error", text="%s: %s" % (kind, e))
+            except Exception as e:  # MemoryError or a bug: this call ends, the phone carries on
+                self._call_fault(line, e, kind, now)
         if self.transport is not None:
             self.transport.wakeup()
 
@@ -467,9 +513,11 @@ class Phone:
 
     def _do_ended(self, line, action, now):
         media = line.ref[1] if line.ref is not None else None
-        stats = media.stats() if media is not None else None
-        if media is not None:
-            media.close()
+        try:
+            stats = media.stats() if media is not None else None
+        finally:
+            if media is not None:
+                media.close()
         if line.direction == "out":
             kind = "out" if line.answered_ms is not None else "failed"
         elif line.answered_ms is not None:
@@ -493,6 +541,20 @@ class Phone:
 
     def _on_sip(self, ev):
         now = self.now()
+        try:
+            self._sip_event(ev, now)
+        except Exception as e:  # MemoryError or a bug: end that call, never the phone
+            line = self._line_of(getattr(ev, "call", None))
+            if line is not None:
+                self._call_fault(line, e, "sip", now)
+            else:
+                self._orphan_fault(ev, e, now)
+        self._actions()
+        self.refresh()
+
+    def _sip_event(self, ev, now):
+        if self._inject:
+            self._injected("sip")
         if isinstance(ev, events.Registered):
             self.view.registration = "registered"
             self.emit("registered", aor=ev.aor)
@@ -510,8 +572,136 @@ class Phone:
             line = self._line_of(getattr(ev, "call", None))
             if line is not None:
                 self._call_event(ev, line, now)
-        self._actions()
-        self.refresh()
+
+    def _orphan_fault(self, ev, exc, now):
+        """A failure on a SIP event with no line (yet): a new incoming
+        call is refused 500; anything else is only logged."""
+        self._note_fault(exc, "sip", now)
+        call = getattr(ev, "call", None)
+        if isinstance(ev, events.IncomingCall) and call is not None and call.state == "incoming":
+            try:
+                self.ua.reject(call, now, 500)
+            except Exception:  # e.g. no memory for the response either: the caller times out
+                pass
+
+    # -- the supervisor ------------------------------------------------------------
+
+    def _note_fault(self, exc, where, now, peer=None):
+        """Log a failure (its kind and place, no data) and count it; too
+        many in a short time and SIP is re-initialised."""
+        import gc
+
+        gc.collect()  # a MemoryError: free what the failed work left behind
+        fields = {"where": where, "error": type(exc).__name__, "reason": fault_text(exc)}
+        if peer is not None:
+            fields["peer"] = peer
+        try:
+            self.emit("fault", **fields)
+        except Exception:  # even the log line failed: counting must still happen
+            pass
+        faults = [t for t in self._faults if now - t < _FAULT_WINDOW_MS]
+        faults.append(now)
+        self._faults = faults
+        if len(faults) >= _FAULTS_BEFORE_RESTART and self._restart_at is None and self.ua is not None:
+            self._faults = []
+            self._schedule_restart(now)
+
+    def _call_fault(self, line, exc, where, now):
+        """A call's handler failed (MemoryError, a bug): end that call
+        cleanly (BYE, CANCEL or an error response), free its media and
+        say so; the phone stays registered for the next call."""
+        text = fault_text(exc)
+        self._note_fault(exc, where, now, peer=line.peer)
+        if line.ref is not None:
+            call, media = line.ref
+            media.release()  # the session, ZRTP and buffers: the memory we need to send the BYE
+            import gc
+
+            gc.collect()
+            if call.state == "incoming" and self.ua is not None:
+                try:
+                    self.ua.reject(call, now, 500)  # 500 Server Internal Error, not 603
+                except Exception:  # nothing more to do: the caller's transaction times out
+                    pass
+        if line.state != cc.ENDED:
+            self.calls.hangup(now, text, line)
+        self.view.message = "Call failed: " + text
+
+    def _schedule_restart(self, now):
+        restarts = [t for t in self._restarts if now - t < _FAULT_WINDOW_MS * len(_RESTART_BACKOFF_MS)]
+        if len(restarts) >= _RESTARTS_BEFORE_RESET:
+            self._give_up = True  # acted on by the main loop's supervisor, not inside a handler
+            return
+        backoff = _RESTART_BACKOFF_MS[min(len(restarts), len(_RESTART_BACKOFF_MS) - 1)]
+        restarts.append(now)
+        self._restarts = restarts
+        self._restart_at = now + backoff
+        self.emit("sip_restart", after_ms=backoff)
+
+    def _last_resort(self):
+        self.emit("crash_loop", restarts=len(self._restarts))
+        if self.hal.board != "sim":
+            import machine
+
+            machine.reset()  # after the log line; OTA rolls back a new image that crash-loops
+        raise CrashLoop("repeated failures after re-initialising SIP")
+
+    async def _supervise(self, now):
+        """Run from the main loop: restart SIP when its task died, or when
+        repeated failures asked for a re-initialisation (after a backoff)."""
+        if self._give_up:
+            self._last_resort()
+        if self.transport is None:
+            return
+        sip = self._sip_task
+        if sip is not None and sip.done() and self.running and self._restart_at is None:
+            self._note_fault(RuntimeError(), "sip-task", now)  # it should never end on its own
+            self._schedule_restart(now)
+        if self._restart_at is not None and now >= self._restart_at:
+            self._restart_at = None
+            await self._restart_sip(now)
+
+    async def _restart_sip(self, now):
+        """Re-initialise SIP: end every call locally, drop the connection,
+        start a new user agent and register again."""
+        for line in list(self.calls.lines):
+            if line.ref is not None:
+                line.ref[1].release()
+            self.calls.remote_ended(line, now, "internal error")
+        self._actions_local()
+        old = self._sip_task
+        self.transport.stop()
+        if old is not None and not old.done():
+            try:
+                await asyncio.wait_for(old, 5)
+            except Exception:  # a dying task may raise anything (or time out): it is replaced anyway
+                pass
+        self.ua = self.transport = None
+        import gc
+
+        gc.collect()
+        self._make_sip()
+        self.view.registration = "offline"
+        self._start_sip()
+
+    def _actions_local(self):
+        """Run the call-control actions without SIP (the UA is being
+        replaced): only the local ones (logging the ended calls)."""
+        now = self.now()
+        while True:
+            action = self.calls.next_action()
+            if action is None:
+                break
+            if action[0] == "ended":
+                try:
+                    self._do_ended(action[1], action, now)
+                except Exception as e:  # a bug in logging a call must not stop the restart
+                    self._note_fault(e, "ended", now)
+
+    def _start_sip(self):
+        self._sip_task = asyncio.create_task(self.transport.run())
+        self.ua.register(self.now())
+        self.transport.wakeup()
 
     def _line_of(self, call):
         for line in self.calls.lines:
@@ -605,6 +795,8 @@ class Phone:
 
     def _tick(self, now):
         hal = self.hal
+        if self._inject:
+            self._injected("loop")
         for _ in range(8):  # a few keys per tick at most
             k = hal.keypad.poll(now)
             if k is None:
@@ -616,46 +808,76 @@ class Phone:
         for line in list(self.calls.lines):  # a ZRTP failure may end a call here
             if line.ref is None:
                 continue
-            media = line.ref[1]
-            for e in media.drain(now):
-                self._zrtp_event(line, media, e, now)
-            if media.keys_received:
-                for k in media.keys_received:
-                    self.emit("dtmf", peer=line.peer, key=k)
-                self.view.message = "DTMF " + "".join(media.keys_received)
-                media.keys_received = []
-            if media.session is None:
-                continue
-            if line is current and line.state == cc.IN_CALL:
-                active = media
-            elif line.state == cc.HELD:
-                media.send(self._silence)  # constant traffic to the held peer
-                media.session.play_frame(now)
+            try:
+                if self._line_media(line, now, line is current and line.state == cc.IN_CALL):
+                    active = line
+            except Exception as e:  # MemoryError or a bug: this call ends, the phone carries on
+                self._call_fault(line, e, "media", now)
+                self._actions()
         if active is not None:
-            mic = self._mic
-            if not hal.audio.read_frame(mic) or current.muted:
-                fill_silence(mic)  # mute: silence frames of the same size
-            active.send(mic)
-            out = active.session.play_frame(now)
-            waiting = self.calls.ringing_line()
-            if waiting is not None and (now - waiting.created_ms) % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
-                self._beep.fill(out)  # call waiting: a beep in the earpiece at once, then every 3 s
-            hal.audio.write_frame(out)
+            try:
+                self._audio(active, now)
+            except Exception as e:
+                self._call_fault(active, e, "audio", now)
+                self._actions()
         elif self._keypool is not None and not self.calls.lines and self._ticks % 10 == 0:
             self._keypool.refill_one()  # ephemeral ZRTP keys made while idle
         if now - self._screen_at >= _SCREEN_EVERY_MS:
             self._screen_at = now
             self.refresh()
 
+    def _injected(self, where):
+        """A test asked for a MemoryError here (see command())."""
+        n = self._inject.get(where)
+        if n:
+            if n > 1:
+                self._inject[where] = n - 1
+            else:
+                del self._inject[where]
+            raise MemoryError("injected")
+
+    def _line_media(self, line, now, current):
+        """One call's packets this tick; True when its audio is the one
+        the handset plays."""
+        if self._inject:
+            self._injected("media")
+        media = line.ref[1]
+        for e in media.drain(now):
+            self._zrtp_event(line, media, e, now)
+        if media.keys_received:
+            for k in media.keys_received:
+                self.emit("dtmf", peer=line.peer, key=k)
+            self.view.message = "DTMF " + "".join(media.keys_received)
+            media.keys_received = []
+        if media.session is None or line.ref is None:
+            return False
+        if current:
+            return True
+        if line.state == cc.HELD:
+            media.send(self._silence)  # constant traffic to the held peer
+            media.session.play_frame(now)
+        return False
+
+    def _audio(self, line, now):
+        """One microphone frame to the current call, one frame to the speaker."""
+        hal = self.hal
+        media = line.ref[1]
+        mic = self._mic
+        if not hal.audio.read_frame(mic) or line.muted:
+            fill_silence(mic)  # mute: silence frames of the same size
+        media.send(mic)
+        out = media.session.play_frame(now)
+        waiting = self.calls.ringing_line()
+        if waiting is not None and (now - waiting.created_ms) % _WAITING_TONE_EVERY_MS < _WAITING_TONE_MS:
+            self._beep.fill(out)  # call waiting: a beep in the earpiece at once, then every 3 s
+        hal.audio.write_frame(out)
+
     async def run(self, console=None):
         """Until "quit" on the console (or the end of its input)."""
         hal = self.hal
         hal.audio.start()
-        sip = None
         if self.transport is not None:
-            sip = asyncio.create_task(self.transport.run())
-            self.ua.register(self.now())
-            self.transport.wakeup()
+            self._start_sip()
         self.emit("started", name=self.name, aor=self.aor, version=VERSION)
         if self.missing is not None:
             self.emit("not_provisioned", reason=self.missing)
@@ -665,12 +887,16 @@ class Phone:
         try:
             while self.running:
                 now = self.now()
-                if console is not None:
-                    for text in console.poll():
-                        self.command(text)
-                    if console.closed:
-                        self.running = False
-                self._tick(now)
+                try:
+                    if console is not None:
+                        for text in console.poll():
+                            self.command(text)
+                        if console.closed:
+                            self.running = False
+                    self._tick(now)
+                except Exception as e:  # the supervisor: one bad event never ends the app
+                    self._note_fault(e, "loop", now)
+                await self._supervise(now)
                 n += 1
                 delay = start + n * TICK_MS - self.now()
                 if delay < -_RESYNC_AFTER_MS:
@@ -678,9 +904,10 @@ class Phone:
                     delay = 0
                 await _sleep_ms(delay if delay > 0 else 0)
         finally:
-            await self._shutdown(sip)
+            await self._shutdown()
 
-    async def _shutdown(self, sip):
+    async def _shutdown(self):
+        sip = self._sip_task
         now = self.now()
         for line in list(self.calls.lines):
             if line.ref is not None and self.ua is not None:
@@ -689,7 +916,7 @@ class Phone:
                 except LocalSipError:
                     pass
                 line.ref[1].close()
-        if sip is not None:
+        if sip is not None and self.transport is not None:
             if self.ua.registration is not None and self.transport.connected:
                 self.ua.unregister(now)
                 self.transport.wakeup()
@@ -698,7 +925,10 @@ class Phone:
                 except asyncio.TimeoutError:
                     pass
             self.transport.stop()
-            await sip
+            try:
+                await sip
+            except Exception as e:  # the SIP task died earlier: the shutdown still completes
+                self._note_fault(e, "sip-task", now)
         self.hal.audio.stop()
         close = getattr(self.hal.audio, "close", None)
         if close is not None:
