@@ -21,7 +21,8 @@ unchanged, and the relay only ever sees encrypted packets.
 Impairments are per direction, seeded (the same seed gives the same
 decisions for the same packet sequence) and bounded: a packet is delayed
 by `delay_ms` plus a uniform share of `jitter_ms` (packets 20 ms apart
-with up to 40 ms of jitter overtake each other: that is the reordering),
+with up to 40 ms of jitter overtake each other), held back a further
+`reorder_ms` with probability `reorder` (overtaken by the next ones),
 dropped with probability `loss`, sent twice with probability `duplicate`
 (the copy with its own delay). The relay runs in one thread, stops after
 `max_seconds` or `max_packets` whatever happens, and counts everything it
@@ -46,20 +47,27 @@ _KEEP_RECENT = 64  # packets remembered per direction (tests forge from them)
 class Impairment:
     """What happens to the packets of one direction."""
 
-    def __init__(self, loss=0.0, jitter_ms=0, delay_ms=0, duplicate=0.0, seed=0):
-        if not (0.0 <= loss < 1.0 and 0.0 <= duplicate < 1.0):
-            raise ValueError("loss and duplicate are probabilities below 1")
-        if jitter_ms < 0 or delay_ms < 0:
+    def __init__(self, loss=0.0, jitter_ms=0, delay_ms=0, duplicate=0.0, seed=0, reorder=0.0, reorder_ms=50):
+        if not (0.0 <= loss < 1.0 and 0.0 <= duplicate < 1.0 and 0.0 <= reorder < 1.0):
+            raise ValueError("loss, duplicate and reorder are probabilities below 1")
+        if jitter_ms < 0 or delay_ms < 0 or reorder_ms < 0:
             raise ValueError("delays cannot be negative")
         self.loss = loss
         self.jitter_ms = jitter_ms
         self.delay_ms = delay_ms
         self.duplicate = duplicate
         self.seed = seed
+        self.reorder = reorder  # probability that a packet is held back by reorder_ms (overtaken)
+        self.reorder_ms = reorder_ms
+
+    def other_direction(self):
+        """The same impairment with its own seed, for the way back."""
+        return Impairment(self.loss, self.jitter_ms, self.delay_ms, self.duplicate, self.seed + 1,
+                          self.reorder, self.reorder_ms)
 
     def __repr__(self):
-        return "Impairment(loss=%s, jitter_ms=%s, delay_ms=%s, duplicate=%s, seed=%s)" % (
-            self.loss, self.jitter_ms, self.delay_ms, self.duplicate, self.seed)
+        return "Impairment(loss=%s, jitter_ms=%s, delay_ms=%s, duplicate=%s, reorder=%s, seed=%s)" % (
+            self.loss, self.jitter_ms, self.delay_ms, self.duplicate, self.reorder, self.seed)
 
 
 class DirectionStats:
@@ -108,8 +116,7 @@ class ImpairmentRelay:
         self.callee_port = self._to_callee.port
         impair_out = caller_to_callee or Impairment()
         # One impairment given: the same for both directions, with its own seed.
-        impair_back = callee_to_caller or Impairment(
-            impair_out.loss, impair_out.jitter_ms, impair_out.delay_ms, impair_out.duplicate, impair_out.seed + 1)
+        impair_back = callee_to_caller or impair_out.other_direction()
         # direction name, leg packets arrive on, leg they leave from, impairment, seeded rng
         self._directions = {
             self._to_callee.sock: (CALLER_TO_CALLEE, self._to_callee, self._to_caller, impair_out,
@@ -216,6 +223,8 @@ class ImpairmentRelay:
             # pattern whatever happens to earlier packets.
             lose = rng.random() < impairment.loss
             delay = (impairment.delay_ms + rng.random() * impairment.jitter_ms) / 1000.0
+            if rng.random() < impairment.reorder:
+                delay += impairment.reorder_ms / 1000.0
             copy = rng.random() < impairment.duplicate
             copy_delay = (impairment.delay_ms + rng.random() * impairment.jitter_ms) / 1000.0
             if leg_out.peer is None:

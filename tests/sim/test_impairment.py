@@ -111,8 +111,18 @@ def test_relay_without_impairment_is_transparent():
     assert stats[CALLER_TO_CALLEE]["lost"] == stats[CALLER_TO_CALLEE]["reordered"] == 0
 
 
+def test_relay_reorders_on_request():
+    """Without jitter, `reorder` alone holds packets back to be overtaken."""
+    with ImpairmentRelay(Impairment(reorder=0.1, reorder_ms=10, seed=3)) as relay:
+        got = _pump(relay, 300)
+    stats = relay.snapshot()[CALLER_TO_CALLEE]
+    arrived = got[CALLER_TO_CALLEE]
+    assert sorted(arrived) == list(range(300)) and stats["lost"] == 0  # all there, some out of order
+    assert 10 <= stats["reordered"] and sum(1 for a, b in zip(arrived, arrived[1:]) if b < a) >= 10, stats
+
+
 def test_relay_refuses_nonsense_settings():
-    for bad in (dict(loss=1.0), dict(loss=-0.1), dict(duplicate=2), dict(jitter_ms=-1)):
+    for bad in (dict(loss=1.0), dict(loss=-0.1), dict(duplicate=2), dict(jitter_ms=-1), dict(reorder=1.0)):
         with pytest.raises(ValueError):
             Impairment(**bad)
 
