@@ -333,6 +333,20 @@ class OfferAnswerTest(unittest.TestCase):
             self.assertEqual(neg.direction, expected)
             self.assertEqual(SessionDescription.parse(ans.to_bytes()).audio().direction(), expected)
 
+    def test_sdes_answer_with_empty_zrtp_hash(self):
+        # linphone (media_encryption=srtp) answers a ZRTP+SDES offer with an
+        # empty "a=zrtp-hash:": that is no hash, and SDES goes on.
+        rnd = FakeRandom()
+        offer = build_offer("192.0.2.10", 4000, ["PCMU"], sdp.DEFAULT_SUITES, rnd, zrtp_hash=ZRTP_HASH, session_id=7)
+        ans, theirs = answer(offer.to_bytes(), "192.0.2.20", 5000, ["PCMU"], ["AES_CM_128_HMAC_SHA1_80"], rnd)
+        wire = ans.to_bytes().replace(b"a=crypto:", b"a=zrtp-hash:\r\na=crypto:", 1)
+        self.assertIn(b"a=zrtp-hash:\r\n", wire)
+        self.assertIsNone(SessionDescription.parse(wire).audio().zrtp_hash())
+        ours = process_answer(offer, wire)
+        self.assertIsNone(ours.zrtp_hash)
+        self.assertEqual(ours.crypto_suite, "AES_CM_128_HMAC_SHA1_80")
+        self.assertEqual(ours.remote_key, theirs.local_key)
+
     def test_full_exchange_with_hold_and_resume(self):
         rnd = FakeRandom()
         offer = build_offer("192.0.2.10", 4000, ["PCMU", "PCMA"], sdp.DEFAULT_SUITES, rnd, zrtp_hash=ZRTP_HASH, session_id=42)

@@ -272,7 +272,9 @@ class Media:
     def zrtp_hash(self):
         """(version, hex hash) of a=zrtp-hash (RFC 6189 §8), or None."""
         value = self.get("zrtp-hash")
-        if value is None:
+        if not value:
+            # linphone answers an SDES call with an empty "a=zrtp-hash:":
+            # no hash to bind, the same as no attribute.
             return None
         version, _, digest = value.partition(" ")
         if not version or len(digest) != 64 or digest.strip(_HEX):
