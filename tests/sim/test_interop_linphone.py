@@ -55,14 +55,9 @@ def linphone(tmp_path, kamailio, pki):
 
 # Our handset as configured by default (offering ZRTP next to SDES: the
 # offer carries a=zrtp-hash) and with ZRTP off (an SDES-only offer).
-# Known bug, kept visible: linphone (media_encryption=srtp) answers our
-# default offer with an empty "a=zrtp-hash:", hushphone.sdp refuses that
-# ("bad zrtp-hash") and the phone ends the call "media refused" (488)
-# instead of going on with SDES. strict: this fails once it is fixed, so the
-# mark cannot outlive the bug.
-_ZRTP_EMPTY_HASH_BUG = pytest.mark.xfail(
-    strict=True, reason="linphone's empty a=zrtp-hash in an SDES answer is refused (sdp.zrtp_hash): call ends 488")
-OFFERS = [pytest.param({}, id="default-offer", marks=_ZRTP_EMPTY_HASH_BUG),
+# linphone (media_encryption=srtp) answers our default offer with an empty
+# "a=zrtp-hash:"; the call must go on with SDES.
+OFFERS = [pytest.param({}, id="default-offer"),
           pytest.param({"zrtp": False}, id="sdes-only-offer")]
 
 
@@ -85,11 +80,20 @@ def check_in_call(event):
     assert event["codec"] in ("PCMU", "PCMA") and event["suite"].startswith("AES_")
 
 
+# Seeing our a=zrtp-hash, linphone starts ZRTP on the media port even though
+# it answered with SDES: its ZRTP Hello and retransmissions (RFC 6189 §6:
+# a bounded number, 21 seen) reach our SDES session, which counts them as
+# malformed (they are not SRTP). Anything beyond that bound is not Hellos.
+_LINPHONE_ZRTP_HELLOS_MAX = 25
+
+
 def check_tones(alice, linphone, ended):
     """Both directions, once both sides have stopped."""
     stats = ended["stats"]
     assert stats["received"] >= 50 * (CALL_S - 1), stats
-    assert stats["dropped_auth"] == 0 and stats["dropped_malformed"] == 0, stats
+    offered_zrtp = alice.config.get("zrtp", True)
+    assert stats["dropped_auth"] == 0, stats  # nothing forged or garbled
+    assert stats["dropped_malformed"] <= (_LINPHONE_ZRTP_HELLOS_MAX if offered_zrtp else 0), stats
     # linphone -> us: out of our speaker (after our jitter buffer filled).
     rate, heard = read_pcm(alice.config["speaker_wav"])
     seconds = tone_seconds(heard, LINPHONE_HZ, rate, skip_s=0.5)
