@@ -5,16 +5,21 @@
 # RFC 4733 telephone events in place of audio frames, so the packet rate
 # never changes. The phone's 20 ms loop calls drain(), send() and the
 # session's play_frame().
-from hushphone.app.media import MediaSession, bind_random_port, sockaddr
+from hushphone.app.media import MediaSession, bind_random_port, sockaddr, srtp_pair
 from hushphone.app.security import ZRTP
-from hushphone.compat import const
+from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.crypto.random import random_below
-from hushphone.srtp import SrtpContext
 from hushphone.srtp.suites import SUITES
 from hushphone.telephone_event import key_press_packets
 
 DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
-_MAX_DATAGRAM = const(2048)
+# The call's receive buffer, made once: a ZRTP DHPart with a DH-3072
+# value (~470 bytes) is the largest thing a call receives; anything longer
+# is cut and then dropped as malformed. Reading into it allocates nothing
+# (recvfrom allocated its whole size on every read, found or not: in a
+# small heap that block was what failed first during a call).
+_MAX_DATAGRAM = const(1024)
+_ZRTP_FIRST_BYTE = const(0x10)  # RTP starts 0x80/0x90; ZRTP 0x10 (RFC 6189 §5)
 _MAX_READS = const(32)  # per call per tick: bounded work under a flood
 
 
@@ -61,6 +66,9 @@ class CallMedia:
 
     def __init__(self, host, random_bytes, zrtp_engine=None):
         self.sock, self.port = bind_random_port(host, random_below)
+        self._rx_buf = bytearray(_MAX_DATAGRAM)
+        self._rx_view = memoryview(self._rx_buf)
+        self._recv_into = self.sock.readinto if IS_MICROPYTHON else self.sock.recv_into
         self.host = host
         self.random_bytes = random_bytes
         self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
@@ -102,8 +110,8 @@ class CallMedia:
         self.security = security
         if neg.crypto_suite is not None:
             key_len = SUITES[neg.crypto_suite][0]
-            tx = SrtpContext(neg.crypto_suite, neg.local_key[:key_len], neg.local_key[key_len:])
-            rx = SrtpContext(neg.crypto_suite, neg.remote_key[:key_len], neg.remote_key[key_len:])
+            tx, rx = srtp_pair(neg.crypto_suite, neg.local_key[:key_len], neg.local_key[key_len:],
+                               neg.remote_key[:key_len], neg.remote_key[key_len:])
         else:
             tx = rx = _Plain()  # allowed only by allow_insecure_media (the policy said so)
         self.session = MediaSession(neg.codec, tx, rx, self.random_bytes, payload_type=neg.payload_type,
@@ -113,12 +121,20 @@ class CallMedia:
         """Take what arrived; returns the ZRTP events that happened."""
         zs = self.zsession
         session = self.session
+        buf = self._rx_buf
+        if buf is None:
+            return []  # released after a failure: nothing more to do
         for _ in range(_MAX_READS):
             try:
-                data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
+                n = self._recv_into(buf)  # MicroPython: None when nothing waits
             except OSError:
-                break  # nothing more waiting (EAGAIN)
+                break  # nothing more waiting (EAGAIN), or an ICMP error
+            if n is None:
+                break
+            data = self._rx_view[:n]  # valid until the next read: used at once
             if zs is not None:
+                if n and buf[0] == _ZRTP_FIRST_BYTE:
+                    data = bytes(data)  # ZRTP messages are kept and parsed as bytes
                 zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
             elif session is not None:
                 session.receive_packet(data, now)
@@ -182,6 +198,7 @@ class CallMedia:
             self.old_stats.append(self.session.stats.as_dict())
         self.session = self.zsession = self.engine = None
         self.offer = self.pending_answer = None
+        self._rx_buf = self._rx_view = None
 
 
 class _Plain:

@@ -24,6 +24,11 @@ FRAME_SAMPLES = const(160)
 FRAME_BYTES = const(320)
 PTIME_MS = const(20)
 _RTP_HEADER = const(12)
+# The largest SRTP packet a call's contexts take (their buffers are sized
+# by it, ~1.3 KB per context instead of ~5 KB at 1500): an RTP header
+# with all 15 CSRCs (72) + one 20 ms G.711 frame (160) + a 10-byte tag
+# fits; anything larger cannot be a frame we play and is dropped anyway.
+MAX_MEDIA_PACKET = const(256)
 _CODECS = {"PCMU": 0, "PCMA": 8}  # static payload types (RFC 3551)
 
 
@@ -86,7 +91,8 @@ def _u32(b):
 def srtp_pair(suite, local_key, local_salt, remote_key, remote_salt):
     """The two SRTP contexts of an SDES call: ours protects with our key,
     the peer's key unprotects what it sends."""
-    return SrtpContext(suite, local_key, local_salt), SrtpContext(suite, remote_key, remote_salt)
+    return (SrtpContext(suite, local_key, local_salt, max_packet=MAX_MEDIA_PACKET),
+            SrtpContext(suite, remote_key, remote_salt, max_packet=MAX_MEDIA_PACKET))
 
 
 class MediaSession:

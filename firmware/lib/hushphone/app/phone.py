@@ -19,6 +19,7 @@
 #   zrtp               offer and prefer ZRTP end-to-end keys (default on); the
 #                      ZID cache (retained secrets) lives in the secrets store
 #   codecs, max_calls, calllog_path, contacts_path, log_max, name
+import gc
 import json
 import sys
 
@@ -318,6 +319,7 @@ class Phone:
 
         security = media.security
         if isinstance(e, zev.ZrtpSecure):
+            gc.collect()  # phase boundary: the key agreement's big integers are garbage now
             security.zrtp_secure(e.sas, e.verified)
             self.emit("secure", peer=line.peer, sas=e.sas, verified=e.verified, cache_matched=e.cache_matched,
                       suite=e.srtp_suite, agreement=e.agreement, label=security.label())
@@ -424,8 +426,6 @@ class Phone:
                 "security": media.security.label() if media is not None and media.security else None,
                 "media": media.stats() if media is not None else None,
             })
-        import gc
-
         heap = None
         if hasattr(gc, "mem_alloc"):  # MicroPython: what the app holds (after a collection)
             gc.collect()
@@ -517,7 +517,7 @@ class Phone:
             stats = media.stats() if media is not None else None
         finally:
             if media is not None:
-                media.close()
+                media.release()  # the line stays as last_ended: keep none of the call's buffers
         if line.direction == "out":
             kind = "out" if line.answered_ms is not None else "failed"
         elif line.answered_ms is not None:
@@ -527,8 +527,10 @@ class Phone:
         secs = line.duration_ms(now) // 1000
         self.calllog.add(kind, line.peer, secs, self.hal.clock.unix_time())
         self.emit("ended", peer=line.peer, reason=line.end_reason, kind=kind, secs=secs, stats=stats)
+        gc.collect()  # phase boundary: the call's memory is free in one piece for the next
 
     def _in_call(self, line):
+        gc.collect()  # phase boundary: the SIP/SDP parsing of the setup is garbage now
         media = line.ref[1]
         neg = media.neg
         sdes = media.security.kind != ZRTP  # ZRTP: keys and suite come with the "secure" event
@@ -558,6 +560,7 @@ class Phone:
         if isinstance(ev, events.Registered):
             self.view.registration = "registered"
             self.emit("registered", aor=ev.aor)
+            gc.collect()  # phase boundary: the TLS handshake and REGISTER exchange are garbage now
         elif isinstance(ev, events.Unregistered):
             self._unregistered.set()
         elif isinstance(ev, events.RegistrationFailed):
@@ -589,8 +592,6 @@ class Phone:
     def _note_fault(self, exc, where, now, peer=None):
         """Log a failure (its kind and place, no data) and count it; too
         many in a short time and SIP is re-initialised."""
-        import gc
-
         gc.collect()  # a MemoryError: free what the failed work left behind
         fields = {"where": where, "error": type(exc).__name__, "reason": fault_text(exc)}
         if peer is not None:
@@ -615,8 +616,6 @@ class Phone:
         if line.ref is not None:
             call, media = line.ref
             media.release()  # the session, ZRTP and buffers: the memory we need to send the BYE
-            import gc
-
             gc.collect()
             if call.state == "incoming" and self.ua is not None:
                 try:
@@ -677,8 +676,6 @@ class Phone:
             except Exception:  # a dying task may raise anything (or time out): it is replaced anyway
                 pass
         self.ua = self.transport = None
-        import gc
-
         gc.collect()
         self._make_sip()
         self.view.registration = "offline"

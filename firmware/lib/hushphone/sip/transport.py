@@ -161,6 +161,10 @@ class SipTlsTransport:
         self._writer = None
         self._read_task = None
         self.last_error = None
+        # MicroPython reads into this one buffer (made while the heap is
+        # still whole): a 2 KiB read buffer per read was the first thing a
+        # small, fragmented heap could not find during a call.
+        self._rbuf = bytearray(_READ_SIZE) if IS_MICROPYTHON else None
 
     def now(self):
         return self.clock()
@@ -211,8 +215,16 @@ class SipTlsTransport:
         error = None
         answered = False  # the proxy has sent something: it accepted us
         try:
+            rbuf = self._rbuf
+            view = memoryview(rbuf) if rbuf is not None else None
             while True:
-                data = await reader.read(_READ_SIZE)
+                if rbuf is not None:
+                    n = await reader.readinto(rbuf)
+                    if n is None:
+                        continue  # readable, but no whole TLS record yet (MicroPython's Stream.read loops too)
+                    data = view[:n] if n else b""
+                else:
+                    data = await reader.read(_READ_SIZE)
                 if not data:
                     error = _closed(answered, "closed by the proxy")
                     break

@@ -39,14 +39,20 @@ class ZrtpSecure:
         self.agreement = agreement
         self.cache_matched = cache_matched
 
-    def srtp_contexts(self):
-        """(sender context, receiver context)."""
+    def srtp_contexts(self, max_packet=1500):
+        """(sender context, receiver context); `max_packet` sizes their
+        buffers (a call's media needs far less than the default)."""
+        return self.tx_context(max_packet), self.rx_context(max_packet)
+
+    def tx_context(self, max_packet=1500):
         from hushphone.srtp import SrtpContext
 
-        return (
-            SrtpContext(self.srtp_suite, self.tx_key, self.tx_salt),
-            SrtpContext(self.srtp_suite, self.rx_key, self.rx_salt),
-        )
+        return SrtpContext(self.srtp_suite, self.tx_key, self.tx_salt, max_packet=max_packet)
+
+    def rx_context(self, max_packet=1500):
+        from hushphone.srtp import SrtpContext
+
+        return SrtpContext(self.srtp_suite, self.rx_key, self.rx_salt, max_packet=max_packet)
 
     def __repr__(self):
         return "<ZrtpSecure sas=%s %s verified=%s>" % (self.sas, self.srtp_suite, self.verified)

@@ -4,7 +4,7 @@
 # the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO;
 # ZrtpUdpDriver runs it over a UDP socket on the same 20 ms schedule and
 # with the same source/sink interface as app.media.UdpMediaDriver.
-from hushphone.app.media import FRAME_BYTES, PTIME_MS, MediaSession
+from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, PTIME_MS, MediaSession
 from hushphone.compat import IS_MICROPYTHON, ticks_diff, ticks_us
 from hushphone.srtp import SrtpError
 from hushphone.zrtp import events
@@ -54,7 +54,7 @@ class ZrtpMediaSession:
         pending = self.engine.pending_secure()
         if pending is not None:
             if self._pending_rx is None:
-                self._pending_rx = pending.srtp_contexts()[1]
+                self._pending_rx = pending.rx_context(MAX_MEDIA_PACKET)
             try:
                 self._pending_rx.unprotect(data)
             except SrtpError:  # not authentic (or not SRTP at all)
@@ -98,7 +98,7 @@ class ZrtpMediaSession:
                 return
             if isinstance(e, events.ZrtpSecure) and self.media is None:
                 self.secure = e
-                tx, rx = e.srtp_contexts()
+                tx, rx = e.srtp_contexts(MAX_MEDIA_PACKET)
                 self.media = MediaSession(self.codec, tx, rx, self._random, payload_type=self.payload_type)
                 self._pending_rx = None
             elif isinstance(e, events.ZrtpFailed):
