@@ -232,6 +232,7 @@ class Supervisor(unittest.TestCase):
         os.mkdir(root)
         phone = make_phone(root + "/p", "alice", test_hooks=True)
         phone.ua = None  # no SIP: only the loop itself
+        phone.missing = "no SIP account"
         console = _Console(["inject loop 3", "stats"], 10)
         asyncio.run(phone.run(console))
         faults = events_named(phone, "fault")

@@ -650,15 +650,20 @@ class Phone:
         repeated failures asked for a re-initialisation (after a backoff)."""
         if self._give_up:
             self._last_resort()
-        if self.transport is None:
-            return
+        if self.missing is not None:
+            return  # no SIP to supervise
         sip = self._sip_task
-        if sip is not None and sip.done() and self.running and self._restart_at is None:
-            self._note_fault(RuntimeError(), "sip-task", now)  # it should never end on its own
+        if self._restart_at is None and (self.transport is None or (sip is not None and sip.done())):
+            # The SIP task ended on its own (it never should), or the last
+            # re-initialisation failed half-way: (re)start it after a backoff.
+            self._note_fault(RuntimeError(), "sip-task", now)
             self._schedule_restart(now)
         if self._restart_at is not None and now >= self._restart_at:
             self._restart_at = None
-            await self._restart_sip(now)
+            try:
+                await self._restart_sip(now)
+            except Exception as e:  # e.g. no memory for the new TLS context: the next round tries again
+                self._note_fault(e, "restart", now)
 
     async def _restart_sip(self, now):
         """Re-initialise SIP: end every call locally, drop the connection,
