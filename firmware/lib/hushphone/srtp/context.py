@@ -91,7 +91,10 @@ class SrtpContext:
         master_salt = bytes(master_salt)
         buffers = KeystreamBuffers(max_packet)
         self._rtp = _Direction(master_key, master_salt, kdf.LABEL_RTP_ENCRYPTION, key_len, tag_len, buffers)
-        self._rtcp = _Direction(master_key, master_salt, kdf.LABEL_RTCP_ENCRYPTION, key_len, SRTCP_TAG_LEN, buffers)
+        # SRTCP's keys are derived on first use: a handset that sends no
+        # RTCP saves an AES context and an HMAC per SRTP context.
+        self._rtcp = None
+        self._rtcp_args = (master_key, master_salt, key_len, buffers)
         # The packet under construction, and memoryviews of its first n bytes.
         self._scratch = bytearray(max_packet + _SRTCP_INDEX_LEN + SRTCP_TAG_LEN)
         self._scratch_view = memoryview(self._scratch)
@@ -251,6 +254,15 @@ class SrtpContext:
 
     # -- SRTCP ----------------------------------------------------------
 
+    def _rtcp_direction(self):
+        d = self._rtcp
+        if d is None:
+            master_key, master_salt, key_len, buffers = self._rtcp_args
+            d = self._rtcp = _Direction(master_key, master_salt, kdf.LABEL_RTCP_ENCRYPTION, key_len, SRTCP_TAG_LEN,
+                                        buffers)
+            self._rtcp_args = None
+        return d
+
     def protect_rtcp(self, rtcp, encrypt=True):
         """The SRTCP packet for an RTCP (compound) packet. encrypt=False
         sends it authenticated only (E flag clear)."""
@@ -259,7 +271,7 @@ class SrtpContext:
             raise SrtpLocalError("cannot protect: not an RTCP packet")
         if n > self.max_packet:
             raise SrtpLocalError("RTCP packet longer than max_packet")
-        d = self._rtcp
+        d = self._rtcp_direction()
         stream = self._stream(d, rtcp, 4, True, True)
         index = stream.top + 1  # the SRTCP index starts at 0 (RFC 3711 §3.4)
         if index > _MAX_SRTCP_INDEX:
@@ -288,7 +300,7 @@ class SrtpContext:
         end = m - _SRTCP_INDEX_LEN  # end of the RTCP packet
         if end < _RTCP_HEADER or srtcp[0] >> 6 != 2 or end > self.max_packet:
             self._reject("malformed", SrtpMalformedError, "bad SRTCP packet")
-        d = self._rtcp
+        d = self._rtcp_direction()
         e_index = srtcp[end]
         index = ((e_index & 0x7F) << 24) | (srtcp[end + 1] << 16) | (srtcp[end + 2] << 8) | srtcp[end + 3]
         stream = self._stream(d, srtcp, 4, False, False)
