@@ -260,7 +260,7 @@ class MediaHostileTest(unittest.TestCase):
         self.assertEqual(s.dropped_replay, injected["replayed"])
         self.assertGreaterEqual(s.dropped_malformed, 1)
         self.assertEqual(
-            s.dropped_auth + s.dropped_replay + s.dropped_malformed + s.stun,
+            s.dropped_auth + s.dropped_replay + s.dropped_malformed + s.stun + s.zrtp,
             sum(injected.values()),
         )
         # ... and the call went on undisturbed.
@@ -275,7 +275,7 @@ class MediaHostileTest(unittest.TestCase):
             self.assertFalse(bob.receive_packet(data, 0))
         s = bob.stats
         # (Zero-filled ones start like STUN, RFC 7983, and are set aside as such.)
-        self.assertEqual(s.dropped_auth + s.dropped_malformed + s.stun, 7)
+        self.assertEqual(s.dropped_auth + s.dropped_malformed + s.stun + s.zrtp, 7)
         self.assertEqual(s.received, 0)
 
     def test_stun_on_the_media_port_is_ignored(self):
@@ -283,6 +283,19 @@ class MediaHostileTest(unittest.TestCase):
         binding_request = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(12)
         self.assertFalse(bob.receive_packet(binding_request, 0))
         self.assertEqual(bob.stats.stun, 1)
+        self.assertEqual(bob.stats.dropped_malformed + bob.stats.dropped_auth, 0)
+
+    def test_zrtp_on_an_sdes_call_is_set_aside(self):
+        # A peer that saw our a=zrtp-hash but answered with SDES may still
+        # send ZRTP Hellos to the media port (linphone does): RFC 7983 says
+        # a first byte of 16-19 is ZRTP, so they are neither media nor forged.
+        from hushphone.zrtp.packets import build_packet
+
+        _, bob = pair()
+        hello = build_packet(1, 0x1234, b"\x50\x5a\x00\x1dHello   " + bytes(100))
+        self.assertEqual(hello[0], 0x10)
+        self.assertFalse(bob.receive_packet(hello, 0))
+        self.assertEqual(bob.stats.zrtp, 1)
         self.assertEqual(bob.stats.dropped_malformed + bob.stats.dropped_auth, 0)
 
     def test_authentic_packets_of_other_shapes_are_not_played(self):

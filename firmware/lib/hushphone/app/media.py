@@ -50,6 +50,7 @@ class MediaStats:
         self.dtmf_sent = 0  # RFC 4733 telephone-event packets
         self.dtmf_received = 0
         self.stun = 0  # first byte 0-3: STUN by RFC 7983 (ICE checks, keepalives), ignored
+        self.zrtp = 0  # first byte 16-19: ZRTP by RFC 7983, ignored by a call keyed otherwise
         self.frames_out = 0
         self.concealed = 0
         self._jb = None  # the jitter buffer's JitterStats
@@ -80,6 +81,7 @@ class MediaStats:
             "dtmf_sent": self.dtmf_sent,
             "dtmf_received": self.dtmf_received,
             "stun": self.stun,
+            "zrtp": self.zrtp,
             "concealed": self.concealed,
         }
 
@@ -239,6 +241,11 @@ class MediaSession:
             # RFC 7983 demultiplexing: a first byte of 0-3 is STUN (a peer's
             # ICE connectivity check or keepalive), not media.
             stats.stun += 1
+            return False
+        if len(data) and 16 <= data[0] <= 19:
+            # ZRTP (RFC 7983): a peer that saw our a=zrtp-hash may try ZRTP
+            # even though it answered with SDES keys; not media, not forged.
+            stats.zrtp += 1
             return False
         try:
             plain = self._rx.unprotect(data)
