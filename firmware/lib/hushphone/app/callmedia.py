@@ -5,7 +5,9 @@
 # RFC 4733 telephone events in place of audio frames, so the packet rate
 # never changes. The phone's 20 ms loop calls drain(), send() and the
 # session's play_frame().
-from hushphone.app.media import MediaSession, bind_random_port, sockaddr, srtp_pair
+import select
+
+from hushphone.app.media import MAX_MEDIA_PACKET, MediaSession, bind_random_port, sockaddr, srtp_pair
 from hushphone.app.security import ZRTP
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.crypto.random import random_below
@@ -13,13 +15,15 @@ from hushphone.srtp.suites import SUITES
 from hushphone.telephone_event import key_press_packets
 
 DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
-# The call's receive buffer, made once: a ZRTP DHPart with a DH-3072
-# value (~470 bytes) is the largest thing a call receives; anything longer
-# is cut and then dropped as malformed. Reading into it allocates nothing
-# (recvfrom allocated its whole size on every read, found or not: in a
-# small heap that block was what failed first during a call).
+# What one read asks for (and MicroPython allocates in full before the
+# datagram shrinks it): until media flows, a ZRTP DHPart with a DH-3072
+# value (~470 bytes) is the largest thing a call receives; then only SRTP
+# packets of at most MAX_MEDIA_PACKET + tag (and short ZRTP messages).
+# Longer datagrams are cut and then dropped as malformed. (socket.readinto
+# is no way out: on MicroPython it reads until the buffer is full,
+# joining queued datagrams.)
 _MAX_DATAGRAM = const(1024)
-_ZRTP_FIRST_BYTE = const(0x10)  # RTP starts 0x80/0x90; ZRTP 0x10 (RFC 6189 §5)
+_MAX_MEDIA_DATAGRAM = MAX_MEDIA_PACKET + 16
 _MAX_READS = const(32)  # per call per tick: bounded work under a flood
 
 
@@ -66,9 +70,10 @@ class CallMedia:
 
     def __init__(self, host, random_bytes, zrtp_engine=None):
         self.sock, self.port = bind_random_port(host, random_below)
-        self._rx_buf = bytearray(_MAX_DATAGRAM)
-        self._rx_view = memoryview(self._rx_buf)
-        self._recv_into = self.sock.readinto if IS_MICROPYTHON else self.sock.recv_into
+        # Ask before reading: a read that finds nothing allocates all the same.
+        self._poll = select.poll()
+        self._poll.register(self.sock, select.POLLIN)
+        self._closed = False
         self.host = host
         self.random_bytes = random_bytes
         self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
@@ -121,20 +126,17 @@ class CallMedia:
         """Take what arrived; returns the ZRTP events that happened."""
         zs = self.zsession
         session = self.session
-        buf = self._rx_buf
-        if buf is None:
+        if self._closed:
             return []  # released after a failure: nothing more to do
+        size = _MAX_DATAGRAM if session is None else _MAX_MEDIA_DATAGRAM
         for _ in range(_MAX_READS):
-            try:
-                n = self._recv_into(buf)  # MicroPython: None when nothing waits
-            except OSError:
-                break  # nothing more waiting (EAGAIN), or an ICMP error
-            if n is None:
+            if not self._readable():
                 break
-            data = self._rx_view[:n]  # valid until the next read: used at once
+            try:
+                data = self.sock.recv(size)
+            except OSError:
+                break  # nothing after all (EAGAIN), or an ICMP error
             if zs is not None:
-                if n and buf[0] == _ZRTP_FIRST_BYTE:
-                    data = bytes(data)  # ZRTP messages are kept and parsed as bytes
                 zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
             elif session is not None:
                 session.receive_packet(data, now)
@@ -156,6 +158,13 @@ class CallMedia:
             self.keys_received += session.keys
             del session.keys[:]
         return found
+
+    def _readable(self):
+        if IS_MICROPYTHON:
+            for _ in self._poll.ipoll(0):  # no list made when nothing waits
+                return True
+            return False
+        return bool(self._poll.poll(0))
 
     def send(self, frame):
         if self.session is None or not _can_send(self.direction):
@@ -184,6 +193,7 @@ class CallMedia:
         return total
 
     def close(self):
+        self._closed = True
         try:
             self.sock.close()
         except OSError:
@@ -198,7 +208,6 @@ class CallMedia:
             self.old_stats.append(self.session.stats.as_dict())
         self.session = self.zsession = self.engine = None
         self.offer = self.pending_answer = None
-        self._rx_buf = self._rx_view = None
 
 
 class _Plain:
