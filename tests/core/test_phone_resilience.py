@@ -210,6 +210,34 @@ class Resilience(unittest.TestCase):
         self.assertTrue(self.alice._give_up)
 
 
+class Restart(unittest.TestCase):
+    def test_a_failed_reinitialisation_is_retried_not_fatal(self):
+        root = "/tmp/hush_restart_" + _hex(random_bytes(6))
+        os.mkdir(root)
+        phone = make_phone(root + "/p", "alice")
+        phone.transport = None  # as a re-initialisation that failed half-way leaves it
+        calls = []
+
+        def make_sip():
+            calls.append(1)
+            raise MemoryError("no memory for the TLS context")
+
+        phone._make_sip = make_sip
+
+        async def main():
+            now = 0
+            for _ in range(2):  # each round: schedule, wait out the backoff, try (a third restart would give up)
+                await phone._supervise(now)
+                now = phone._restart_at if phone._restart_at is not None else now
+                await phone._supervise(now)
+
+        asyncio.run(main())
+        self.assertGreaterEqual(len(calls), 2)  # tried again, the app still runs
+        wheres = [e["where"] for e in events_named(phone, "fault")]
+        self.assertIn("restart", wheres)
+        self.assertNotIn("AttributeError", [e["error"] for e in events_named(phone, "fault")])
+
+
 class _Console:
     """Lines for the app's console; closed after `polls` polls."""
 

@@ -674,7 +674,8 @@ class Phone:
             self.calls.remote_ended(line, now, "internal error")
         self._actions_local()
         old = self._sip_task
-        self.transport.stop()
+        if self.transport is not None:  # None when the previous re-initialisation failed half-way
+            self.transport.stop()
         if old is not None and not old.done():
             try:
                 await asyncio.wait_for(old, 5)
