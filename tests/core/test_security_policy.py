@@ -69,6 +69,24 @@ class PolicyTest(unittest.TestCase):
         # Without ZRTP in our policy the same answer is plain SDES.
         self.assertEqual(MediaPolicy().decide(neg).kind, security.SDES)
 
+    def test_zrtp_only_offers_no_sdes_keys_and_needs_zrtp(self):
+        policy = MediaPolicy(zrtp_only=True)
+        self.assertTrue(policy.zrtp)
+        self.assertEqual(policy.offer_suites(), [])
+        offer = sdp.build_offer("127.0.0.1", 20000, ["PCMU"], policy.offer_suites(), random_bytes, zrtp_hash=ZHASH)
+        self.assertEqual(offer.audio().proto, "RTP/AVP")  # what a ZRTP-mandatory peer accepts
+        neg = negotiate(policy.offer_suites(), offer_zrtp=ZHASH, answer_zrtp=ZHASH)
+        self.assertEqual(policy.decide(neg).kind, security.ZRTP)
+        # An SDES answer or offer (no ZRTP on the peer's side) is refused,
+        # and so is plain RTP even where insecure media is allowed.
+        with self.assertRaises(PolicyRefused) as cm:
+            policy.decide(negotiate(["AES_CM_128_HMAC_SHA1_80"], offer_zrtp=ZHASH))
+        self.assertEqual(cm.exception.status, 488)
+        self.assertIn("ZRTP required", cm.exception.reason)
+        plain = negotiate([], allow_plain=True)
+        self.assertRaises(PolicyRefused, MediaPolicy(allow_insecure=True, zrtp_only=True).decide, plain)
+        self.assertEqual(policy.protections(), ["SIP: TLS, cert checked", "ZRTP required"])
+
     def test_transparency_lines(self):
         lines = MediaPolicy().protections()
         self.assertIn("SRTP required", lines)

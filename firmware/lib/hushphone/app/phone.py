@@ -18,6 +18,7 @@
 #   allow_insecure_media  accept plain RTP, shown NOT ENCRYPTED (default off)
 #   zrtp               offer and prefer ZRTP end-to-end keys (default on); the
 #                      ZID cache (retained secrets) lives in the secrets store
+#   zrtp_only          ZRTP or no call: offers without SDES keys (default off)
 #   codecs, max_calls, calllog_path, contacts_path, log_max, name
 import gc
 import json
@@ -145,7 +146,7 @@ class Phone:
         if self.missing is None:
             self._make_sip()
         self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
-                                  zrtp=config.get("zrtp", True))
+                                  zrtp=config.get("zrtp", True), zrtp_only=config.get("zrtp_only", False))
         self._zid_cache = None
         self._keypool = None
         if self.policy.zrtp:

@@ -84,17 +84,21 @@ class CallSecurity:
 
 class MediaPolicy:
     """allow_insecure: accept plain RTP (shown NOT ENCRYPTED); zrtp: offer
-    and prefer ZRTP; signalling: the SIP transport ("tls" on this phone)."""
+    and prefer ZRTP; zrtp_only: ZRTP or no call (implies zrtp; offers carry
+    no SDES keys, which peers that require ZRTP, e.g. linphone with ZRTP
+    mandatory, refuse with 488); signalling: the SIP transport ("tls" on
+    this phone)."""
 
-    def __init__(self, allow_insecure=False, zrtp=False, signalling="tls", suites=SRTP_SUITES):
+    def __init__(self, allow_insecure=False, zrtp=False, signalling="tls", suites=SRTP_SUITES, zrtp_only=False):
         self.allow_insecure = bool(allow_insecure)
-        self.zrtp = bool(zrtp)
+        self.zrtp_only = bool(zrtp_only)
+        self.zrtp = bool(zrtp) or self.zrtp_only
         self.signalling = signalling
         self.suites = tuple(suites)
 
     def offer_suites(self):
-        """The a=crypto suites to offer: SDES only over TLS."""
-        return list(self.suites) if self.signalling == "tls" else []
+        """The a=crypto suites to offer: SDES only over TLS, none when ZRTP only."""
+        return list(self.suites) if self.signalling == "tls" and not self.zrtp_only else []
 
     def decide(self, neg):
         """The CallSecurity for a negotiated stream (sdp.Negotiated), or
@@ -103,6 +107,8 @@ class MediaPolicy:
             raise PolicyRefused("no acceptable media: %s" % (getattr(neg, "reason", None) or "rejected"))
         if self.zrtp and neg.zrtp_hash is not None:
             return CallSecurity(ZRTP)
+        if self.zrtp_only:
+            raise PolicyRefused("ZRTP required, the peer has none")
         if neg.crypto_suite is not None:
             if self.signalling != "tls":
                 raise PolicyRefused("SDES keys refused without TLS signalling")
@@ -117,6 +123,8 @@ class MediaPolicy:
         """Lines for the about/transparency screen (short: a handset's
         display is narrow): what protects calls."""
         lines = ["SIP: TLS, cert checked"]
+        if self.zrtp_only:
+            return lines + ["ZRTP required"]
         if self.zrtp:
             lines.append("ZRTP keys preferred")
         lines.append("SRTP required" if not self.allow_insecure else "UNENCRYPTED allowed")
