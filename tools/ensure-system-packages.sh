@@ -14,6 +14,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "error: need root to install: apt-get install ${missing[*]}" >&2
   exit 1
 fi
+# Same install as the one the tests were developed against (recommends too).
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get install -y -qq "${missing[@]}" >/dev/null
