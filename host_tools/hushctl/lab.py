@@ -50,6 +50,23 @@ def _write_private(path, data):
         f.write(data)
 
 
+def stop_process_group(proc, timeout=10):
+    """Stop a process started with start_new_session=True and everything it
+    forked: SIGTERM to its group, SIGKILL if it is still there after timeout."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=timeout)
+
+
 class LabPki:
     """A CA valid for a day and a server certificate for "localhost"
     (+127.0.0.1), as PEM (Kamailio) and DER (the MicroPython unix port
@@ -357,15 +374,7 @@ class LabProxy:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop_process_group(self.proc)
         self.proc = None
 
     def __enter__(self):

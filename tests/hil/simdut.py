@@ -29,12 +29,13 @@ judge what a speaker or a third-party phone's recording heard."""
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import threading
 import time
 import tty
+
+from hushctl.lab import stop_process_group
 
 _CHUNK = 4096
 _MAX_PENDING = 1 << 20  # bytes kept for a tester that has not opened the port yet
@@ -175,15 +176,7 @@ class SimulatedDut:
 
     def close(self, timeout=10):
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=timeout)
+            stop_process_group(self.proc, timeout)
         self._stop.set()
         self._thread.join(timeout=timeout)
         for fd in (self._port_master, self._port_slave, self._dut_master):

@@ -20,12 +20,13 @@ import glob
 import json
 import os
 import queue
-import signal
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
+
+from hushctl.lab import stop_process_group
 
 from tests.sim.kamailio import free_port
 
@@ -131,15 +132,7 @@ class Baresip:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop_process_group(self.proc)
         self.proc = None
         if self._sock is not None:
             self._sock.close()

@@ -12,11 +12,12 @@ exactly what the server saw. The registration connection is reused for
 incoming calls (fix_nated_register + add_contact_alias/handle_ruri_alias)."""
 import base64
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from hushctl.lab import stop_process_group
 
 KAMAILIO = "/usr/sbin/kamailio"
 REALM = "localhost"
@@ -283,15 +284,7 @@ class Kamailio:
     def stop(self):
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop_process_group(self.proc)
         self.proc = None
 
     def __enter__(self):
