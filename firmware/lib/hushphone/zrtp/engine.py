@@ -452,19 +452,26 @@ class ZrtpEngine:
         self._send(self._my_dhpart2)
         self._rtx = _Retransmit(self._my_dhpart2, now, T2_FIRST, T2_CAP, T2_RETRIES)
 
+    def _accept_confirm(self, m, mac_key, zrtp_key, dhpart, dhpart_name):
+        """Open a Confirm and check that its H0 is the preimage of the peer's
+        DHPart (H1 and MAC); keep the peer's flags and cache expiry."""
+        h0, flags, expiry = self._open_confirm(m, mac_key, zrtp_key)
+        if h0 is None:
+            return False
+        if sha256(h0) != dhpart.h1 or not packets.mac_ok(dhpart.raw, h0):
+            self._fail(events.E_CONFIRM_MAC, dhpart_name + " does not match its hash image")
+            return False
+        self._peer_flags = flags
+        self._peer_expiry = expiry
+        return True
+
     def _on_confirm1(self, m, now):
         if self.state != WAIT_CONFIRM1:
             self._ignore()
             return
         k = self._keys
-        h0, flags, expiry = self._open_confirm(m, k.mac_key_r, k.zrtp_key_r)
-        if h0 is None:
+        if not self._accept_confirm(m, k.mac_key_r, k.zrtp_key_r, self._dhpart1, "DHPart1"):
             return
-        if sha256(h0) != self._dhpart1.h1 or not packets.mac_ok(self._dhpart1.raw, h0):
-            self._fail(events.E_CONFIRM_MAC, "DHPart1 does not match its hash image")
-            return
-        self._peer_flags = flags
-        self._peer_expiry = expiry
         self._confirm2_raw = self._build_confirm(packets.CONFIRM2, k.mac_key_i, k.zrtp_key_i)
         self.state = WAIT_CONF2ACK
         self._send(self._confirm2_raw)
@@ -586,14 +593,8 @@ class ZrtpEngine:
             self._ignore()
             return
         k = self._keys
-        h0, flags, expiry = self._open_confirm(m, k.mac_key_i, k.zrtp_key_i)
-        if h0 is None:
+        if not self._accept_confirm(m, k.mac_key_i, k.zrtp_key_i, self._dhpart2, "DHPart2"):
             return
-        if sha256(h0) != self._dhpart2.h1 or not packets.mac_ok(self._dhpart2.raw, h0):
-            self._fail(events.E_CONFIRM_MAC, "DHPart2 does not match its hash image")
-            return
-        self._peer_flags = flags
-        self._peer_expiry = expiry
         self._confirm2_raw = m.raw
         self._send(packets.build_simple(packets.CONF2ACK))
         self._go_secure()
