@@ -317,7 +317,12 @@ def test_call_through_loss_and_jitter(tmp_path, pki):
         # `late` ones, so the others were put back in sequence (and the
         # phase check below shows they were played in order).
         assert heard["late"] < relayed["reordered"] // 2, (relayed, heard)
-        assert heard["received"] >= relayed["forwarded"] - relayed["duplicated"] - heard["late"] - 10, (relayed, heard)
+        # The slack is what the relay forwards that is not this call's audio:
+        # the ZRTP handshake (retransmitted more under loss and jitter) and
+        # packets before media was set up or after it closed. 10 proved too
+        # tight once in CI (452 vs 453); ~470 packets, so 30 still proves
+        # that nearly all of them were taken.
+        assert heard["received"] >= relayed["forwarded"] - relayed["duplicated"] - heard["late"] - 30, (relayed, heard)
 
         pcm = _speaker(handsets[0] if receiver == "alice" else handsets[1])
         # Played in order: no played frame goes back in the sender's stream.
