@@ -269,6 +269,32 @@ class Supervisor(unittest.TestCase):
         self.assertEqual(len(events_named(phone, "stats")), 1)
         self.assertEqual(len(events_named(phone, "stopped")), 1)
 
+    def test_the_idle_phone_fills_its_zrtp_key_pool_and_a_pool_without_memory_pauses(self):
+        root = "/tmp/hush_keypool_" + _hex(random_bytes(6))
+        os.mkdir(root)
+        phone = make_phone(root + "/p", "alice", zrtp=True)
+        phone.ua = None
+        phone.missing = "no SIP account"
+        pool = phone._keypool
+        for _ in range(31):  # one pair per 10 ticks while idle: 2 X25519 and 1 DH-3072
+            phone._tick(phone.now())
+        self.assertTrue(pool.full())
+        tries = []
+
+        class NoMemory:
+            def refill_one(self):
+                tries.append(phone._ticks)
+                raise MemoryError("memory allocation failed, allocating 768 bytes")
+
+        phone._keypool = NoMemory()
+        for _ in range(200):
+            phone._tick(phone.now())
+        self.assertEqual(len(tries), 1)  # then a pause, not a failure every 200 ms
+        self.assertEqual(events_named(phone, "fault"), [])  # and no fault: SIP is never restarted for it
+        phone._ticks += 1500  # 30 s later it tries again
+        phone._tick(phone.now())
+        self.assertEqual(len(tries), 2)
+
 
 if __name__ == "__main__":
     unittest.main()

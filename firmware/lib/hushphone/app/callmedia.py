@@ -5,6 +5,7 @@
 # RFC 4733 telephone events in place of audio frames, so the packet rate
 # never changes. The phone's 20 ms loop calls drain(), send() and the
 # session's play_frame().
+import gc
 import select
 
 from hushphone.app.media import MAX_MEDIA_PACKET, MediaSession, bind_random_port, sockaddr, srtp_pair
@@ -16,13 +17,15 @@ from hushphone.telephone_event import key_press_packets
 
 DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
 # What one read asks for (and MicroPython allocates in full before the
-# datagram shrinks it): until media flows, a ZRTP DHPart with a DH-3072
-# value (~470 bytes) is the largest thing a call receives; then only SRTP
-# packets of at most MAX_MEDIA_PACKET + tag (and short ZRTP messages).
-# Longer datagrams are cut and then dropped as malformed. (socket.readinto
-# is no way out: on MicroPython it reads until the buffer is full,
-# joining queued datagrams.)
-_MAX_DATAGRAM = const(1024)
+# datagram shrinks it, so it must be found in one piece in a busy heap):
+# until media flows, a ZRTP DHPart with a DH-3072 value (484 bytes) is the
+# largest thing a call receives (we offer nothing bigger; a signed Confirm,
+# which no known peer sends, would be cut); then only SRTP packets of at
+# most MAX_MEDIA_PACKET + tag (and short ZRTP messages). Longer datagrams
+# are cut and then dropped as malformed. (socket.readinto is no way out:
+# on MicroPython it reads until the buffer is full, joining queued
+# datagrams.)
+_MAX_DATAGRAM = const(512)
 _MAX_MEDIA_DATAGRAM = MAX_MEDIA_PACKET + 16
 _MAX_READS = const(32)  # per call per tick: bounded work under a flood
 
@@ -95,6 +98,10 @@ class CallMedia:
     def start(self, neg, security, now):
         """Key and start the media for a negotiated stream. A ZRTP call
         keeps its key agreement (and SAS) across re-INVITEs."""
+        # The setup's garbage goes first, so the call's long-lived state
+        # (sessions, jitter buffer) is placed low in a clean heap rather
+        # than above holes that would fragment it for the whole call.
+        gc.collect()
         self.remote = sockaddr(neg.remote_addr, neg.remote_port)
         self.direction = neg.direction
         if security.kind == ZRTP:

@@ -47,6 +47,8 @@ from hushphone.sip.useragent import UaConfig, UserAgent
 VERSION = "0.1"
 TICK_MS = 20
 _RESYNC_AFTER_MS = 200
+_REFILL_EVERY_TICKS = 10  # ZRTP key pool: one pair per 200 ms while idle
+_REFILL_PAUSE_TICKS = 1500  # ... and a 30 s pause after one found no memory
 _SCREEN_EVERY_MS = 1000
 _WAITING_TONE_EVERY_MS = 3000  # call waiting: a short beep in the earpiece
 _WAITING_TONE_MS = 200
@@ -175,6 +177,7 @@ class Phone:
         self._beep = ToneGenerator(440, 0.2)
         self._screen = None
         self._ticks = 0
+        self._refill_at = 0
         self._screen_at = -_SCREEN_EVERY_MS
         self._unregistered = asyncio.Event()
         self._faults = []  # times (ms) of recent failures, for the supervisor
@@ -531,7 +534,6 @@ class Phone:
         gc.collect()  # phase boundary: the call's memory is free in one piece for the next
 
     def _in_call(self, line):
-        gc.collect()  # phase boundary: the SIP/SDP parsing of the setup is garbage now
         media = line.ref[1]
         neg = media.neg
         sdes = media.security.kind != ZRTP  # ZRTP: keys and suite come with the "secure" event
@@ -824,11 +826,22 @@ class Phone:
             except Exception as e:
                 self._call_fault(active, e, "audio", now)
                 self._actions()
-        elif self._keypool is not None and not self.calls.lines and self._ticks % 10 == 0:
-            self._keypool.refill_one()  # ephemeral ZRTP keys made while idle
+        elif self._keypool is not None and not self.calls.lines and self._ticks >= self._refill_at:
+            self._refill_keypool()
         if now - self._screen_at >= _SCREEN_EVERY_MS:
             self._screen_at = now
             self.refresh()
+
+    def _refill_keypool(self):
+        """One ephemeral ZRTP key pair made while idle (every 10 ticks). A
+        pair that finds no memory is no fault: the pool pauses for a while
+        and a call makes its pair when it needs one."""
+        self._refill_at = self._ticks + _REFILL_EVERY_TICKS
+        try:
+            self._keypool.refill_one()
+        except MemoryError:
+            gc.collect()
+            self._refill_at = self._ticks + _REFILL_PAUSE_TICKS
 
     def _injected(self, where):
         """A test asked for a MemoryError here (see command())."""

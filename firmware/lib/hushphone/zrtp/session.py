@@ -4,6 +4,8 @@
 # the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO;
 # ZrtpUdpDriver runs it over a UDP socket on the same 20 ms schedule and
 # with the same source/sink interface as app.media.UdpMediaDriver.
+import gc
+
 from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, PTIME_MS, MediaSession
 from hushphone.compat import IS_MICROPYTHON, ticks_diff, ticks_us
 from hushphone.srtp import SrtpError
@@ -98,6 +100,11 @@ class ZrtpMediaSession:
                 return
             if isinstance(e, events.ZrtpSecure) and self.media is None:
                 self.secure = e
+                # The key agreement's garbage (big integers, messages) goes
+                # before the call's long-lived SRTP contexts and jitter
+                # buffer are made: placed in a clean heap, they leave no
+                # holes behind that fragment it for the rest of the call.
+                gc.collect()
                 tx, rx = e.srtp_contexts(MAX_MEDIA_PACKET)
                 self.media = MediaSession(self.codec, tx, rx, self._random, payload_type=self.payload_type)
                 self._pending_rx = None
