@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
 from tests.hil.simdut import compile_firmware, handset_config, start_handset  # noqa: E402
 from tests.sim.kamailio import Kamailio  # noqa: E402
 from tests.sim.pki import TestPki  # noqa: E402
-from tests.sim.test_call_memory import import_footprint  # noqa: E402
+from tests.sim.small_heap import import_footprint  # noqa: E402
 
 IDLE_S = 8.0
 CALL_S = 15.0
@@ -42,7 +42,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 # The app's own sim entry (hushphone.app.phone.main) with the tick wrapped
 # to sample the live heap once a second (50 ticks), and the simulated
 # display's screen history (kept for tests, a handset keeps none) cut to 2
-# screens as in tests/sim/test_call_memory.py.
+# screens as in tests/sim/small_heap.py.
 _SAMPLED = """
 import gc, sys
 import hushphone.hal.unix.display as display
@@ -134,7 +134,7 @@ def main():
     else:
         print("heap: the handset's REPL did not answer")
     print("(the media path alone: bench/bench_media.py; setup times, CPU idle/in call: bench/bench_phone.py;")
-    print(" a whole call in a small heap: tests/sim/test_call_memory.py, code + 128 KiB)")
+    print(" a whole call with a 128 KiB heap, the code kept out of it: tests/sim/test_call_memory.py)")
 
 
 if __name__ == "__main__":
