@@ -48,12 +48,12 @@ def start_linphone(tmp_path, kamailio, pki, agreement):
     return lin
 
 
-def start_alice(tmp_path, kamailio, pki):
+def start_alice(tmp_path, kamailio, pki, zrtp_only=True):
     # ZRTP only: linphone with ZRTP mandatory answers 488 to an offer with
     # SDES keys (RTP/SAVP), which the default configuration sends next to
-    # a=zrtp-hash.
+    # a=zrtp-hash (and then offers again with ZRTP alone: see the last test).
     config = handset_config(tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der,
-                            tone_hz=OUR_HZ, zrtp_only=True)
+                            tone_hz=OUR_HZ, zrtp_only=zrtp_only)
     alice = SimHandset(config)
     alice.wait_event("registered", WAIT_S)
     return alice
@@ -153,3 +153,23 @@ def test_second_call_matches_the_retained_secret(tmp_path, kamailio, pki):
     assert not warnings, warnings  # no "Keys changed" either
     check_media(ended1)
     check_media(ended2)
+
+
+def test_a_default_handset_offers_zrtp_alone_to_a_peer_that_requires_it(tmp_path, kamailio, pki):
+    # The default configuration offers SDES keys next to a=zrtp-hash;
+    # linphone with ZRTP mandatory refuses that with 488, and the handset
+    # offers once more with ZRTP alone: the call is ZRTP-secure as above.
+    lin = start_linphone(tmp_path, kamailio, pki, "X255")
+    try:
+        alice = start_alice(tmp_path, kamailio, pki, zrtp_only=False)
+        try:
+            secure, ended, their_sas = zrtp_call(alice, lin, "we_call", 1)
+            again = alice.find_events("offer_again")
+        finally:
+            alice.stop()
+    finally:
+        lin.stop()
+    assert [(e["status"], e["offer"]) for e in again] == [(488, "zrtp")], again
+    check_secure(secure, "X255", their_sas)
+    check_media(ended)
+    check_tones(alice, lin)

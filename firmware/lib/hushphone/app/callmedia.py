@@ -82,6 +82,7 @@ class CallMedia:
         self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
         self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
         self.offer = None  # our last offer (outgoing call, our re-INVITE)
+        self.zrtp_alone = False  # we offered again with ZRTP alone after a 488
         self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
         self.session = None
         self.neg = None

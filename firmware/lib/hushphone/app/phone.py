@@ -753,7 +753,8 @@ class Phone:
             media.start(neg, security, self.now())
             self._in_call(line)
         elif isinstance(ev, events.CallFailed):
-            self.calls.failed(line, ev.status, now)
+            if not self._offer_zrtp_alone(line, call, media, ev.status, now):
+                self.calls.failed(line, ev.status, now)
         elif isinstance(ev, events.CallEnded):
             reason = {"cancelled": "missed" if line.direction == "in" else "cancelled",
                       "connection-lost": "connection lost", "no-ack": "no ACK"}.get(ev.how, "ended by peer")
@@ -773,6 +774,23 @@ class Phone:
             direction = "sendonly" if line.state == cc.HELD else "sendrecv"
             self.calls.update_failed(line, direction)
             self.emit("update_failed", peer=line.peer, status=ev.status)
+
+    def _offer_zrtp_alone(self, line, call, media, status, now):
+        """A peer that requires ZRTP (e.g. linphone with ZRTP mandatory)
+        refuses our usual offer, which carries SDES keys next to
+        a=zrtp-hash, with 488. Once per call, offer again with ZRTP alone
+        (RTP/AVP: no keys in SIP at all; audio flows only once ZRTP is
+        secure, and an answer without ZRTP is refused as unencrypted).
+        Returns whether the new INVITE went out."""
+        if status != 488 or media.engine is None or media.zrtp_alone or not self.policy.offer_suites():
+            return False
+        media.zrtp_alone = True
+        media.offer = sdp.build_offer(self.media_host, media.port, self.codecs, [], self.hal.random_bytes,
+                                      zrtp_hash=media.hello_hash())
+        again = self.ua.call(call.invite.uri, media.offer.to_bytes(), now, anonymous=call.anonymous)
+        line.ref = (again, media)
+        self.emit("offer_again", peer=line.peer, status=status, offer="zrtp")
+        return True
 
     def _peer_update(self, ev, line, call, media, now):
         """The peer's re-INVITE (hold, resume, new keys): answer with our
