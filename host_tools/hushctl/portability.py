@@ -1,132 +1,171 @@
-"""Data portability: a handset's settings (NVS hush_cfg) and contacts
-(/data/contacts.vcf, vCard 4.0) out to one JSON document and back in.
+"""Data portability: a handset's settings and contacts out to one JSON
+document and back in, in the handset's own format.
 
-Identity, trust anchors and the SIP account are not part of it: no key or
-password ever leaves the handset this way. A simulated handset is read from
-its storage directory; a real one over its serial port with mpremote."""
+The document is what the firmware exports itself (the console's `export`
+event): `hushphone.app.settings.Settings.export()` -- format
+"hushphone-settings", the account without its password, the hush_cfg
+settings, the CA certificates where the handset keeps them in NVS -- plus
+"contacts_vcf", the address book as vCard 4.0 text. The firmware's own code
+reads, checks and writes it here too, so both sides agree by construction.
+
+No password or private key ever leaves the handset this way (the export
+never holds them). An import checks the whole document before changing
+anything; parts it does not carry (password, ca_certs, contacts_vcf) are
+kept. A simulated handset is read from its storage directory; a real one
+over its serial port with mpremote, running the firmware's code there."""
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from hushphone import storage_layout as layout
-from hushphone.hal.unix.nvs import Nvs, namespace_path, read_namespace
+from cryptography import x509
 
-from hushctl import atomic_files, pki, vcard
+from hushphone import storage_layout as layout
+from hushphone.app import settings as fw_settings
+from hushphone.app.contacts import Contacts, ContactsError
+from hushphone.hal.esp32.nvs_store import NvsStore
+from hushphone.hal.interfaces import HalError
+from hushphone.hal.unix.nvs import Nvs
+
 from hushctl.errors import HushctlError
 
-FORMAT = "hushphone-handset-export"
-VERSION = 1
-_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+FORMAT = fw_settings.FORMAT
+VERSION = fw_settings.VERSION
+CONTACTS_FIELD = fw_settings.CONTACTS_FIELD
+OLD_FORMAT = "hushphone-handset-export"  # hushctl's own format before there was one
 
 
 class PortabilityError(HushctlError):
     pass
 
 
-def _setting_json(value):
-    if isinstance(value, int):
-        return {"type": "i32", "value": value}
+def document(settings, contacts_vcf):
+    """The export document: a Settings.export() dict plus the contacts
+    (None: no contacts field, an import then keeps the handset's)."""
+    doc = dict(settings)
+    if contacts_vcf is not None:
+        doc[CONTACTS_FIELD] = contacts_vcf
+    return doc
+
+
+def contact_count(doc):
+    return _parsed_contacts(doc[CONTACTS_FIELD]) if CONTACTS_FIELD in doc else 0
+
+
+def _parsed_contacts(vcf):
+    """How many contacts vCard text holds, read by the handset's codec."""
     try:
-        return {"type": "blob", "text": value.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"type": "blob", "hex": value.hex()}
+        return Contacts(None).import_vcard(vcf, replace=True)
+    except ContactsError as e:
+        raise PortabilityError("contacts: %s" % e)
 
 
-def _setting_value(key, item):
-    if not isinstance(key, str) or not 0 < len(key) <= layout.NAME_MAX:
-        raise PortabilityError("setting name %r: 1 to %d characters" % (key, layout.NAME_MAX))
-    if not isinstance(item, dict) or item.get("type") not in ("i32", "blob"):
-        raise PortabilityError("setting %s: type must be i32 or blob" % key)
-    if item["type"] == "i32":
-        value = item.get("value")
-        if not isinstance(value, int) or isinstance(value, bool) or not _I32_MIN <= value <= _I32_MAX:
-            raise PortabilityError("setting %s: value must be a 32-bit integer" % key)
-        return value
-    if isinstance(item.get("text"), str):
-        return item["text"].encode("utf-8")
+def check_document(doc):
+    """Raise PortabilityError unless `doc` (a dict) is an importable
+    document; the same checks the handset makes, plus X.509 parsing of the
+    CA certificates (which the handset cannot do before it uses them)."""
+    if isinstance(doc, dict) and doc.get("format") == OLD_FORMAT:
+        raise PortabilityError("this is an old %s document: export the handset again" % OLD_FORMAT)
+    trial = fw_settings.Settings(None, None)
     try:
-        return bytes.fromhex(item["hex"])
-    except (KeyError, TypeError, ValueError):
-        raise PortabilityError("setting %s: a blob needs 'text' or 'hex'" % key)
-
-
-def document(settings, contacts):
-    return {"format": FORMAT, "version": VERSION, "exported_at": pki.utcnow().isoformat(),
-            "settings": {k: _setting_json(v) for k, v in sorted(settings.items())}, "contacts": contacts}
+        trial.import_(doc)
+    except fw_settings.SettingsError as e:
+        raise PortabilityError(str(e))
+    for i, der in enumerate(trial.ca_certs):
+        try:
+            x509.load_der_x509_certificate(der)
+        except ValueError:
+            raise PortabilityError("CA certificate %d is not a DER X.509 certificate" % (i + 1))
+    if CONTACTS_FIELD in doc:
+        if not isinstance(doc[CONTACTS_FIELD], str):
+            raise PortabilityError("%s must be vCard text" % CONTACTS_FIELD)
+        _parsed_contacts(doc[CONTACTS_FIELD])
 
 
 def parse_document(text):
-    """(settings {key: int | bytes}, contacts) from export JSON; validated."""
+    """A checked document from JSON text: an export file, or the console's
+    `export` event line as the handset printed it (`@event {...}`)."""
+    text = text.strip()
+    if text.startswith("@event "):
+        text = text[len("@event "):]
     try:
         doc = json.loads(text)
     except ValueError as e:
         raise PortabilityError("not a JSON export: %s" % e)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
-        raise PortabilityError("not a %s version %d document" % (FORMAT, VERSION))
-    settings = doc.get("settings", {})
-    contacts = doc.get("contacts", [])
-    if not isinstance(settings, dict) or not isinstance(contacts, list):
-        raise PortabilityError("settings must be an object and contacts a list")
-    return {k: _setting_value(k, v) for k, v in settings.items()}, [vcard.check(c) for c in contacts]
+    if isinstance(doc, dict) and doc.get("event") == "export":
+        if not isinstance(doc.get("settings"), dict):
+            raise PortabilityError("an export event without settings")
+        doc = document(doc["settings"], doc.get(CONTACTS_FIELD))
+    check_document(doc)
+    return doc
 
 
 # --- simulated handset --------------------------------------------------------
+# The same stores hushphone.hal.unix.board gives the phone: hush_cfg and
+# hush_sip; a simulated handset reads its CA certificates from its config's
+# ca_der files, not from NVS, so they are not part of its settings. Its
+# address book is ROOT/contacts.vcf (hushctl.sim's contacts_path).
+SIM_CONTACTS = "contacts.vcf"
 
-def _contacts_path(sim_dir):
-    return Path(sim_dir) / layout.CONTACTS_PATH.lstrip("/")
 
-
-def _check_sim(sim_dir):
-    if not (Path(sim_dir) / "nvs").is_dir():
+def _sim(sim_dir):
+    root = Path(sim_dir)
+    if not (root / "nvs").is_dir():
         raise PortabilityError("%s is not a simulated handset (no nvs/ storage)" % sim_dir)
+    settings = fw_settings.Settings(NvsStore(Nvs(str(root), layout.NS_CFG)), NvsStore(Nvs(str(root), layout.NS_SIP)))
+    return settings, Contacts(str(root / SIM_CONTACTS))
+
+
+def _loaded(settings, contacts):
+    try:
+        settings.load()
+        contacts.load()
+    except (HalError, ValueError, OSError) as e:  # ContactsError is a ValueError
+        raise PortabilityError("the handset's data cannot be read: %s" % e)
 
 
 def export_sim(sim_dir):
-    _check_sim(sim_dir)
-    settings = read_namespace(str(sim_dir), layout.NS_CFG)
-    path = _contacts_path(sim_dir)
-    contacts = vcard.parse(path.read_text(encoding="utf-8")) if path.exists() else []
-    return document(settings, contacts)
+    settings, contacts = _sim(sim_dir)
+    _loaded(settings, contacts)
+    return document(settings.export(), contacts.export_vcard())
 
 
-def import_sim(sim_dir, settings, contacts):
-    """Replace the handset's settings and address book."""
-    _check_sim(sim_dir)
-    vcf = vcard.serialize(contacts)  # validate everything before writing
-    old = Path(namespace_path(str(sim_dir), layout.NS_CFG))
-    if old.exists():
-        old.unlink()
-    nvs = Nvs(str(sim_dir), layout.NS_CFG)
-    for key, value in settings.items():
-        (nvs.set_i32 if isinstance(value, int) else nvs.set_blob)(key, value)
-    nvs.commit()
-    atomic_files.write_text(_contacts_path(sim_dir), vcf)
+def import_sim(sim_dir, doc):
+    """Import a checked document. Returns the names of parts that were
+    not taken (a simulated handset keeps no CA certificates in NVS)."""
+    check_document(doc)
+    settings, contacts = _sim(sim_dir)
+    _loaded(settings, contacts)
+    settings.import_(doc)  # checked above: cannot fail half-way
+    if CONTACTS_FIELD in doc:
+        contacts.import_vcard(doc[CONTACTS_FIELD], replace=True)
+    settings.save()
+    if CONTACTS_FIELD in doc:
+        contacts.save()
+    return ["ca_certs"] if "ca_certs" in doc else []
 
 
 # --- real handset over mpremote ------------------------------------------------
-# esp32.NVS cannot list a namespace: the settings read and written are the
-# ones storage_layout.CFG_SETTINGS names. mpremote runs with `resume` (no soft
-# reset: the scripts run in the handset's interpreter after interrupting the
-# app; reset the handset afterwards), and the address book is addressed
+# The scripts run the handset's own firmware modules in its interpreter
+# (mpremote `resume`: no soft reset, but the app is interrupted: reset the
+# handset afterwards). The address book travels as a file with `fs cp`, so
+# a large one is streamed rather than held in a script; it is addressed
 # relative to the handset's working directory, which is / on the device.
 _REMOTE_CONTACTS = layout.CONTACTS_PATH.lstrip("/")
+_REMOTE_UPLOAD = "hush_import.vcf"  # the new address book until the handset has checked it
 
-_READ_SCRIPT = """
-import json
-from binascii import hexlify
-from esp32 import NVS
-nvs = NVS(%(ns)r)
-out = {}
-buf = bytearray(512)
-for key, kind in %(settings)r:
-    try:
-        out[key] = nvs.get_i32(key) if kind == "i32" else hexlify(buf[:nvs.get_blob(key, buf)]).decode()
-    except OSError:
-        pass
-print("HUSHJSON" + json.dumps(out))
-import os
+_OPEN_SETTINGS = """
+import json, os
+from hushphone import storage_layout as layout
+from hushphone.app.settings import Settings, SettingsError
+from hushphone.app.contacts import Contacts, ContactsError
+from hushphone.hal.esp32.nvs_store import open_store
+s = Settings(open_store(layout.NS_CFG), open_store(layout.NS_SIP), open_store(layout.NS_TRUST)).load()
+"""
+
+_EXPORT_SCRIPT = _OPEN_SETTINGS + """
+print("HUSHJSON" + json.dumps(s.export()))
 try:
     os.stat(%(contacts)r)
     print("HUSHCONTACTS")
@@ -134,31 +173,36 @@ except OSError:
     pass
 """
 
-_MKDIR_SCRIPT = """
+_IMPORT_SCRIPT = _OPEN_SETTINGS + """
+new = None
 try:
-    os.mkdir(%(dir)r)
-except OSError:
-    pass
-"""
-
-_WRITE_SCRIPT = """
-from binascii import unhexlify
-from esp32 import NVS
-nvs = NVS(%(ns)r)
-for key, kind, value in %(values)r:
-    if kind == "i32":
-        nvs.set_i32(key, value)
-    else:
-        nvs.set_blob(key, unhexlify(value))
-nvs.commit()
-print("HUSHOK")
+    s.import_(%(doc)r)
+    if %(upload)r:
+        new = Contacts(%(upload)r).load()
+except (SettingsError, ContactsError) as e:
+    print("HUSHERR" + str(e))
+else:
+    s.save()
+    if new is not None:
+        try:
+            os.mkdir(%(dir)r)
+        except OSError:
+            pass
+        os.rename(%(upload)r, %(contacts)r)
+    print("HUSHOK")
+if %(upload)r:
+    try:
+        os.remove(%(upload)r)
+    except OSError:
+        pass
 """
 
 
 def _mpremote(port, *args, timeout=60):
     cmd = [sys.executable, "-m", "mpremote", "connect", port, "resume"] + list(args)
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                                timeout=timeout)
     except subprocess.TimeoutExpired:
         raise PortabilityError("mpremote on %s timed out" % port)
     if result.returncode != 0:
@@ -167,40 +211,47 @@ def _mpremote(port, *args, timeout=60):
     return result.stdout
 
 
+def _marked(out, marker):
+    lines = [l for l in out.splitlines() if l.startswith(marker)]
+    return lines[-1][len(marker):] if lines else None
+
+
 def export_port(port):
-    kinds = dict(layout.CFG_SETTINGS)
-    out = _mpremote(port, "exec", _READ_SCRIPT % {"ns": layout.NS_CFG, "settings": layout.CFG_SETTINGS,
-                                                  "contacts": _REMOTE_CONTACTS})
-    marker = [l for l in out.splitlines() if l.startswith("HUSHJSON")]
-    if not marker:
-        raise PortabilityError("the handset did not answer the settings query")
-    raw = json.loads(marker[-1][len("HUSHJSON"):])
-    settings = {k: (v if kinds[k] == "i32" else bytes.fromhex(v)) for k, v in raw.items()}
-    contacts = []  # no address book on the handset yet
+    out = _mpremote(port, "exec", _EXPORT_SCRIPT % {"contacts": _REMOTE_CONTACTS})
+    raw = _marked(out, "HUSHJSON")
+    if raw is None:
+        raise PortabilityError("the handset did not answer the export: %s" % (out.strip().splitlines() or ["-"])[-1])
+    try:
+        settings = json.loads(raw)
+    except ValueError:
+        raise PortabilityError("the handset's export is not JSON")
+    vcf = ""  # no address book on the handset yet
     if "HUSHCONTACTS" in out:
         with tempfile.TemporaryDirectory(prefix="hush-export-") as tmp:
             local = Path(tmp) / "contacts.vcf"
             _mpremote(port, "fs", "cp", ":" + _REMOTE_CONTACTS, str(local))
-            contacts = vcard.parse(local.read_text(encoding="utf-8"))
-    return document(settings, contacts)
+            vcf = local.read_bytes().decode("utf-8")
+    doc = document(settings, vcf)
+    check_document(doc)
+    return doc
 
 
-def import_port(port, settings, contacts):
-    kinds = dict(layout.CFG_SETTINGS)
-    unknown = sorted(set(settings) - set(kinds))
-    if unknown:
-        raise PortabilityError("a real handset only takes the known settings; unknown: %s" % ", ".join(unknown))
-    values = []
-    for key, value in settings.items():
-        if (kinds[key] == "i32") != isinstance(value, int):
-            raise PortabilityError("setting %s must be %s" % (key, kinds[key]))
-        values.append((key, kinds[key], value if isinstance(value, int) else value.hex()))
-    vcf = vcard.serialize(contacts)
+def import_port(port, doc):
+    """Import a checked document; the handset checks it again with its own
+    code before it changes anything."""
+    check_document(doc)
+    settings = {k: v for k, v in doc.items() if k != CONTACTS_FIELD}
+    upload = _REMOTE_UPLOAD if CONTACTS_FIELD in doc else ""
     with tempfile.TemporaryDirectory(prefix="hush-import-") as tmp:
-        local = Path(tmp) / "contacts.vcf"
-        local.write_text(vcf, encoding="utf-8")
-        out = _mpremote(port, "exec", _WRITE_SCRIPT % {"ns": layout.NS_CFG, "values": values})
-        if "HUSHOK" not in out:
-            raise PortabilityError("the handset did not confirm the settings")
-        _mpremote(port, "exec", _MKDIR_SCRIPT % {"dir": _REMOTE_CONTACTS.rsplit("/", 1)[0]})
-        _mpremote(port, "fs", "cp", str(local), ":" + _REMOTE_CONTACTS)
+        if upload:
+            local = Path(tmp) / "contacts.vcf"
+            local.write_bytes(doc[CONTACTS_FIELD].encode("utf-8"))
+            _mpremote(port, "fs", "cp", str(local), ":" + upload)
+        out = _mpremote(port, "exec", _IMPORT_SCRIPT % {
+            "doc": json.dumps(settings), "upload": upload, "contacts": _REMOTE_CONTACTS,
+            "dir": _REMOTE_CONTACTS.rsplit("/", 1)[0]})
+    if _marked(out, "HUSHERR") is not None:
+        raise PortabilityError("the handset refused the import: %s" % _marked(out, "HUSHERR"))
+    if "HUSHOK" not in out:
+        raise PortabilityError("the handset did not confirm the import")
+    return []

@@ -1,11 +1,12 @@
 # Settings in the simulated NVS (esp32.NVS semantics, through the HAL store): load/save, checked
 # values, export/import round trip without the password unless asked.
+import binascii
 import json
 import os
 import unittest
 
 from hushphone import storage_layout as layout
-from hushphone.app.settings import Settings, SettingsError
+from hushphone.app.settings import CONTACTS_FIELD, Settings, SettingsError
 from hushphone.crypto.random import random_bytes
 from hushphone.hal.esp32.nvs_store import NvsStore
 from hushphone.hal.unix.nvs import Nvs, read_namespace
@@ -104,6 +105,30 @@ class SettingsTest(unittest.TestCase):
         other.import_(s.export_json(include_password=True))
         self.assertEqual(other.account["password"], SECRET)
 
+    def test_ca_certs_only_from_a_handset_that_keeps_them(self):
+        # The simulation keeps no CA slots in NVS (its CAs are files): its
+        # export has no ca_certs, so importing it keeps the importer's CAs.
+        root, _open, s = self.filled()
+        sim = Settings(NvsStore(Nvs(root, layout.NS_CFG)), NvsStore(Nvs(root, layout.NS_SIP))).load()
+        doc = sim.export()
+        self.assertNotIn("ca_certs", doc)
+        self.assertEqual(doc["settings"], s.export()["settings"])
+        s.import_(doc)
+        s.save()
+        self.assertEqual(read_namespace(root, layout.NS_TRUST)["ca0"], CA)
+        self.assertEqual(s.export()["ca_certs"], [binascii.b2a_base64(CA).decode().strip()])
+
+    def test_contacts_field_is_carried_not_read(self):
+        # The portable document is the export plus CONTACTS_FIELD (vCard
+        # text, read by the address book, not by Settings).
+        _root, _open, s = self.filled()
+        _root2, make_other = self.store()
+        other = make_other()
+        doc = s.export()
+        doc[CONTACTS_FIELD] = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:x\r\nEND:VCARD\r\n"
+        other.import_(json.dumps(doc))
+        self.assertEqual(other.export(), s.export())
+
     def test_bad_imports_change_nothing(self):
         _root, _open, s = self.filled()
         before = s.export(include_password=True)
@@ -120,6 +145,8 @@ class SettingsTest(unittest.TestCase):
             json.dumps(dict(good, ca_certs="x")),
             json.dumps(dict(good, ca_certs=["!!notbase64"])),
             json.dumps(dict(good, ca_certs=["AA=="] * 9)),
+            json.dumps(dict(good, ca_certs=[""])),
+            json.dumps(dict(good, ca_certs=[5])),
             json.dumps([1]),
         ]
         for text in bad:

@@ -224,3 +224,55 @@ def test_export_from_the_handset(tmp_path, config):
     assert export["settings"]["account"]["user"] == "desk" and "password" not in export["settings"]["account"]
     assert vcard.parse(export["contacts_vcf"]) == [{"fn": "J\u00f6rg, Jr.", "tel": [{"value": "joerg"}]}]
     assert SECRET not in proc.stdout
+
+
+def test_console_export_imports_into_another_handset(tmp_path):
+    """One export format: the `export` event a running handset prints on its
+    console is what `hushctl handset import` takes; the other handset then
+    has the same settings and contacts, and keeps its own password."""
+    from hushphone import vcard
+    from hushphone.app.settings import Settings
+    from hushphone.hal.esp32.nvs_store import NvsStore
+    from hushphone.hal.unix.nvs import Nvs
+
+    def settings_of(root):
+        return Settings(NvsStore(Nvs(str(root), "hush_cfg")), NvsStore(Nvs(str(root), "hush_sip"))).load()
+
+    def console_export(config):
+        proc = hushctl("sim", "run", "--config", config, stdin="export\nquit\n")
+        assert proc.returncode == 0, proc.stderr
+        assert SECRET not in proc.stdout + proc.stderr
+        lines = [l for l in proc.stdout.splitlines() if l.startswith("@event ") and '"export"' in l]
+        return lines[-1], events_of(lines[-1])[0]
+
+    pki = LabPki(tmp_path / "pki")
+    configs = {name: write_config(tmp_path / (name + ".json"), {
+        "name": name, "root": str(tmp_path / name), "ca_der": [str(pki.ca_der)],
+        "account": {"registrar": "sip:localhost", "user": name, "password": SECRET + name, "display": name.title()},
+        "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "server_hostname": "localhost",
+    }) for name in ("front", "back")}
+    front = settings_of(tmp_path / "front")
+    for key, value in {"ring_vol": 2, "hide_callid": 1, "log_days": 9, "lang": "de", "turn_uri": "turn:t.example"}.items():
+        front.set(key, value)
+    front.save()
+    (tmp_path / "front" / "contacts.vcf").write_bytes(
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ånne\r\nTEL;PREF=1:sip:anne\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Bo\r\nTEL:200\r\nEMAIL:bo@example.org\r\nEND:VCARD\r\n".encode("utf-8"))
+    line, exported = console_export(configs["front"])
+    assert exported["settings"]["settings"] == front.values and "password" not in exported["settings"]["account"]
+    (tmp_path / "front-export.txt").write_text(line + "\n", encoding="utf-8")
+
+    assert hushctl("sim", "run", "--config", configs["back"], stdin="quit\n").returncode == 0  # its first start
+    proc = hushctl("handset", "import", "--sim", tmp_path / "back", "--in", tmp_path / "front-export.txt")
+    assert proc.returncode == 0, proc.stderr
+    back = settings_of(tmp_path / "back")
+    assert back.values == front.values
+    assert exported["settings"]["account"]["user"] == "front"
+    assert back.account == dict(exported["settings"]["account"], password=SECRET + "back")
+    # (back's config writes its own account again when it starts)
+    _, again = console_export(configs["back"])
+    assert again["settings"]["settings"] == exported["settings"]["settings"]
+    assert again["contacts_vcf"] == exported["contacts_vcf"]
+    assert vcard.parse(again["contacts_vcf"]) == [
+        {"fn": "Bo", "tel": [{"value": "200"}], "email": [{"value": "bo@example.org"}]},
+        {"fn": "Ånne", "tel": [{"value": "sip:anne", "pref": 1}]}]

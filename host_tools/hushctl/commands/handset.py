@@ -1,10 +1,11 @@
-"""`hushctl handset`: export and import a handset's settings and contacts."""
+"""`hushctl handset`: export and import a handset's settings and contacts,
+in the document the handset's firmware exports itself (see portability)."""
 import json
 from pathlib import Path
 
 import click
 
-from hushctl import atomic_files, portability, vcard
+from hushctl import atomic_files, portability
 from hushctl.cli import cli
 from hushctl.errors import UsageError
 
@@ -19,6 +20,13 @@ def _one_target(sim_dir, port):
         raise UsageError("give exactly one of --sim DIR or --port PORT")
 
 
+def _read_text(path):
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise portability.PortabilityError("%s is not UTF-8 text" % path)
+
+
 @cli.group("handset")
 def handset_group():
     """Data portability: settings and contacts out of and into a handset."""
@@ -29,33 +37,43 @@ def handset_group():
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="JSON file to write.")
 @click.option("--vcard", "vcard_out", type=click.Path(dir_okay=False), help="Also write the contacts as vCard 4.0.")
 def export_cmd(sim_dir, port, out, vcard_out):
-    """Write the handset's settings and contacts to a JSON file."""
+    """Write the handset's settings and contacts to a JSON file (never the
+    SIP password or a key)."""
     _one_target(sim_dir, port)
     doc = portability.export_sim(sim_dir) if sim_dir else portability.export_port(port)
     atomic_files.write_text(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     if vcard_out:
-        atomic_files.write_text(vcard_out, vcard.serialize(doc["contacts"]))
-    click.echo("Exported %d setting(s) and %d contact(s) to %s" % (len(doc["settings"]), len(doc["contacts"]), out))
+        atomic_files.write_text(vcard_out, doc[portability.CONTACTS_FIELD])
+    cas = ", %d CA certificate(s)" % len(doc["ca_certs"]) if "ca_certs" in doc else ""
+    click.echo("Exported %d setting(s), %d contact(s)%s to %s (no password)" % (
+        len(doc["settings"]), portability.contact_count(doc), cas, out))
 
 
 @handset_group.command("import")
 @_target
-@click.option("--in", "in_file", type=click.Path(dir_okay=False, exists=True), help="JSON export to load.")
+@click.option("--in", "in_file", type=click.Path(dir_okay=False, exists=True),
+              help="An export: a JSON file, or the handset's console `export` event line.")
 @click.option("--vcard", "vcard_in", type=click.Path(dir_okay=False, exists=True),
               help="vCard 4.0 file: replaces the contacts (settings unchanged unless --in is given).")
 def import_cmd(sim_dir, port, in_file, vcard_in):
-    """Replace the handset's settings and/or contacts."""
+    """Change the handset's settings and/or replace its contacts; what a
+    document does not hold (the password, CA certificates) is kept."""
     _one_target(sim_dir, port)
     if not in_file and not vcard_in:
         raise UsageError("give --in FILE.json and/or --vcard FILE.vcf")
-    current = portability.export_sim(sim_dir) if sim_dir else portability.export_port(port)
-    settings, contacts = portability.parse_document(json.dumps(current))
     if in_file:
-        settings, contacts = portability.parse_document(Path(in_file).read_text(encoding="utf-8"))
-    if vcard_in:
-        contacts = vcard.parse(Path(vcard_in).read_text(encoding="utf-8"))
-    if sim_dir:
-        portability.import_sim(sim_dir, settings, contacts)
+        doc = portability.parse_document(_read_text(in_file))
     else:
-        portability.import_port(port, settings, contacts)
-    click.echo("Imported %d setting(s) and %d contact(s)" % (len(settings), len(contacts)))
+        doc = portability.document({"format": portability.FORMAT, "version": portability.VERSION}, None)
+    if vcard_in:
+        doc[portability.CONTACTS_FIELD] = _read_text(vcard_in)
+    portability.check_document(doc)
+    if sim_dir:
+        skipped = portability.import_sim(sim_dir, doc)
+    else:
+        skipped = portability.import_port(port, doc)
+    click.echo("Imported %d setting(s), %d account field(s) and %s" % (
+        len(doc.get("settings", {})), len(doc.get("account", {})),
+        "%d contact(s)" % portability.contact_count(doc) if portability.CONTACTS_FIELD in doc else "no contacts (kept)"))
+    if skipped:
+        click.echo("Not imported: %s (a simulated handset reads its CA certificates from its config)" % ", ".join(skipped))

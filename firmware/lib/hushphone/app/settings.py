@@ -6,6 +6,9 @@
 #
 # Export/import as JSON for data portability. The password is secret: it
 # is never shown, never in repr(), and only in an export when asked for.
+# This document is the handset's one export format: the console's `export`
+# event carries it (next to the contacts) and `hushctl handset export/import`
+# writes and reads it with a "contacts_vcf" field added (CONTACTS_FIELD).
 import binascii
 import json
 
@@ -13,6 +16,7 @@ from hushphone import storage_layout as layout
 
 FORMAT = "hushphone-settings"
 VERSION = 1
+CONTACTS_FIELD = "contacts_vcf"  # the address book as vCard 4.0 text, next to the settings
 ACCOUNT_FIELDS = layout.SIP_KEYS  # registrar, proxy, user, password, display
 _BLOB_MAX = 256
 _RANGES = {"ring_vol": (0, 10), "hide_callid": (0, 1), "log_days": (1, 3650)}
@@ -121,18 +125,22 @@ class Settings:
     # -- export / import ---------------------------------------------------
 
     def export(self, include_password=False):
-        """A JSON-ready dict of everything; the password only if asked."""
+        """A JSON-ready dict of everything; the password only if asked.
+        CA certificates only from a handset that keeps them in NVS (a trust
+        store): an empty list would make an import erase the importer's."""
         account = {}
         for name in ACCOUNT_FIELDS:
             if name != "password" or include_password:
                 account[name] = self.account[name]
-        return {
+        doc = {
             "format": FORMAT,
             "version": VERSION,
             "account": account,
             "settings": dict(self.values),
-            "ca_certs": [binascii.b2a_base64(c).decode().strip() for c in self.ca_certs],
         }
+        if self._trust is not None:
+            doc["ca_certs"] = [binascii.b2a_base64(c).decode().strip() for c in self.ca_certs]
+        return doc
 
     def export_json(self, include_password=False):
         return json.dumps(self.export(include_password))
@@ -164,9 +172,12 @@ class Settings:
         ders = None if certs is None else []
         for text in certs or ():
             try:
-                ders.append(binascii.a2b_base64(text))
+                der = binascii.a2b_base64(text)
             except (ValueError, TypeError):
                 raise SettingsError("a CA certificate is not base64")
+            if not der:
+                raise SettingsError("a CA certificate is empty")
+            ders.append(der)
         self.account = trial.account
         self.values = trial.values
         if ders is not None:
