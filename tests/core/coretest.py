@@ -22,3 +22,33 @@ def unhex(text):
     import binascii
 
     return binascii.unhexlify("".join(text.split()))
+
+
+def temp_dir(prefix):
+    """A new directory /tmp/<prefix><random hex> (neither runtime's test
+    subset has tempfile)."""
+    import binascii
+    import os
+
+    from hushphone.crypto.random import random_bytes
+
+    path = "/tmp/" + prefix + binascii.hexlify(random_bytes(8)).decode()
+    os.mkdir(path)
+    return path
+
+
+def rmtree(path):
+    """Remove a directory tree or a file; a path that is gone already is fine."""
+    import os
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    for name in names:
+        rmtree(path + "/" + name)
+    os.rmdir(path)

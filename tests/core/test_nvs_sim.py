@@ -5,36 +5,17 @@ import errno
 import os
 import unittest
 
+from coretest import rmtree, temp_dir
 from hushphone import storage_layout as layout
-from hushphone.crypto.random import random_bytes
 from hushphone.hal.unix.nvs import Nvs, namespace_path, read_namespace
-
-
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return
-    for name in names:
-        _rmtree(path + "/" + name)
-    os.rmdir(path)
-
-
-def _hex(b):
-    return "".join("%02x" % x for x in b)
 
 
 class NvsSimTest(unittest.TestCase):
     def setUp(self):
-        self.root = "/tmp/hush_nvs_test_" + _hex(random_bytes(8))
-        os.mkdir(self.root)
+        self.root = temp_dir("hush_nvs_test_")
 
     def tearDown(self):
-        _rmtree(self.root)
+        rmtree(self.root)
 
     def test_i32_round_trip_and_limits(self):
         nvs = Nvs(self.root, layout.NS_TRUST)

@@ -2,9 +2,9 @@
 # values, export/import round trip without the password unless asked.
 import binascii
 import json
-import os
 import unittest
 
+from coretest import rmtree, temp_dir
 from hushphone import storage_layout as layout
 from hushphone.app.settings import CONTACTS_FIELD, Settings, SettingsError
 from hushphone.crypto.random import random_bytes
@@ -12,25 +12,7 @@ from hushphone.hal.esp32.nvs_store import NvsStore
 from hushphone.hal.unix.nvs import Nvs, read_namespace
 
 
-def _rmtree(path):
-    try:
-        names = os.listdir(path)
-    except OSError:
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return
-    for name in names:
-        _rmtree(path + "/" + name)
-    os.rmdir(path)
-
-
-def _hex(b):
-    return "".join("%02x" % x for x in b)
-
-
-SECRET = "pw-" + _hex(random_bytes(6))
+SECRET = "pw-" + binascii.hexlify(random_bytes(6)).decode()
 CA = b"\x30\x82\x01\x0a" + bytes(range(200))
 
 
@@ -40,11 +22,10 @@ class SettingsTest(unittest.TestCase):
 
     def tearDown(self):
         for r in self.roots:
-            _rmtree(r)
+            rmtree(r)
 
     def store(self):
-        root = "/tmp/hush_settings_test_" + _hex(random_bytes(8))
-        os.mkdir(root)
+        root = temp_dir("hush_settings_test_")
         self.roots.append(root)
         stores = [NvsStore(Nvs(root, ns)) for ns in (layout.NS_CFG, layout.NS_SIP, layout.NS_TRUST)]
         return root, (lambda: Settings(*stores))
