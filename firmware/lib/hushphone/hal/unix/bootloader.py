@@ -10,11 +10,11 @@
 #      a VALID app raises the eFuse secure version to its own;
 #   4. load the chosen slot only if its image passes the secure-boot check,
 #      else try the other slots (as the bootloader walks the table).
-import errno
 import os
 
 from hushphone.hal.unix import otadata as od
 from hushphone.hal.unix import partition
+from hushphone.hal.unix.dirs import ensure_dir
 from hushphone.hal.unix.flash import SECTOR_SIZE, FlashRegion
 
 
@@ -40,19 +40,10 @@ class BootInfo:
         )
 
 
-def _mkdir(path):
-    try:
-        os.mkdir(path)
-    except OSError as e:
-        if e.args[0] != errno.EEXIST:
-            raise
-
-
 def create_flash(root, slot_size):
     """A blank (erased) flash for a simulated handset: otadata and two OTA
     app slots of `slot_size` bytes."""
-    _mkdir(root)
-    _mkdir(root + "/flash")
+    ensure_dir(root, "flash")
     FlashRegion.create(root + "/flash/otadata.bin", 2 * SECTOR_SIZE)
     for label in partition.SLOT_LABELS:
         FlashRegion.create("%s/flash/%s.bin" % (root, label), slot_size)

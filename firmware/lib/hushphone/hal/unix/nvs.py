@@ -8,6 +8,7 @@ import errno
 import json
 import os
 
+from hushphone.hal.unix.dirs import ensure_dir
 from hushphone.storage_layout import NAME_MAX
 
 _I32 = "i32"
@@ -30,14 +31,6 @@ def _check_name(name):
         raise TypeError("NVS names are str")
     if not name or len(name) > NAME_MAX:
         raise _esp_error(_ESP_ERR_NVS_KEY_TOO_LONG, "ESP_ERR_NVS_KEY_TOO_LONG")
-
-
-def _mkdir(path):
-    try:
-        os.mkdir(path)
-    except OSError as e:
-        if e.args[0] != errno.EEXIST:
-            raise
 
 
 def namespace_path(root_dir, namespace):
@@ -141,8 +134,7 @@ class Nvs:
     def commit(self):
         if self._entries is None:
             return
-        _mkdir(self._root)
-        _mkdir(self._root + "/nvs")
+        ensure_dir(self._root, "nvs")
         tmp = self._path + ".tmp"
         with open(tmp, "w") as f:
             f.write(_dump(self._entries, self._namespace))
