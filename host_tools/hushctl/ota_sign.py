@@ -69,12 +69,17 @@ def read_passphrase(passphrase_file=None, env=None):
     return value.encode("utf-8") if value else None
 
 
-def load_private_key(path, passphrase=None):
+def _read_file(path, what=""):
+    """A file's bytes; a file that cannot be read is the user's error."""
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
-        raise HushctlError("cannot read key %s: %s" % (path, e.strerror))
+        raise HushctlError("cannot read %s%s: %s" % (what, path, e.strerror))
+
+
+def load_private_key(path, passphrase=None):
+    data = _read_file(path, "key ")
     try:
         key = serialization.load_pem_private_key(data, password=passphrase or None)
     except TypeError:
@@ -90,11 +95,7 @@ def load_private_key(path, passphrase=None):
 
 def load_public_key(path):
     """A public key from a PEM public or private key file (unencrypted)."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise HushctlError("cannot read key %s: %s" % (path, e.strerror))
+    data = _read_file(path, "key ")
     try:
         if b"PRIVATE KEY" in data:
             pub = serialization.load_pem_private_key(data, password=None).public_key()
@@ -444,11 +445,7 @@ def inspect_image(data):
 
 
 def inspect_file(path):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise HushctlError("cannot read %s: %s" % (path, e.strerror))
+    data = _read_file(path)
     if not data.startswith(bundle.MAGIC):
         return {"file": str(path), "kind": "image", "image": inspect_image(data)}
     signed_manifest, signed_image = split_bundle(data)
