@@ -1,13 +1,13 @@
-"""A throw-away SIP lab on loopback for `hushctl demo`: a lab PKI made with
-`cryptography` and a real Kamailio as TLS-only registrar/proxy.
+"""A throw-away SIP lab on loopback: a lab PKI made with `cryptography` and a
+real Kamailio as TLS-only registrar/proxy. `hushctl demo` uses it as is; the
+SIP interop tests use the same proxy through a small subclass
+(tests/sim/kamailio.py: test PKI, a log of every message, OPTIONS pings).
 
-The Kamailio configuration follows the one the SIP interop tests use
-(tests/sim/kamailio.py), so the demo and the tests see the same proxy:
-TLS listener only, digest auth with passwords from an htable, stale nonces
-re-challenged, fix_nated_register + save("location", "0x04") and
-add_contact_alias/handle_ruri_alias so incoming calls reuse the phone's
-registration connection, and alias="localhost:PORT" (an alias of the IP
-would make every local phone "myself").
+The Kamailio configuration: TLS listener only, digest auth with passwords
+from an htable, stale nonces re-challenged, fix_nated_register +
+save("location", "0x04") and add_contact_alias/handle_ruri_alias so incoming
+calls reuse the phone's registration connection, and alias="localhost:PORT"
+(an alias of the IP would make every local phone "myself").
 
 Everything lives in a directory the caller owns; passwords and keys are
 written there only, never printed."""
@@ -125,8 +125,12 @@ class LabPki:
 
 # --- Kamailio ----------------------------------------------------------------
 
+KAMAILIO = "/usr/sbin/kamailio"  # Debian's path, for when /usr/sbin is not on PATH
+
+# One configuration for the demo and the tests. {extra_modules}, {request_prologue},
+# {before_auth} and {extra_routes} are whole lines a subclass adds (see LabProxy).
 _CONFIG = r"""#!KAMAILIO
-debug=1
+debug={debug}
 log_stderror=yes
 log_prefix=""
 children=2
@@ -158,7 +162,7 @@ loadmodule "auth.so"
 loadmodule "htable.so"
 loadmodule "kex.so"
 loadmodule "corex.so"
-
+{extra_modules}
 modparam("tls", "config", "{tls_cfg}")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -167,6 +171,8 @@ modparam("registrar", "received_avp", "$avp(RECEIVED)")
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 modparam("rr", "enable_full_lr", 1)
 modparam("auth", "qop", "auth")
+modparam("auth", "algorithm", "{algorithm}")
+modparam("auth", "nonce_expire", {nonce_expire})
 modparam("auth", "secret", "{secret}")
 modparam("htable", "htable", "users=>size=4;")
 
@@ -175,7 +181,7 @@ event_route[htable:mod-init] {{
 }}
 
 request_route {{
-    if (!mf_process_maxfwd_header("10")) {{
+{request_prologue}    if (!mf_process_maxfwd_header("10")) {{
         sl_send_reply("483", "Too Many Hops");
         exit;
     }}
@@ -211,7 +217,7 @@ request_route {{
         route(REGISTRAR);
         exit;
     }}
-    if ($fd == "{realm}") {{
+{before_auth}    if ($fd == "{realm}") {{
         $var(pw) = $sht(users=>$au);
         pv_proxy_authenticate("{realm}", "$var(pw)", "0");
         $var(rc) = $rc;
@@ -280,14 +286,14 @@ onreply_route[REPLY] {{
         add_contact_alias();
     }}
 }}
-"""
+{extra_routes}"""
 
 _TLS_CFG = """[server:default]
 method = TLSv1.2+
 certificate = {cert}
 private_key = {key}
-verify_certificate = no
-require_certificate = no
+{ca_list}verify_certificate = {verify}
+require_certificate = {verify}
 
 [client:default]
 method = TLSv1.2+
@@ -298,7 +304,7 @@ require_certificate = no
 
 def find_kamailio():
     """Path of the kamailio binary and of its module directory."""
-    exe = shutil.which("kamailio") or ("/usr/sbin/kamailio" if os.path.exists("/usr/sbin/kamailio") else None)
+    exe = shutil.which("kamailio") or (KAMAILIO if os.path.exists(KAMAILIO) else None)
     mods = sorted(glob.glob("/usr/lib/*/kamailio/modules/tls.so") + glob.glob("/usr/lib/kamailio/modules/tls.so"))
     if exe is None:
         raise LabError("Kamailio is not installed: run `make system-packages` (Debian kamailio)")
@@ -316,38 +322,72 @@ def free_tcp_port():
 class LabProxy:
     """Kamailio as a TLS registrar/proxy on a free loopback port.
 
-    `users` maps user names to passwords. Use as a context manager, or
-    start()/stop(). `port` is set once started."""
+    `users` maps user names to passwords. It shows the pki's server
+    certificate, or cert_pem/key_pem (paths). With client_ca_pems (paths) and
+    require_client_cert=True it accepts only clients with a certificate from
+    those CAs. Digest auth uses `algorithm` ("MD5" or "SHA-256"); nonces
+    older than nonce_expire seconds are re-challenged as stale. Use as a
+    context manager, or start()/stop(). `port` is set once started.
+
+    A subclass adds to the configuration through the class attributes below
+    (Kamailio script, whole lines), or by overriding _write_config()."""
 
     host = PROXY_HOST
     realm = PROXY_HOST
+    debug = 1  # Kamailio's log level: notices and worse
+    extra_modules = ""  # loadmodule/modparam lines
+    request_prologue = ""  # first statements of request_route
+    before_auth = ""  # after REGISTER is routed away, before a request is authenticated
+    extra_routes = ""  # more route blocks
 
-    def __init__(self, run_dir, pki, users):
+    def __init__(self, run_dir, pki, users, cert_pem=None, key_pem=None, client_ca_pems=(),
+                 require_client_cert=False, algorithm="MD5", nonce_expire=300):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.pki = pki
         self.users = dict(users)
+        self.cert_pem = cert_pem or pki.server_cert_pem
+        self.key_pem = key_pem or pki.server_key_pem
+        self.client_ca_pems = list(client_ca_pems)
+        self.require_client_cert = require_client_cert
+        self.algorithm = algorithm
+        self.nonce_expire = nonce_expire
         self.port = None
         self.proc = None
+        self.module_dir = None
         self.log_path = self.run_dir / "kamailio.log"
 
-    def _write_config(self, mpath):
+    def _write_tls_config(self):
+        ca_list = ""
+        if self.client_ca_pems:
+            cas = self.run_dir / "client-cas.pem"
+            cas.write_bytes(b"".join(Path(p).read_bytes() for p in self.client_ca_pems))
+            ca_list = "ca_list = %s\n" % cas
         tls_cfg = self.run_dir / "tls.cfg"
-        tls_cfg.write_text(_TLS_CFG.format(cert=self.pki.server_cert_pem, key=self.pki.server_key_pem))
+        tls_cfg.write_text(_TLS_CFG.format(
+            cert=self.cert_pem, key=self.key_pem, ca_list=ca_list,
+            verify="yes" if self.require_client_cert else "no"))
+        return tls_cfg
+
+    def _write_config(self):
+        """Write kamailio.cfg and tls.cfg for self.port; returns kamailio.cfg's Path."""
+        tls_cfg = self._write_tls_config()
         users = "\n".join('    $sht(users=>%s) = "%s";' % (u, p) for u, p in self.users.items())
         cfg = self.run_dir / "kamailio.cfg"
         text = _CONFIG.format(
-            port=self.port, host=self.host, mpath=mpath, tls_cfg=tls_cfg, users=users, realm=self.realm,
-            secret=os.urandom(8).hex(),
+            debug=self.debug, port=self.port, host=self.host, mpath=self.module_dir, tls_cfg=tls_cfg,
+            users=users, realm=self.realm, algorithm=self.algorithm, nonce_expire=self.nonce_expire,
+            secret=os.urandom(8).hex(), extra_modules=self.extra_modules, request_prologue=self.request_prologue,
+            before_auth=self.before_auth, extra_routes=self.extra_routes,
         )
-        _write_private(cfg, text.encode())
+        _write_private(cfg, text.encode())  # it holds the users' passwords
         return cfg
 
     def start(self, timeout=20.0):
-        exe, mpath = find_kamailio()
+        exe, self.module_dir = find_kamailio()
         for _attempt in range(3):  # a probed free port can be taken before Kamailio binds it
             self.port = free_tcp_port()
-            cfg = self._write_config(mpath)
+            cfg = self._write_config()
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [exe, "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
