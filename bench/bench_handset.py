@@ -40,13 +40,11 @@ WAIT_S = 60.0
 _TICK = os.sysconf("SC_CLK_TCK")
 
 # The app's own sim entry (hushphone.app.phone.main) with the tick wrapped
-# to sample the live heap once a second (50 ticks), and the simulated
-# display's screen history (kept for tests, a handset keeps none) cut to 2
-# screens as in tests/sim/small_heap.py.
+# to sample the live heap once a second (50 ticks). The simulated display
+# keeps 2 screens of history (display_history: kept for tests, a handset
+# keeps none), as in tests/sim/test_call_memory.py.
 _SAMPLED = """
 import gc, sys
-import hushphone.hal.unix.display as display
-display._MAX_HISTORY = 2
 import hushphone.app.phone as app
 peak = [0, 0]
 _tick = app.Phone._tick
@@ -88,7 +86,8 @@ def main():
         pki = TestPki(Path(tmp) / "pki")
         users = {"alice": os.urandom(8).hex(), "bob": os.urandom(8).hex()}
         with Kamailio(Path(tmp) / "kamailio", pki, users) as proxy:
-            configs = {u: handset_config(tmp, u, users[u], proxy, pki.ca.cert_der, tone_hz=1000) for u in users}
+            configs = {u: handset_config(tmp, u, users[u], proxy, pki.ca.cert_der, tone_hz=1000,
+                                         display_history=2) for u in users}
             alice = start_handset(configs["alice"], module_path=mpy, entry=("-c", _SAMPLED), interactive=True)
             bob = start_handset(configs["bob"], module_path=mpy)
             try:

@@ -264,6 +264,13 @@ class DisplayTest(TempDirCase):
         d.clear()
         self.assertEqual(d.text(), ["", "", ""])
 
+    def test_history_keeps_the_last_screens_only(self):
+        d = TextDisplay(10, 2, history=2)
+        for i in range(5):
+            d.show(["screen %d" % i])
+        self.assertEqual([s[0].rstrip() for s in d.history], ["screen 3", "screen 4"])
+        self.assertEqual(d.updates, 5)
+
     def test_fit_lines(self):
         self.assertEqual(fit_lines(("abc", "toolongline"), 4, 3), ["abc ", "tool", "    "])
 

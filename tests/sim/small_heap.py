@@ -63,8 +63,6 @@ print("HEAP FOR THE PHONE", gc.mem_free())
 """
 
 _APP = """
-import hushphone.hal.unix.display as display
-display._MAX_HISTORY = 2  # the simulator's screen history (for tests): a handset's display keeps none
 code = set(sys.modules)
 import hushphone.app.phone as app
 app.main(["phone", sys.argv[-1]])

@@ -23,7 +23,7 @@ made right after a collection, so it is not placed above holes; an ended
 call releases its media at once; the idle phone's ZRTP key pool pauses
 (no fault) when a pair finds no memory. The simulator's display keeps 2
 screens of history here, not 64 (one screen a second: ~38 KiB over the
-minute, which a handset's display does not hold).
+minute, which a handset's display does not hold: display_history).
 
 QA_CALL_HEAP_KIB=96 (or any size) runs the check with another heap."""
 import os
@@ -50,7 +50,8 @@ def test_a_sixty_second_call_in_a_small_heap(tmp_path, kamailio, pki):
     heap_kib = small_heap.heapsize_kib(span, phone_heap)
     print("the phone's heap: %d KiB (a bare -X heapsize=%dK); its code spans %d KiB below it; -X heapsize=%dK"
           % (phone_heap // 1024, CALL_HEAP_KIB, span // 1024, heap_kib))
-    small = handset_config(tmp_path, "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=1000)
+    small = handset_config(tmp_path, "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=1000,
+                           display_history=2)
     other = handset_config(tmp_path, "bob", USERS["bob"], kamailio, pki.ca.cert_der, tone_hz=1500)
     alice = start_handset(small, heapsize="%dK" % heap_kib, module_path=mpy, entry=("-c", small_heap.entry(phone_heap)))
     bob = SimHandset(other)

@@ -4,7 +4,7 @@
 #
 #   config = {"root": dir, "mic_wav": path | None, "tone_hz": 0, "loop_mic": False,
 #             "speaker_wav": path | None, "keys": "1,2,CALL", "display_log": path,
-#             "display_width": 20, "display_height": 4, "name": "sim"}
+#             "display_width": 20, "display_height": 4, "display_history": 64, "name": "sim"}
 from hushphone.crypto.random import random_bytes
 from hushphone.hal.esp32.nvs_store import NvsStore
 from hushphone.hal.interfaces import Hal, SystemClock
@@ -43,6 +43,7 @@ def build(config, keypad=None, out=print):
             out=out,
             log_path=config.get("display_log"),
             name=config.get("name", ""),
+            history=config.get("display_history", 64),
         ),
         settings=NvsStore(Nvs(root, NS_CFG)),
         secrets=NvsStore(Nvs(root, NS_SIP)),

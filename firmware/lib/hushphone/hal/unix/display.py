@@ -3,18 +3,21 @@
 # last screen is kept for tests. Identical repeats are not printed again.
 from hushphone.hal.interfaces import Display, fit_lines
 
-_MAX_HISTORY = 64
 
 
 class TextDisplay(Display):
-    def __init__(self, width=20, height=4, out=None, log_path=None, name=""):
+    """`history`: how many past screens to keep for tests (a handset's
+    display keeps none; a small-heap simulation keeps few)."""
+
+    def __init__(self, width=20, height=4, out=None, log_path=None, name="", history=64):
         self.width = width
         self.height = height
         self._out = out
         self._log_path = log_path
         self._name = name
         self.screen = fit_lines((), width, height)
-        self.history = []  # the last _MAX_HISTORY distinct screens, oldest first
+        self.history = []  # the last `history` distinct screens, oldest first
+        self._max_history = history
         self.updates = 0
 
     def show(self, lines):
@@ -24,7 +27,7 @@ class TextDisplay(Display):
         self.screen = screen
         self.updates += 1
         self.history.append(screen)
-        if len(self.history) > _MAX_HISTORY:
+        if len(self.history) > self._max_history:
             self.history.pop(0)
         text = self.render()
         if self._out is not None:
