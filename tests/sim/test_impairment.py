@@ -271,32 +271,16 @@ def test_call_through_loss_and_jitter(tmp_path, pki):
     """5 % loss and 40 ms jitter (+1 % duplicates) each way between two
     handsets: the tone is still there, reordered packets are played in
     order, duplicates are refused as SRTP replays."""
-    from hushctl.sim import SimHandset
-    from tests.hil.simdut import handset_config, tone_seconds
+    from tests.hil.simdut import tone_seconds
+    from tests.sim.relayed_call import relayed_call
 
     impairment = Impairment(loss=0.05, jitter_ms=40, duplicate=0.01, seed=2024)
     relay = ImpairmentRelay(impairment)
-    handsets = []
-    with relay, RelayingKamailio(tmp_path / "kamailio", pki, USERS, relay) as proxy:
-        try:
-            for name in ("alice", "bob"):
-                config = handset_config(tmp_path / "handsets", name, USERS[name], proxy, pki.ca.cert_der,
-                                        tone_hz=ORDER_TONE_HZ)
-                handsets.append(SimHandset(config))
-            alice, bob = handsets
-            for h in handsets:
-                h.wait_event("registered", WAIT_S)
-            alice.send("dial bob")
-            bob.wait_event("incoming", WAIT_S)
-            bob.send("answer")
-            alice.wait_event("in_call", WAIT_S)
-            bob.wait_event("in_call", WAIT_S)
-            time.sleep(CALL_S)
-            alice.send("hangup")
-            ended = {h.name: h.wait_event("ended", WAIT_S)["stats"] for h in handsets}
-        finally:
-            for h in handsets:
-                h.stop()
+    with relayed_call(tmp_path, pki, USERS, relay, (ORDER_TONE_HZ, ORDER_TONE_HZ), WAIT_S) as (alice, bob, _):
+        handsets = [alice, bob]
+        time.sleep(CALL_S)
+        alice.send("hangup")
+        ended = {h.name: h.wait_event("ended", WAIT_S)["stats"] for h in handsets}
     assert relay.error is None, relay.error
     through = relay.snapshot()
     report = {}

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from hushctl.sim import SimHandset
 from hushphone.app import media
-from tests.hil.simdut import handset_config, read_pcm, tone_seconds
-from tests.sim.impair import CALLER_TO_CALLEE, ImpairmentRelay, RelayingKamailio
+from tests.hil.simdut import read_pcm, tone_seconds
+from tests.sim.impair import CALLER_TO_CALLEE, ImpairmentRelay
+from tests.sim.relayed_call import relayed_call
 
 pytestmark = pytest.mark.slow
 
@@ -89,65 +89,50 @@ def _wait_counters(handset, before, expected, timeout=WAIT_S):
 
 def test_garbage_forged_and_replayed_packets_are_dropped_and_counted(tmp_path, pki):
     relay = ImpairmentRelay()
-    handsets = []
-    with relay, RelayingKamailio(tmp_path / "kamailio", pki, USERS, relay) as proxy:
+    with relayed_call(tmp_path, pki, USERS, relay, (1000, 1500), WAIT_S) as (alice, bob, answered):
+        if answered["security"] == "zrtp":
+            bob.wait_event("secure", WAIT_S)  # SRTP keyed: what arrives now is judged as SRTP
+        time.sleep(1.0)  # audio flowing
+        target = relay.callee_address
+        assert target is not None and target[0] == "127.0.0.1"
+
+        attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        attacker.bind(("127.0.0.1", 0))
         try:
-            for name, tone in (("alice", 1000), ("bob", 1500)):
-                config = handset_config(tmp_path / "handsets", name, USERS[name], proxy, pki.ca.cert_der, tone_hz=tone)
-                handsets.append(SimHandset(config))
-            alice, bob = handsets
-            for h in handsets:
-                h.wait_event("registered", WAIT_S)
-            alice.send("dial bob")
-            bob.wait_event("incoming", WAIT_S)
-            bob.send("answer")
-            alice.wait_event("in_call", WAIT_S)
-            if bob.wait_event("in_call", WAIT_S)["security"] == "zrtp":
-                bob.wait_event("secure", WAIT_S)  # SRTP keyed: what arrives now is judged as SRTP
-            time.sleep(1.0)  # audio flowing
-            target = relay.callee_address
-            assert target is not None and target[0] == "127.0.0.1"
+            # 1. Each kind once, counted exactly.
+            before = _media_stats(bob)
+            bad = _bad_packets(relay)
+            for counter, packets in bad.items():
+                for p in packets:
+                    attacker.sendto(p, target)
+                    time.sleep(0.002)
+            expected = {k: len(v) for k, v in bad.items()}
+            after, grown = _wait_counters(bob, before, expected)
+            assert grown == expected, (grown, expected)
+            assert after["received"] > before["received"]  # the real stream kept coming
 
-            attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            attacker.bind(("127.0.0.1", 0))
-            try:
-                # 1. Each kind once, counted exactly.
-                before = _media_stats(bob)
-                bad = _bad_packets(relay)
-                for counter, packets in bad.items():
-                    for p in packets:
-                        attacker.sendto(p, target)
-                        time.sleep(0.002)
-                expected = {k: len(v) for k, v in bad.items()}
-                after, grown = _wait_counters(bob, before, expected)
-                assert grown == expected, (grown, expected)
-                assert after["received"] > before["received"]  # the real stream kept coming
-
-                # 2. A flood of forged packets (5000, as fast as we can send):
-                # the handset keeps up with bounded work per tick; what the
-                # kernel's socket buffer could not hold is lost before it.
-                flood_from = _srtp_packets(relay, 1)[0]
-                top = (flood_from[2] << 8) | flood_from[3]
-                for i in range(5000):
-                    attacker.sendto(_with_seq(flood_from, (top + 1000 + i) & 0xFFFF), target)
-                time.sleep(1.0)
-                flooded = _media_stats(bob)
-                assert flooded["dropped_auth"] > after["dropped_auth"] + 100, flooded
-                assert flooded["dropped_replay"] == after["dropped_replay"], flooded  # none taken as anything else
-            finally:
-                attacker.close()
-
-            # 3. The call goes on: seconds of the caller's tone after all that.
-            tone_from = os.path.getsize(bob.config["speaker_wav"])
-            time.sleep(3.0)
-            assert _media_stats(bob)["received"] > flooded["received"] + 100
-            bob.send("hangup")
-            ended = alice.wait_event("ended", WAIT_S)
-            assert ended["reason"] == "ended by peer", ended
-            bob.wait_event("ended", WAIT_S)
+            # 2. A flood of forged packets (5000, as fast as we can send):
+            # the handset keeps up with bounded work per tick; what the
+            # kernel's socket buffer could not hold is lost before it.
+            flood_from = _srtp_packets(relay, 1)[0]
+            top = (flood_from[2] << 8) | flood_from[3]
+            for i in range(5000):
+                attacker.sendto(_with_seq(flood_from, (top + 1000 + i) & 0xFFFF), target)
+            time.sleep(1.0)
+            flooded = _media_stats(bob)
+            assert flooded["dropped_auth"] > after["dropped_auth"] + 100, flooded
+            assert flooded["dropped_replay"] == after["dropped_replay"], flooded  # none taken as anything else
         finally:
-            for h in handsets:
-                h.stop()
+            attacker.close()
+
+        # 3. The call goes on: seconds of the caller's tone after all that.
+        tone_from = os.path.getsize(bob.config["speaker_wav"])
+        time.sleep(3.0)
+        assert _media_stats(bob)["received"] > flooded["received"] + 100
+        bob.send("hangup")
+        ended = alice.wait_event("ended", WAIT_S)
+        assert ended["reason"] == "ended by peer", ended
+        bob.wait_event("ended", WAIT_S)
     rate, heard = read_pcm(bob.config["speaker_wav"])
     after_attack = heard[tone_from - 44:]  # the WAV header is 44 bytes
     seconds = tone_seconds(after_attack, 1000, rate)
