@@ -1,11 +1,18 @@
-# A simulated handset for the OTA core tests, on both runtimes: a temporary
-# root with blank flash, the factory image in ota_0, and the trust store
-# provisioned through the NVS API (hal.unix.nvs), like the factory does.
+# Simulated handsets for the OTA tests, on both runtimes. One place for
+# what every OTA simulation does with a handset root:
+#   provision_root(): blank flash, the factory image in ota_0 and the trust
+#     store provisioned through the NVS API (hal.unix.nvs), like the factory;
+#   HandsetRoot: the firmware objects a handset builds over its root (NVS,
+#     secure boot, bootloader, OTA service).
+# SimHandset is the core tests' handset (the pre-signed fixtures of
+# data/ota_install, which both runtimes can verify); tests/sim/ota_sim.py
+# provisions roots with freshly signed images through provision_root, and its
+# handset process (tests/sim/ota_handset.py) is a HandsetRoot.
 import binascii
 import json
 import os
 
-from coretest import data_path, read_data
+from coretest import data_path, read_data, rmtree, temp_dir
 from hushphone.hal.unix import bootloader
 from hushphone.hal.unix.nvs import Nvs
 from hushphone.hal.unix.partition import Partition
@@ -29,20 +36,8 @@ def fixture_path(name):
     return data_path("ota_install", name)
 
 
-def _rmtree(path):
-    for name in os.listdir(path):
-        full = path + "/" + name
-        if os.stat(full)[0] & 0x4000:  # S_IFDIR
-            _rmtree(full)
-        else:
-            os.remove(full)
-    os.rmdir(path)
-
-
 def temp_root():
-    path = "/tmp/hush-ota-" + binascii.hexlify(os.urandom(6)).decode()
-    os.mkdir(path)
-    return path
+    return temp_dir("hush-ota-")
 
 
 def copy_file(src, dst):
@@ -52,35 +47,55 @@ def copy_file(src, dst):
         f.write(data)
 
 
-class SimHandset:
-    """A handset root directory and the objects its firmware would use."""
+def provision_root(root, factory_image, digests, slot_size=SLOT_SIZE, revoked=0, floor=0):
+    """A handset root as the factory leaves it: blank flash (otadata, two
+    OTA slots), `factory_image` in ota_0 (None: no app at all), the trust
+    store (key digests, revocation bits, secure-version floor) in NVS."""
+    bootloader.create_flash(root, slot_size)
+    if factory_image is not None:
+        bootloader.flash_app(root, 0, factory_image)
+    TrustStore.provision(Nvs(root, NAMESPACE), digests, revoked, floor)
 
-    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True):
-        self.root = root or temp_root()
-        bootloader.create_flash(self.root, slot_size)
-        if factory:
-            bootloader.flash_app(self.root, 0, fixture("factory_v1.bin"))
-        if digests is None:
-            digests = [binascii.unhexlify(TRUST["trusted_digest"])]
-        TrustStore.provision(self.nvs(), digests, revoked, floor)
+
+class HandsetRoot:
+    """The update side of a handset's firmware over its root directory."""
+
+    def __init__(self, root, board=BOARD, chip=CHIP, clock=None, save_every=1):
+        self.root = root
+        self.board = board
+        self.chip = chip
+        self.clock = clock or (lambda: NOW)
+        self.save_every = save_every
         self.boot_info = None
 
     def nvs(self):
         return Nvs(self.root, NAMESPACE)
 
     def secure_boot(self):
-        return SimSecureBoot(self.nvs(), CHIP)
+        return SimSecureBoot(self.nvs(), self.chip)
 
     def boot(self, power=None):
+        """A reset: the simulated bootloader picks and checks a slot."""
         self.boot_info = bootloader.boot(self.root, self.secure_boot(), power)
         return self.boot_info
 
-    def service(self, clock=None, save_every=1):
-        return OtaService(Partition, self.nvs(), BOARD, CHIP, clock or (lambda: NOW),
-                          ProgressStore(self.root), save_every)
+    def service(self, clock=None, save_every=None):
+        return OtaService(Partition, self.nvs(), self.board, self.chip, clock or self.clock,
+                          ProgressStore(self.root), self.save_every if save_every is None else save_every)
 
     def running_version(self):
         return self.service().running_app().version
+
+
+class SimHandset(HandsetRoot):
+    """A new handset root (temporary unless given) with the fixtures' factory
+    image and trusted key digest."""
+
+    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True):
+        HandsetRoot.__init__(self, root or temp_root())
+        if digests is None:
+            digests = [binascii.unhexlify(TRUST["trusted_digest"])]
+        provision_root(self.root, fixture("factory_v1.bin") if factory else None, digests, slot_size, revoked, floor)
 
     def snapshot(self, dst_root):
         """Copy the flash and NVS files (a 'disk image' of the handset)."""
@@ -95,4 +110,4 @@ class SimHandset:
             copy_file(self.root + "/nvs/" + name, dst_root + "/nvs/" + name)
 
     def remove(self):
-        _rmtree(self.root)
+        rmtree(self.root)

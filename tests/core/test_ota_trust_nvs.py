@@ -4,12 +4,13 @@
 import errno
 import unittest
 
+from coretest import rmtree
 from hushphone import storage_layout as layout
 from hushphone.crypto.sha import sha256
 from hushphone.hal.unix.nvs import Nvs
 from hushphone.ota.technicians import RevokedTechnicians, fingerprint
 from hushphone.ota.truststore import TrustStore
-from ota_sim_support import _rmtree, temp_root
+from ota_sim_support import temp_root
 
 _ESP_ERR_NVS_NOT_FOUND = 0x1102
 
@@ -51,7 +52,7 @@ class TrustDataOnDeviceNvs(unittest.TestCase):
         self.nvs = DeviceErrorsNvs(Nvs(self.root, layout.NS_TRUST))
 
     def tearDown(self):
-        _rmtree(self.root)
+        rmtree(self.root)
 
     def test_the_device_error_code_means_missing(self):
         with self.assertRaises(OSError) as ctx:

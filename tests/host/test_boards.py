@@ -429,12 +429,8 @@ print("INSTALLED", result.version, CHIP)
 
 SIM_RESET = """
 import sys
-from ota_sim_support import CHIP
-from hushphone.hal.unix import bootloader
-from hushphone.hal.unix.secure_boot import SimSecureBoot
-from hushphone.hal.unix.nvs import Nvs
-from hushphone.ota.truststore import NAMESPACE
-info = bootloader.boot(sys.argv[1], SimSecureBoot(Nvs(sys.argv[1], NAMESPACE), CHIP))
+from ota_sim_support import HandsetRoot
+info = HandsetRoot(sys.argv[1]).boot()
 print("BOOTED", info.label, info.state, info.rolled_back)
 """
 

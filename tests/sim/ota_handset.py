@@ -1,6 +1,7 @@
 # A simulated handset's update side, run on the MicroPython unix port with
 # firmware/lib on MICROPYPATH: the same firmware modules as on a device, with
-# hal.unix (partition files, NVS files, simulated bootloader) underneath.
+# hal.unix (partition files, NVS files, simulated bootloader) underneath,
+# set up as the OTA core tests set up theirs (ota_sim_support.HandsetRoot).
 #
 #   micropython ota_handset.py ROOT boot
 #       reset: bootloader picks a slot, self-test, confirm; prints JSON
@@ -25,14 +26,10 @@ import time
 
 from hushphone.hal.unix import bootloader
 from hushphone.hal.unix.flash import PowerSupply
-from hushphone.hal.unix.nvs import Nvs
 from hushphone.hal.unix.partition import Partition
-from hushphone.hal.unix.secure_boot import SimSecureBoot
 from hushphone.ota import OtaRejected, confirm, selftest
-from hushphone.ota.progress import ProgressStore
-from hushphone.ota.service import OtaService
-from hushphone.ota.truststore import NAMESPACE
 from hushphone.ota.updater import BundleWriter
+from ota_sim_support import HandsetRoot  # tests/core (on MICROPYPATH)
 
 EXIT_REBOOT = 3
 
@@ -41,28 +38,21 @@ def emit(**fields):
     print(json.dumps(fields))
 
 
-class Handset:
+class Handset(HandsetRoot):
+    """The firmware objects over ROOT (tests/core/ota_sim_support), set up
+    from ROOT/config.json, booted with `power` (a PowerSupply or None)."""
+
     def __init__(self, root, power=None):
-        self.root = root
         with open(root + "/config.json") as f:
             self.config = json.load(f)
+        now = self.config.get("now")
+        clock = (lambda: int(time.time())) if now is None else (lambda: now)
+        HandsetRoot.__init__(self, root, self.config["board"], self.config["chip"], clock,
+                             self.config.get("save_every", 4))
         self.power = power
-        self.info = None
-
-    def nvs(self):
-        return Nvs(self.root, NAMESPACE)
 
     def boot(self):
-        self.info = bootloader.boot(self.root, SimSecureBoot(self.nvs(), self.config["chip"]), self.power)
-        return self.info
-
-    def clock(self):
-        now = self.config.get("now")
-        return int(time.time()) if now is None else now
-
-    def service(self):
-        return OtaService(Partition, self.nvs(), self.config["board"], self.config["chip"], self.clock,
-                          ProgressStore(self.root), self.config.get("save_every", 4))
+        return HandsetRoot.boot(self, self.power)
 
     def checks(self, fail=False):
         checks = [selftest.storage_check(Partition), selftest.nvs_check(self.nvs()), selftest.loopback_network_check()]

@@ -1,11 +1,14 @@
 """CPython side of the OTA simulations: makes simulated handset roots
 (blank flash with a factory image, trust store in NVS, config) and signed
 bundles with a fresh throw-away key, and runs tests/sim/ota_handset.py on
-the MicroPython unix port."""
+the MicroPython unix port. Roots are provisioned, and the handset process
+builds its firmware objects, with tests/core/ota_sim_support, as the OTA
+core tests do."""
 import json
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,10 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hushctl import ota_sign
 from hushctl.appimage import build_app_image
-from hushphone.hal.unix import bootloader
-from hushphone.hal.unix.nvs import Nvs
-from hushphone.ota.truststore import NAMESPACE, TrustStore
-from tests.support.runtimes import REPO, micropython_env, micropython_exe
+from tests.support.runtimes import CORE_TESTS, REPO, micropython_env, micropython_exe
+
+if str(CORE_TESTS) not in sys.path:  # (pytest's conftest does this; the benchmarks do not)
+    sys.path.insert(0, str(CORE_TESTS))
+from ota_sim_support import provision_root  # noqa: E402  the handset roots of the OTA core tests, on both runtimes
 
 HANDSET = REPO / "tests" / "sim" / "ota_handset.py"
 BOARD = "lyrat-v4.3"
@@ -59,9 +63,7 @@ def make_handset(root, signer, factory_image, slot_size=256 * 1024, board=BOARD,
     """A handset root: blank flash, factory image in ota_0, trust store, and
     its first boot already done (otadata records ota_0 as VALID)."""
     root = Path(root)
-    bootloader.create_flash(str(root), slot_size)
-    bootloader.flash_app(str(root), 0, factory_image)
-    TrustStore.provision(Nvs(str(root), NAMESPACE), [signer.digest])
+    provision_root(str(root), factory_image, [signer.digest], slot_size)
     (root / "config.json").write_text(json.dumps({"board": board, "chip": CHIP, "now": now,
                                                   "save_every": save_every}))
     return root
