@@ -117,17 +117,17 @@ def _sim(sim_dir):
     return settings, Contacts(str(root / SIM_CONTACTS))
 
 
-def _loaded(settings, contacts):
+def _load(*parts):
     try:
-        settings.load()
-        contacts.load()
+        for part in parts:
+            part.load()
     except (HalError, ValueError, OSError) as e:  # ContactsError is a ValueError
         raise PortabilityError("the handset's data cannot be read: %s" % e)
 
 
 def export_sim(sim_dir):
     settings, contacts = _sim(sim_dir)
-    _loaded(settings, contacts)
+    _load(settings, contacts)
     return document(settings.export(), contacts.export_vcard())
 
 
@@ -136,7 +136,7 @@ def import_sim(sim_dir, doc):
     not taken (a simulated handset keeps no CA certificates in NVS)."""
     check_document(doc)
     settings, contacts = _sim(sim_dir)
-    _loaded(settings, contacts)
+    _load(settings)  # (the old address book is replaced or left alone, never read)
     settings.import_(doc)  # checked above: cannot fail half-way
     if CONTACTS_FIELD in doc:
         contacts.import_vcard(doc[CONTACTS_FIELD], replace=True)
