@@ -6,7 +6,6 @@ builds its firmware objects, with tests/core/ota_sim_support, as the OTA
 core tests do."""
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hushctl import ota_sign
+from hushctl.lab import free_tcp_port as free_port  # noqa: F401  (imported from here by the fleet tests)
 from hushctl.appimage import build_app_image
 from tests.support.runtimes import CORE_TESTS, REPO, micropython_env, micropython_exe
 
@@ -102,12 +102,6 @@ def start_handset(root, *args):
     return subprocess.Popen([micropython_exe(), str(HANDSET), str(root)] + [str(a) for a in args],
                             env=micropython_env(), cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def temp_dir():
