@@ -12,7 +12,7 @@
 from hushphone.app import callcontrol as cc
 
 REG_TEXT = {"registered": "Ready", "registering": "Registering", "failed": "Not registered",
-            "offline": "No network", "unprovisioned": "No account"}
+            "offline": "No network", "unprovisioned": "No account", "direct": "Ready (direct)"}
 _STATE_TEXT = {cc.CALLING: "Calling", cc.RINGING: "Incoming call", cc.IN_CALL: "In call", cc.HELD: "On hold"}
 
 

@@ -41,7 +41,8 @@ from hushphone.compat import IS_MICROPYTHON
 from hushphone.hal import interfaces as hw
 from hushphone.sip import events
 from hushphone.sip.message import LocalSipError, SipError, parse_name_addr, parse_uri
-from hushphone.sip.transport import MonotonicMs, SipTlsTransport, make_tls_context
+from hushphone.sip.transport import (MonotonicMs, SipTlsListener, SipTlsTransport, make_tls_context,
+                                     make_tls_server_context)
 from hushphone.sip.useragent import UaConfig, UserAgent
 
 VERSION = "0.1"
@@ -78,6 +79,26 @@ def _user_of(header_value):
 def _read_file(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def _device_identity(hal, config):
+    """(certificate DER, private key DER) the handset shows in TLS, or
+    (None, None): files named by the configuration (the simulation), else
+    what the factory provisioned into NVS (hush_id)."""
+    if config.get("tls_cert_der") and config.get("tls_key_der"):
+        return _read_file(config["tls_cert_der"]), _read_file(config["tls_key_der"])
+    if hal.board == "sim":
+        return None, None
+    from hushphone.hal.esp32.nvs_store import open_store
+    from hushphone.storage_layout import KEY_DEV_CERT, KEY_DEV_KEY, NS_IDENTITY, is_missing
+
+    store = open_store(NS_IDENTITY)
+    try:
+        return store.get_bytes(KEY_DEV_CERT), store.get_bytes(KEY_DEV_KEY)
+    except OSError as e:
+        if is_missing(e):
+            return None, None
+        raise
 
 
 def _trust_store(hal):
@@ -140,6 +161,14 @@ class Phone:
         # Without an account or a CA to verify the proxy with, the phone
         # stays off the network (there is no unverified TLS) and says so.
         self.missing = "no SIP account" if not account["user"] else ("no CA certificate" if not cas else None)
+        # Without a proxy (direct calls over mutual TLS): a handset with
+        # listen_port takes calls on it; one with register: false calls
+        # the handset at proxy_host:proxy_port. Neither registers.
+        self._listen_port = config.get("listen_port")
+        self._registers = config.get("register", True) and self._listen_port is None
+        self._identity = _device_identity(hal, config)
+        if self.missing is None and self._listen_port is not None and self._identity[0] is None:
+            self.missing = "no device certificate"
         self.ua = None
         self.transport = None
         self._registrar = registrar
@@ -200,8 +229,15 @@ class Phone:
                      expires=self.config.get("expires", 300)),
             self.hal.random_bytes,
         )
+        cert, key = self._identity
+        if self._listen_port is not None:
+            self.transport = SipTlsListener(self.ua, self.config.get("listen_host", "127.0.0.1"),
+                                            int(self._listen_port), make_tls_server_context(self._cas, cert, key),
+                                            on_event=self._on_sip, clock=self.now)
+            return
         host, port, server_name = self._proxy(account, self._domain)
-        self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(self._cas), server_name,
+        # The device certificate goes to a proxy (or handset) that asks for one.
+        self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(self._cas, cert, key), server_name,
                                          on_event=self._on_sip, clock=self.now)
 
     def _proxy(self, account, domain):
@@ -706,7 +742,11 @@ class Phone:
 
     def _start_sip(self):
         self._sip_task = asyncio.create_task(self.transport.run())
-        self.ua.register(self.now())
+        if self._registers:
+            self.ua.register(self.now())
+        else:
+            self.view.registration = "direct"
+            self.emit("direct", aor=self.aor, listen_port=self._listen_port)
         self.transport.wakeup()
 
     def _line_of(self, call):
@@ -952,7 +992,7 @@ class Phone:
                     pass
                 line.ref[1].close()
         if sip is not None and self.transport is not None:
-            if self.ua.registration is not None and self.transport.connected:
+            if self._registers and self.transport.connected:
                 self.ua.unregister(now)
                 self.transport.wakeup()
                 try:

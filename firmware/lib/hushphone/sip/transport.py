@@ -101,20 +101,45 @@ def make_tls_context(ca_der_list, client_cert_der=None, client_key_der=None):
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.check_hostname = True
     if client_cert_der is not None:
-        import os
-        import tempfile
-
-        # load_cert_chain only takes files: write PEM to a private (0600)
-        # temp file and remove it at once.
-        fd, path = tempfile.mkstemp(suffix=".pem")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(ssl.DER_cert_to_PEM_cert(bytes(client_cert_der)))
-                f.write(_key_der_to_pem(bytes(client_key_der)))
-            ctx.load_cert_chain(path)
-        finally:
-            os.remove(path)
+        _load_chain_from_der(ctx, client_cert_der, client_key_der)
     return ctx
+
+
+def make_tls_server_context(ca_der_list, cert_der, key_der):
+    """A server TLS context for a handset that takes calls directly (no
+    proxy): it shows `cert_der` (the handset's identity) and accepts only
+    callers with a certificate from `ca_der_list` (mutual TLS)."""
+    if not ca_der_list:
+        raise ValueError("at least one CA certificate is required")
+    if IS_MICROPYTHON:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(bytes(cert_der), bytes(key_der))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        for der in ca_der_list:
+            ctx.load_verify_locations(cadata=bytes(der))
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=b"".join(bytes(d) for d in ca_der_list))
+    _load_chain_from_der(ctx, cert_der, key_der)
+    return ctx
+
+
+def _load_chain_from_der(ctx, cert_der, key_der):
+    # CPython's load_cert_chain only takes files: write PEM to a private
+    # (0600) temp file and remove it at once.
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(ssl.DER_cert_to_PEM_cert(bytes(cert_der)))
+            f.write(_key_der_to_pem(bytes(key_der)))
+        ctx.load_cert_chain(path)
+    finally:
+        os.remove(path)
 
 
 class MonotonicMs:
@@ -226,7 +251,7 @@ class SipTlsTransport:
                 else:
                     data = await reader.read(_READ_SIZE)
                 if not data:
-                    error = _closed(answered, "closed by the proxy")
+                    error = _closed(answered, "closed by the other end")
                     break
                 answered = True
                 parser.feed(data)
@@ -323,3 +348,35 @@ class SipTlsTransport:
                 except Exception:
                     pass
             self._deliver_events()
+
+
+class SipTlsListener(SipTlsTransport):
+    """SIP over TLS without a proxy: the handset listens on `port` and a
+    caller connects to it directly (mutual TLS: `tls_context` is a server
+    context that wants a client certificate from the handset's CAs). One
+    connection at a time carries the SIP of every call, both ways
+    (connection reuse); while none is open there is no one to send to."""
+
+    def __init__(self, ua, address, port, tls_context, on_event=None, clock=None):
+        SipTlsTransport.__init__(self, ua, address, port, tls_context, None, on_event=on_event, clock=clock)
+        self._server = None
+
+    async def _connect(self):
+        raise TransportError("no caller is connected")
+
+    async def _accept(self, reader, writer):
+        if self._writer is not None or not self._running:
+            writer.close()  # busy with another caller's connection
+            return
+        self._reader, self._writer = reader, writer
+        self._read_task = asyncio.create_task(self._read_loop(reader))
+        self.ua.connection_made(self.now())
+        self._wake.set()
+
+    async def run(self):
+        self._server = await asyncio.start_server(self._accept, self.address, self.port, ssl=self.tls_context)
+        try:
+            await SipTlsTransport.run(self)
+        finally:
+            self._server.close()
+            await self._server.wait_closed()
