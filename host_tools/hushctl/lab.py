@@ -70,50 +70,30 @@ def stop_process_group(proc, timeout=10):
 class LabPki:
     """A CA valid for a day and a server certificate for "localhost"
     (+127.0.0.1), as PEM (Kamailio) and DER (the MicroPython unix port
-    parses DER only). Attributes are Paths."""
+    parses DER only); handset_identity() issues a handset's own
+    certificate. Attributes are Paths."""
 
     def __init__(self, directory):
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = (
+        self.dir = d
+        self._ca_key = ec.generate_private_key(ec.SECP256R1())
+        self._ca = self._sign(
             x509.CertificateBuilder()
             .subject_name(_name("Hushphone demo lab CA"))
-            .issuer_name(_name("Hushphone demo lab CA"))
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _DAY)
-            .not_valid_after(now + _DAY)
+            .public_key(self._ca_key.public_key())
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .sign(ca_key, hashes.SHA256())
         )
         key = ec.generate_private_key(ec.SECP256R1())
-        server = (
-            x509.CertificateBuilder()
-            .subject_name(_name(PROXY_HOST))
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _DAY)
-            .not_valid_after(now + _DAY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName(PROXY_HOST), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
+        server = self._leaf(PROXY_HOST, key, [ExtendedKeyUsageOID.SERVER_AUTH],
+                            [x509.DNSName(PROXY_HOST), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
         self.ca_der = d / "ca.crt.der"
         self.ca_pem = d / "ca.crt.pem"
         self.server_cert_pem = d / "server.crt.pem"
         self.server_key_pem = d / "server.key.pem"
-        self.ca_der.write_bytes(ca.public_bytes(serialization.Encoding.DER))
-        self.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        self.ca_der.write_bytes(self._ca.public_bytes(serialization.Encoding.DER))
+        self.ca_pem.write_bytes(self._ca.public_bytes(serialization.Encoding.PEM))
         self.server_cert_pem.write_bytes(server.public_bytes(serialization.Encoding.PEM))
         _write_private(
             self.server_key_pem,
@@ -121,6 +101,37 @@ class LabPki:
                 serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
             ),
         )
+
+    def _sign(self, builder):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = (builder.issuer_name(_name("Hushphone demo lab CA"))
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - _DAY)
+                   .not_valid_after(now + _DAY))
+        return builder.sign(self._ca_key, hashes.SHA256())
+
+    def _leaf(self, name, key, usages, sans):
+        return self._sign(
+            x509.CertificateBuilder()
+            .subject_name(_name(name))
+            .public_key(key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        )
+
+    def handset_identity(self, name):
+        """A handset's certificate for the DNS name `name` (client and
+        server: it calls, and takes calls directly) and its private key,
+        written as DER files (certificate, PKCS#8 key). Returns their Paths."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = self._leaf(name, key, [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH],
+                          [x509.DNSName(name)])
+        cert_path, key_path = self.dir / ("%s.crt.der" % name), self.dir / ("%s.key.der" % name)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+        _write_private(key_path, key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+        return cert_path, key_path
 
 
 # --- Kamailio ----------------------------------------------------------------

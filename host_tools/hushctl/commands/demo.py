@@ -9,7 +9,12 @@ presses: Alice picks Bob from her contacts, Bob answers with his soft key,
 Alice hangs up. Each microphone plays a tone (Alice 1000 Hz, Bob 1500 Hz:
 different, so each side provably hears the other and not itself); each
 speaker is a WAV file that is measured afterwards. The command exits
-non-zero unless both tones arrived with an SNR of at least 30 dB."""
+non-zero unless both tones arrived with an SNR of at least 30 dB.
+
+Without Kamailio (or with --direct) the handsets call each other directly
+over mutual TLS: each has its own certificate from the lab CA, Bob listens
+on a free loopback port and accepts only a caller whose certificate the CA
+signed, Alice calls him there."""
 import json
 import secrets
 import shutil
@@ -22,7 +27,7 @@ import click
 
 from hushctl.cli import cli
 from hushctl.errors import HushctlError
-from hushctl.lab import PROXY_HOST, LabPki, LabProxy
+from hushctl.lab import PROXY_HOST, LabError, LabPki, LabProxy, find_kamailio, free_tcp_port
 from hushctl.sim import SimError, SimHandset, write_config
 
 MIN_SNR_DB = 30.0
@@ -56,7 +61,46 @@ class Output:
         self.console.print("  " + line, style=_STYLE.get(name, ""), markup=False)
 
 
-def _handset_config(workdir, name, proxy, pki, password, tone_hz, contacts=()):
+class Proxied:
+    """The handsets register with the lab's Kamailio and call through it."""
+
+    direct = False
+    ready_event = "registered"
+
+    def __init__(self, proxy, passwords):
+        self.proxy = proxy
+        self.passwords = passwords
+
+    def config(self, name):
+        return {"account": {"registrar": "sip:" + PROXY_HOST, "user": name, "password": self.passwords[name]},
+                "proxy_host": "127.0.0.1", "proxy_port": self.proxy.port, "server_hostname": PROXY_HOST}
+
+
+class Direct:
+    """No proxy: Bob listens on `port` (mutual TLS), Alice calls him there;
+    each shows its own certificate from the lab CA. Nobody registers."""
+
+    direct = True
+    ready_event = "direct"
+
+    def __init__(self, pki, port):
+        self.pki = pki
+        self.port = port
+
+    def config(self, name):
+        host = "%s.%s" % (name, PROXY_HOST)  # the name on the handset's certificate
+        cert, key = self.pki.handset_identity(host)
+        config = {"account": {"registrar": "sip:" + PROXY_HOST, "user": name, "password": ""},
+                  "tls_cert_der": str(cert), "tls_key_der": str(key)}
+        if name == "bob":
+            config["listen_port"] = self.port
+        else:
+            config.update({"register": False, "proxy_host": "127.0.0.1", "proxy_port": self.port,
+                           "server_hostname": "bob." + PROXY_HOST})
+        return config
+
+
+def _handset_config(workdir, name, network, pki, tone_hz, contacts=()):
     root = Path(workdir) / name
     root.mkdir()
     vcf = "".join("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:%s\r\nTEL:%s\r\nEND:VCARD\r\n" % (c, c) for c in contacts)
@@ -64,16 +108,13 @@ def _handset_config(workdir, name, proxy, pki, password, tone_hz, contacts=()):
     config = {
         "name": name,
         "root": str(root),
-        "account": {"registrar": "sip:" + PROXY_HOST, "user": name, "password": password},
-        "proxy_host": "127.0.0.1",
-        "proxy_port": proxy.port,
-        "server_hostname": PROXY_HOST,
         "ca_der": [str(pki.ca_der)],
         "media_host": "127.0.0.1",
         "tone_hz": tone_hz,
         "speaker_wav": str(root / "speaker.wav"),
-        "zrtp": False,  # this demo shows SDES-SRTP through the proxy
+        "zrtp": False,  # this demo shows SDES-SRTP (keys inside the TLS signalling)
     }
+    config.update(network.config(name))
     return write_config(Path(workdir) / ("%s.json" % name), config)
 
 
@@ -91,6 +132,9 @@ def _story(out):
         name = handset.name
         if kind == "registered":
             line = "Registered as %s" % e["aor"].split(":", 1)[1]
+        elif kind == "direct":
+            line = ("Takes calls directly on tls:127.0.0.1:%d (callers need a certificate from the lab CA)"
+                    % e["listen_port"] if e.get("listen_port") else "Calls directly, with its own certificate")
         elif kind == "calling":
             line = "Calling %s ..." % e["peer"]
         elif kind == "incoming":
@@ -110,18 +154,21 @@ def _story(out):
     return on_line
 
 
-def _call(workdir, proxy, pki, passwords, seconds, mute, out, handsets):
+def _call(workdir, network, pki, seconds, mute, out, handsets):
     on_line = _story(out)
-    for name in ("alice", "bob"):
+    for name in ("bob", "alice"):  # Bob first: in a direct call he must be listening
         tone = 0 if mute == name else TONES[name]
         contacts = ["bob"] if name == "alice" else []
-        cfg = _handset_config(workdir, name, proxy, pki, passwords[name], tone, contacts)
+        cfg = _handset_config(workdir, name, network, pki, tone, contacts)
         handsets[name] = SimHandset(cfg, on_line=on_line)
     alice, bob = handsets["alice"], handsets["bob"]
 
-    out.step("2. Two handsets (the phone app on the MicroPython unix port) register over TLS")
-    alice.wait_event("registered", STEP_TIMEOUT_S)
-    bob.wait_event("registered", STEP_TIMEOUT_S)
+    if network.direct:
+        out.step("2. Two handsets (the phone app on the MicroPython unix port), no proxy: mutual TLS")
+    else:
+        out.step("2. Two handsets (the phone app on the MicroPython unix port) register over TLS")
+    alice.wait_event(network.ready_event, STEP_TIMEOUT_S)
+    bob.wait_event(network.ready_event, STEP_TIMEOUT_S)
 
     out.step("3. Alice picks Bob from her contacts (Menu, Contacts, OK); Bob presses Answer")
     alice.keys("SOFT1,OK,OK")
@@ -212,35 +259,55 @@ def _show_table(out, rows):
     out.console.print(table)
 
 
-def run_demo(seconds=3.0, mute=None, quiet=False):
+def _kamailio_missing():
+    """Why Kamailio cannot run here, or None."""
+    try:
+        find_kamailio()
+    except LabError as e:
+        return str(e)
+    return None
+
+
+def run_demo(seconds=3.0, mute=None, quiet=False, direct=None):
     """Run the whole demo; returns (per-direction results, seconds taken,
-    the lab directory, already removed). Raises DemoError when a step
-    fails (everything started is stopped first)."""
+    the lab directory, already removed). `direct`: call without a proxy
+    (None: only when Kamailio is not installed). Raises DemoError when a
+    step fails (everything started is stopped first)."""
     out = Output(quiet)
     started = time.monotonic()
+    missing = _kamailio_missing()
+    if direct is None:
+        direct = missing is not None
     workdir = tempfile.mkdtemp(prefix="hushphone-demo-")
+    proxy = None
     try:
-        out.step("1. A throw-away lab: a CA, the proxy's certificate, Kamailio (TLS only)")
         pki = LabPki(Path(workdir) / "pki")
-        passwords = {name: secrets.token_urlsafe(12) for name in TONES}
-        proxy = LabProxy(Path(workdir) / "kamailio", pki, passwords)
-        proxy.start()
-        try:
+        if direct:
+            out.step("1. A throw-away lab: a CA and a certificate for each handset (no proxy)")
+            if missing:
+                out.note("%s, so the handsets call each other directly" % missing.split(":")[0])
+            network = Direct(pki, free_tcp_port())
+        else:
+            out.step("1. A throw-away lab: a CA, the proxy's certificate, Kamailio (TLS only)")
+            passwords = {name: secrets.token_urlsafe(12) for name in TONES}
+            proxy = LabProxy(Path(workdir) / "kamailio", pki, passwords)
+            proxy.start()
+            network = Proxied(proxy, passwords)
             out.note("Kamailio: tls:127.0.0.1:%d as sip:%s, no plaintext SIP port" % (proxy.port, PROXY_HOST))
-            out.note("Alice plays %d Hz, Bob %d Hz: each must hear the other's tone" % (TONES["alice"], TONES["bob"]))
-            if mute:
-                out.note("--mute %s: %s sends silence, so that direction must fail" % (mute, mute))
-            handsets = {}
-            try:
-                ended = _call(workdir, proxy, pki, passwords, seconds, mute, out, handsets)
-            except SimError as e:
-                raise DemoError(str(e))
-            finally:
-                for h in handsets.values():
-                    h.stop()  # quits, or kills what does not
+        out.note("Alice plays %d Hz, Bob %d Hz: each must hear the other's tone" % (TONES["alice"], TONES["bob"]))
+        if mute:
+            out.note("--mute %s: %s sends silence, so that direction must fail" % (mute, mute))
+        handsets = {}
+        try:
+            ended = _call(workdir, network, pki, seconds, mute, out, handsets)
+        except SimError as e:
+            raise DemoError(str(e))
         finally:
-            proxy.stop()
+            for h in handsets.values():
+                h.stop()  # quits, or kills what does not
     finally:
+        if proxy is not None:
+            proxy.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     rows = _verdict(ended)
     _show_table(out, rows)
@@ -256,12 +323,14 @@ def run_demo(seconds=3.0, mute=None, quiet=False):
               help="How long the call carries the tones.")
 @click.option("--mute", type=click.Choice(["alice", "bob"]), default=None,
               help="Let this handset send silence (shows what a failed check looks like).")
+@click.option("--direct", is_flag=True, default=None,
+              help="No proxy: the handsets call each other directly over mutual TLS (the default without Kamailio).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (the story goes to stderr).")
-def demo(seconds, mute, as_json):
-    """Two simulated handsets call each other through Kamailio over TLS with
-    SRTP media; each measures the other's tone. Exits non-zero unless the
-    tone arrived both ways."""
-    rows, elapsed, lab_dir = run_demo(seconds, mute, quiet=as_json)
+def demo(seconds, mute, direct, as_json):
+    """Two simulated handsets call each other through Kamailio over TLS
+    (directly over mutual TLS without it) with SRTP media; each measures
+    the other's tone. Exits non-zero unless the tone arrived both ways."""
+    rows, elapsed, lab_dir = run_demo(seconds, mute, quiet=as_json, direct=direct)
     if as_json:
         result = {"directions": rows, "seconds": round(elapsed, 1), "min_snr_db": MIN_SNR_DB, "lab_dir": lab_dir}
         click.echo(json.dumps(result))
