@@ -39,6 +39,13 @@ class _SubTest:
         return False
 
 
+def _short(value, limit=200):
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return "%s... (%d characters)" % (text[:limit], len(text))
+
+
 class TestCase:
     maxDiff = None
 
@@ -65,60 +72,63 @@ class TestCase:
     def fail(self, msg=None):
         raise AssertionError(msg or "fail")
 
-    def _check(self, ok, default, msg):
+    def _check(self, ok, msg, template, *values):
+        # The message is made only for a failure, from short reprs: an
+        # assertion on two 250 KB flash images must not build a 500 KB
+        # string each time it passes (MemoryError in a busy heap).
         if not ok:
-            raise AssertionError(msg if msg is not None else default)
+            raise AssertionError(msg if msg is not None else template % tuple(_short(v) for v in values))
 
     def assertEqual(self, a, b, msg=None):
-        self._check(a == b, "%r != %r" % (a, b), msg)
+        self._check(a == b, msg, "%s != %s", a, b)
 
     def assertNotEqual(self, a, b, msg=None):
-        self._check(a != b, "%r == %r" % (a, b), msg)
+        self._check(a != b, msg, "%s == %s", a, b)
 
     def assertTrue(self, x, msg=None):
-        self._check(bool(x), "%r is not true" % (x,), msg)
+        self._check(bool(x), msg, "%s is not true", x)
 
     def assertFalse(self, x, msg=None):
-        self._check(not x, "%r is not false" % (x,), msg)
+        self._check(not x, msg, "%s is not false", x)
 
     def assertIs(self, a, b, msg=None):
-        self._check(a is b, "%r is not %r" % (a, b), msg)
+        self._check(a is b, msg, "%s is not %s", a, b)
 
     def assertIsNot(self, a, b, msg=None):
-        self._check(a is not b, "%r is %r" % (a, b), msg)
+        self._check(a is not b, msg, "%s is %s", a, b)
 
     def assertIsNone(self, x, msg=None):
-        self._check(x is None, "%r is not None" % (x,), msg)
+        self._check(x is None, msg, "%s is not None", x)
 
     def assertIsNotNone(self, x, msg=None):
-        self._check(x is not None, "unexpectedly None", msg)
+        self._check(x is not None, msg, "unexpectedly None")
 
     def assertIn(self, a, b, msg=None):
-        self._check(a in b, "%r not found in %r" % (a, b), msg)
+        self._check(a in b, msg, "%s not found in %s", a, b)
 
     def assertNotIn(self, a, b, msg=None):
-        self._check(a not in b, "%r unexpectedly found in %r" % (a, b), msg)
+        self._check(a not in b, msg, "%s unexpectedly found in %s", a, b)
 
     def assertIsInstance(self, x, cls, msg=None):
-        self._check(isinstance(x, cls), "%r is not an instance of %r" % (x, cls), msg)
+        self._check(isinstance(x, cls), msg, "%s is not an instance of %s", x, cls)
 
     def assertGreater(self, a, b, msg=None):
-        self._check(a > b, "%r not greater than %r" % (a, b), msg)
+        self._check(a > b, msg, "%s not greater than %s", a, b)
 
     def assertGreaterEqual(self, a, b, msg=None):
-        self._check(a >= b, "%r not greater than or equal to %r" % (a, b), msg)
+        self._check(a >= b, msg, "%s not greater than or equal to %s", a, b)
 
     def assertLess(self, a, b, msg=None):
-        self._check(a < b, "%r not less than %r" % (a, b), msg)
+        self._check(a < b, msg, "%s not less than %s", a, b)
 
     def assertLessEqual(self, a, b, msg=None):
-        self._check(a <= b, "%r not less than or equal to %r" % (a, b), msg)
+        self._check(a <= b, msg, "%s not less than or equal to %s", a, b)
 
     def assertAlmostEqual(self, a, b, places=7, msg=None, delta=None):
         if delta is not None:
-            self._check(abs(a - b) <= delta, "%r != %r within %r delta" % (a, b, delta), msg)
+            self._check(abs(a - b) <= delta, msg, "%s != %s within %s delta", a, b, delta)
         else:
-            self._check(round(abs(a - b), places) == 0, "%r != %r within %r places" % (a, b, places), msg)
+            self._check(round(abs(a - b), places) == 0, msg, "%s != %s within %s places", a, b, places)
 
     def assertRaises(self, exc, func=None, *args, **kwargs):
         ctx = _AssertRaisesContext(exc)
@@ -131,7 +141,7 @@ class TestCase:
     def assertRegex(self, text, pattern, msg=None):
         import re
 
-        self._check(re.search(pattern, text) is not None, "%r does not match %r" % (text, pattern), msg)
+        self._check(re.search(pattern, text) is not None, msg, "%s does not match %s", text, pattern)
 
 
 def skip(reason):
