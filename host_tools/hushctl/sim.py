@@ -75,6 +75,11 @@ def load_config(path):
     for p in config["ca_der"]:
         if not os.path.exists(p):
             raise SimError("%s: CA certificate %s does not exist" % (path, p))
+    for key in ("tls_cert_der", "tls_key_der"):  # the handset's own identity (mutual TLS, direct calls)
+        if config.get(key):
+            config[key] = str((path.parent / config[key]).resolve())
+            if not os.path.exists(config[key]):
+                raise SimError("%s: %s %s does not exist" % (path, key, config[key]))
     config.setdefault("name", account["user"])
     config.setdefault("calllog_path", str(root / "calls.json"))
     config.setdefault("contacts_path", str(root / "contacts.vcf"))

@@ -166,6 +166,8 @@ def test_bad_key_script_is_one_line(config):
     ("[]", "must be a JSON object"),
     ('{"root": "x"}', "missing 'account'"),
     ('{"root": "x", "account": {"user": "a"}, "ca_der": ["nope.der"]}', "does not exist"),
+    ('{"root": "x", "account": {"user": "a"}, "tls_cert_der": "me.der", "tls_key_der": "me.key"}',
+     "tls_cert_der"),
 ])
 def test_bad_config_is_one_line(tmp_path, content, message):
     path = tmp_path / "phone.json"
