@@ -70,6 +70,10 @@ def test_demo_tone_arrives_both_ways():
         "[bob] Receiving 1000 Hz tone, SNR",
         "[alice] Receiving 1500 Hz tone, SNR",
         "[bob] Call with alice ended (remote)",
+        "alice's display",  # both displays, side by side, mid-call
+        "|Ready | SRTP*           | |Ready | SRTP*           |",
+        "|bob                     | |alice                   |",
+        "|Hold    Mute    End     | |Hold    Mute    End     |",
     ):
         assert line in story, line
     # No secrets in the output: no SDES key material, no password field.

@@ -60,6 +60,18 @@ class Output:
     def handset(self, name, line):
         self.console.print("  " + line, style=_STYLE.get(name, ""), markup=False)
 
+    def displays(self, screens, width):
+        """The handsets' displays side by side, as their users see them."""
+        names = sorted(screens)
+        self.console.print("  " + " ".join(("%s's display" % n).ljust(width + 2) for n in names), style="dim")
+        edge = "+" + "-" * width + "+"
+        rows = [" ".join(edge for _ in names)]
+        for i in range(max(len(screens[n]) for n in names)):
+            rows.append(" ".join("|%s|" % (screens[n][i] if i < len(screens[n]) else "").ljust(width) for n in names))
+        rows.append(rows[0])
+        for row in rows:
+            self.console.print("  " + row, markup=False, highlight=False)
+
 
 class Proxied:
     """The handsets register with the lab's Kamailio and call through it."""
@@ -177,7 +189,10 @@ def _call(workdir, network, pki, seconds, mute, out, handsets):
     ins = {"alice": alice.wait_event("in_call", STEP_TIMEOUT_S), "bob": bob.wait_event("in_call", STEP_TIMEOUT_S)}
 
     out.step("4. SRTP media: each microphone plays a tone, each speaker is recorded")
-    time.sleep(seconds + _SKIP_S)
+    time.sleep(seconds / 2)
+    screens = {name: h.stats()["screen"] for name, h in handsets.items()}
+    out.displays(screens, max(h.config["display_width"] for h in handsets.values()))
+    time.sleep(seconds / 2 + _SKIP_S)
 
     out.step("5. Alice hangs up (End)")
     alice.key("SOFT3")
