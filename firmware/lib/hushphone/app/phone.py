@@ -236,7 +236,12 @@ class Phone:
                                             on_event=self._on_sip, clock=self.now)
             return
         host, port, server_name = self._proxy(account, self._domain)
-        # The device certificate goes to a proxy (or handset) that asks for one.
+        # The device certificate is a lasting identifier (and TLS 1.2 sends
+        # it in the clear): shown only to a handset called directly, or to a
+        # proxy the configuration says wants it (mutual_tls), never to any
+        # proxy that merely asks.
+        if self._registers and not self.config.get("mutual_tls", False):
+            cert = key = None
         self.transport = SipTlsTransport(self.ua, host, port, make_tls_context(self._cas, cert, key), server_name,
                                          on_event=self._on_sip, clock=self.now)
 
