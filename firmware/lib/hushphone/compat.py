@@ -22,6 +22,16 @@ def ticks_us():
     return time.perf_counter_ns() // 1000
 
 
+async def sleep_ms(ms):
+    """asyncio's sleep in milliseconds on either runtime."""
+    import asyncio
+
+    if IS_MICROPYTHON:
+        await asyncio.sleep_ms(ms)
+    else:
+        await asyncio.sleep(ms / 1000)
+
+
 def ticks_diff(end, start):
     import time
 

@@ -16,7 +16,7 @@
 # what SRTP returns is allocated.
 from hushphone import g711, rtp
 from hushphone.app.jitter import ACCEPTED, RESYNC, WAITING, Concealer, JitterBuffer
-from hushphone.compat import IS_MICROPYTHON, const
+from hushphone.compat import const, sleep_ms, ticks_diff, ticks_us
 from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
 from hushphone.telephone_event import DtmfReceiver, TelephoneEventError
 
@@ -310,36 +310,10 @@ class MediaSession:
 
 # --- the asyncio driver ----------------------------------------------------
 
-# The driver's clock: milliseconds since the call started. MicroPython's
-# ticks_ms wraps (after 2**30 ms on most ports) but ticks_diff from the start
-# of the call stays right for days, far longer than a call.
-if IS_MICROPYTHON:
-    import time as _time
-
-    def _ticks_ms():
-        return _time.ticks_ms()
-
-    def _ticks_diff(a, b):
-        return _time.ticks_diff(a, b)
-
-    async def _sleep_ms(ms):
-        import asyncio
-
-        await asyncio.sleep_ms(ms)
-
-else:
-    import time as _time
-
-    def _ticks_ms():
-        return _time.monotonic_ns() // 1000000
-
-    def _ticks_diff(a, b):
-        return a - b
-
-    async def _sleep_ms(ms):
-        import asyncio
-
-        await asyncio.sleep(ms / 1000)
+def _ms_since(start_us):
+    # ticks_diff from the start of the call stays right for days on
+    # MicroPython, whose tick counters wrap: far longer than a call.
+    return ticks_diff(ticks_us(), start_us) // 1000
 
 
 _MAX_DATAGRAM = const(2048)
@@ -399,43 +373,48 @@ class UdpMediaDriver:
 
     def _drain(self, now_ms):
         sock = self.sock
-        session = self.session
         for _ in range(_MAX_READS_PER_TICK):
             try:
                 data, _addr = sock.recvfrom(_MAX_DATAGRAM)
             except OSError:
                 return  # nothing more waiting (EAGAIN)
-            session.receive_packet(data, now_ms)
+            self._received(data, now_ms)
+
+    def _received(self, data, now_ms):
+        self.session.receive_packet(data, now_ms)
 
     async def run(self, source, sink, duration_ms=None):
         """source(frame) fills the outgoing frame; sink(frame, now_ms) takes
         the played one. Runs until stop() or duration_ms has passed."""
-        start = _ticks_ms()
+        start = ticks_us()
         frame_in = self._frame_in
         n = 0
         while not self._stop:
-            now = _ticks_diff(_ticks_ms(), start)
+            now = _ms_since(start)
             if duration_ms is not None and now >= duration_ms:
                 break
             self._drain(now)
             source(frame_in)
-            packet = self.session.send_frame(frame_in)
-            if self.remote is not None:
-                try:
-                    self.sock.sendto(packet, self.remote)
-                except OSError:
-                    pass  # e.g. ICMP unreachable reported late: UDP carries on
+            packet = self.session.send_frame(frame_in)  # None: nothing to send yet (ZRTP not secure)
+            if packet is not None and self.remote is not None:
+                self._send(packet)
             sink(self.session.play_frame(now), now)
             self.ticks += 1
             n += 1
-            delay = n * PTIME_MS - _ticks_diff(_ticks_ms(), start)
+            delay = n * PTIME_MS - _ms_since(start)
             if delay < -_RESYNC_AFTER_MS:
                 # Far behind (the process was stopped, the machine is
                 # overloaded): skip ahead instead of bursting to catch up.
                 self.late_ticks += 1
-                n = _ticks_diff(_ticks_ms(), start) // PTIME_MS
+                n = _ms_since(start) // PTIME_MS
                 delay = 0
-            await _sleep_ms(delay if delay > 0 else 0)
+            await sleep_ms(delay if delay > 0 else 0)
+
+    def _send(self, datagram):
+        try:
+            self.sock.sendto(datagram, self.remote)
+        except OSError:
+            pass  # e.g. ICMP unreachable reported late: UDP carries on
 
     def close(self):
         try:

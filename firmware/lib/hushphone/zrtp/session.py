@@ -2,19 +2,14 @@
 # apart by packets.is_zrtp (RFC 6189 §5). No audio flows until the key
 # agreement is done (no plaintext fallback); then a MediaSession runs with
 # the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO;
-# ZrtpUdpDriver runs it over a UDP socket on the same 20 ms schedule and
-# with the same source/sink interface as app.media.UdpMediaDriver.
+# ZrtpUdpDriver runs it over a UDP socket: an app.media.UdpMediaDriver that
+# also carries the ZRTP packets.
 import gc
 
-from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, PTIME_MS, MediaSession
-from hushphone.compat import IS_MICROPYTHON, ticks_diff, ticks_us
+from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, MediaSession, UdpMediaDriver
 from hushphone.srtp import SrtpError
 from hushphone.zrtp import events
 from hushphone.zrtp.packets import is_zrtp
-
-_MAX_DATAGRAM = 2048
-_MAX_READS_PER_TICK = 32
-_RESYNC_AFTER_MS = 200
 
 
 class ZrtpMediaSession:
@@ -113,51 +108,23 @@ class ZrtpMediaSession:
             self._events.append(e)
 
 
-def _now_ms(start_us):
-    return ticks_diff(ticks_us(), start_us) // 1000
-
-
-async def _sleep_ms(ms):
-    import asyncio
-
-    if IS_MICROPYTHON:
-        await asyncio.sleep_ms(ms)
-    else:
-        await asyncio.sleep(ms / 1000)
-
-
-class ZrtpUdpDriver:
-    """Runs a ZrtpMediaSession over a non-blocking UDP socket: each 20 ms
-    tick reads what arrived, runs the ZRTP timers, sends ZRTP packets and
-    (once secure) one audio frame, and plays one frame. `on_event(e)` sees
-    every ZRTP event as it happens (to show the SAS, warn, hang up...)."""
+class ZrtpUdpDriver(UdpMediaDriver):
+    """Runs a ZrtpMediaSession over a non-blocking UDP socket on the media
+    driver's 20 ms schedule: each tick reads what arrived, runs the ZRTP
+    timers, sends ZRTP packets and (once secure) one audio frame, and plays
+    one frame. `on_event(e)` sees every ZRTP event as it happens (to show
+    the SAS, warn, hang up...)."""
 
     def __init__(self, session, sock, remote, on_event=None):
-        self.session = session
-        self.sock = sock
-        self.remote = remote
+        UdpMediaDriver.__init__(self, session, sock, remote)
         self.on_event = on_event
-        self.ticks = 0
-        self._stop = False
-        self._frame_in = bytearray(FRAME_BYTES)
 
-    def stop(self):
-        self._stop = True
+    def _received(self, data, now):
+        self.session.receive_datagram(data, now)  # ZRTP or SRTP on the same port
 
-    def _send(self, datagram):
-        try:
-            self.sock.sendto(datagram, self.remote)
-        except OSError:
-            pass  # e.g. ICMP unreachable reported late: UDP carries on
-
-    def _pump(self, now):
+    def _drain(self, now):
+        UdpMediaDriver._drain(self, now)
         session = self.session
-        for _ in range(_MAX_READS_PER_TICK):
-            try:
-                data, _addr = self.sock.recvfrom(_MAX_DATAGRAM)
-            except OSError:
-                break  # nothing more waiting (EAGAIN)
-            session.receive_datagram(data, now)
         session.poll(now)
         for d in session.datagrams_to_send():
             self._send(d)
@@ -171,23 +138,5 @@ class ZrtpUdpDriver:
     async def run(self, source, sink, duration_ms=None):
         """source(frame) fills the outgoing frame, sink(frame, now_ms) takes
         the played one; until stop() or duration_ms."""
-        start = ticks_us()
         self.session.start(0)
-        n = 0
-        while not self._stop:
-            now = _now_ms(start)
-            if duration_ms is not None and now >= duration_ms:
-                break
-            self._pump(now)
-            source(self._frame_in)
-            packet = self.session.send_frame(self._frame_in)
-            if packet is not None:
-                self._send(packet)
-            sink(self.session.play_frame(now), now)
-            self.ticks += 1
-            n += 1
-            delay = n * PTIME_MS - _now_ms(start)
-            if delay < -_RESYNC_AFTER_MS:
-                n = _now_ms(start) // PTIME_MS
-                delay = 0
-            await _sleep_ms(delay if delay > 0 else 0)
+        await UdpMediaDriver.run(self, source, sink, duration_ms)
