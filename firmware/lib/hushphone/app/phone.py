@@ -37,7 +37,7 @@ from hushphone.app.media import FRAME_BYTES
 from hushphone.app.security import ZRTP, MediaPolicy, PolicyRefused
 from hushphone.app.settings import Settings
 from hushphone.audio.tone import ToneGenerator, fill_silence
-from hushphone.compat import IS_MICROPYTHON
+from hushphone.compat import sleep_ms
 from hushphone.hal import interfaces as hw
 from hushphone.sip import events
 from hushphone.sip.message import LocalSipError, SipError, parse_name_addr, parse_uri
@@ -775,7 +775,7 @@ class Phone:
         except (sdp.SdpError, PolicyRefused) as e:
             media.close()
             self.ua.reject(ev.call, now, 488)
-            self.emit("refused", peer=peer, status=488, reason=getattr(e, "reason", None) or str(e))
+            self._refused(peer, e)
             return
         media.pending_answer = (answer.to_bytes(), neg)
         self.calls.incoming(peer, now, (ev.call, media))  # busy: refused 486 by the actions
@@ -786,16 +786,12 @@ class Phone:
             self.calls.remote_ringing(line)
             self.emit("ringing", peer=line.peer)
         elif isinstance(ev, events.CallAnswered):
-            try:
-                neg = sdp.process_answer(media.offer, ev.body)
-                security = self.policy.decide(neg)
-            except (sdp.SdpError, PolicyRefused) as e:
-                self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
-                self.calls.answered(line, now)
+            self.calls.answered(line, now)
+            agreed = self._take_answer(line, media, ev.body)
+            if agreed is None:
                 self.calls.hangup(now, "media refused")
                 return
-            self.calls.answered(line, now)
-            media.start(neg, security, self.now())
+            media.start(agreed[0], agreed[1], self.now())
             self._in_call(line)
         elif isinstance(ev, events.CallFailed):
             if not self._offer_zrtp_alone(line, call, media, ev.status, now):
@@ -807,18 +803,28 @@ class Phone:
         elif isinstance(ev, events.UpdateRequested):
             self._peer_update(ev, line, call, media, now)
         elif isinstance(ev, events.CallUpdated):
-            try:
-                neg = sdp.process_answer(media.offer, ev.body)
-                security = self.policy.decide(neg)
-            except (sdp.SdpError, PolicyRefused) as e:
-                self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
+            agreed = self._take_answer(line, media, ev.body)
+            if agreed is None:
                 self.calls.hangup(now, "media refused", line)
                 return
-            media.start(neg, security, self.now())
+            media.start(agreed[0], agreed[1], self.now())
         elif isinstance(ev, events.UpdateFailed):
             direction = "sendonly" if line.state == cc.HELD else "sendrecv"
             self.calls.update_failed(line, direction)
             self.emit("update_failed", peer=line.peer, status=ev.status)
+
+    def _take_answer(self, line, media, body):
+        """(Negotiated, CallSecurity) for the peer's answer to our offer, or
+        None when it fails the policy (said as a "refused" event)."""
+        try:
+            neg = sdp.process_answer(media.offer, body)
+            return neg, self.policy.decide(neg)
+        except (sdp.SdpError, PolicyRefused) as e:
+            self._refused(line.peer, e)
+            return None
+
+    def _refused(self, peer, exc):
+        self.emit("refused", peer=peer, status=488, reason=getattr(exc, "reason", None) or str(exc))
 
     def _offer_zrtp_alone(self, line, call, media, status, now):
         """A peer that requires ZRTP (e.g. linphone with ZRTP mandatory)
@@ -848,7 +854,7 @@ class Phone:
             security = self.policy.decide(neg)
         except (sdp.SdpError, PolicyRefused) as e:
             self.ua.reject_update(call, now, 488)
-            self.emit("refused", peer=line.peer, status=488, reason=getattr(e, "reason", None) or str(e))
+            self._refused(line.peer, e)
             return
         self.ua.accept_update(call, answer.to_bytes(), now)
         media.start(neg, security, self.now())
@@ -982,7 +988,7 @@ class Phone:
                 if delay < -_RESYNC_AFTER_MS:
                     n = (self.now() - start) // TICK_MS  # far behind: skip ahead, no burst
                     delay = 0
-                await _sleep_ms(delay if delay > 0 else 0)
+                await sleep_ms(delay if delay > 0 else 0)
         finally:
             await self._shutdown()
 
@@ -1014,13 +1020,6 @@ class Phone:
         if close is not None:
             close()
         self.emit("stopped")
-
-
-async def _sleep_ms(ms):
-    if IS_MICROPYTHON:
-        await asyncio.sleep_ms(ms)
-    else:
-        await asyncio.sleep(ms / 1000)
 
 
 def _print(line):

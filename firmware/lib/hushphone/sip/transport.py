@@ -231,6 +231,10 @@ class SipTlsTransport:
             if err is None:
                 err = TransportError("cannot connect to %s:%s: %r" % (self.address, self.port, e))
             raise err
+        self._attach(reader, writer)
+
+    def _attach(self, reader, writer):
+        """The connection is up: read from it, and tell the UA."""
         self._reader, self._writer = reader, writer
         self._read_task = asyncio.create_task(self._read_loop(reader))
         self.ua.connection_made(self.now())
@@ -368,9 +372,7 @@ class SipTlsListener(SipTlsTransport):
         if self._writer is not None or not self._running:
             writer.close()  # busy with another caller's connection
             return
-        self._reader, self._writer = reader, writer
-        self._read_task = asyncio.create_task(self._read_loop(reader))
-        self.ua.connection_made(self.now())
+        self._attach(reader, writer)
         self._wake.set()
 
     async def run(self):

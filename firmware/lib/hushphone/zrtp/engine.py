@@ -230,6 +230,8 @@ class ZrtpEngine:
 
     def datagrams_to_send(self):
         out = self._out
+        if not out:
+            return ()  # the usual case once secure: no new list every 20 ms tick
         self._out = []
         return out
 
@@ -430,14 +432,8 @@ class ZrtpEngine:
         if not packets.mac_ok(peer.raw, h2):
             self._fail(events.E_CONFIRM_MAC, "the peer's Hello was altered in transit")
             return
-        auth, agreement, sas_type = self._algos
-        if len(m.pv) != dh.PV_LEN[agreement]:
-            self._fail(events.E_MALFORMED, "DHPart1 public value has the wrong size")
-            return
-        try:
-            dh_result = self._keypair.shared(m.pv)
-        except ZrtpDhError as e:
-            self._fail(events.E_DH_BAD_PV, str(e))
+        dh_result = self._agree(m, "DHPart1")
+        if dh_result is None:
             return
         rs1, rs2 = self._live_secrets()
         ids = (m.rs1_id, m.rs2_id)
@@ -557,14 +553,8 @@ class ZrtpEngine:
         if sha256(m.raw + self._hello) != commit.hvi:
             self._fail(events.E_DH_HVI, "DHPart2 does not match the Commit's hash commitment")
             return
-        agreement = self._algos[1]
-        if len(m.pv) != dh.PV_LEN[agreement]:
-            self._fail(events.E_MALFORMED, "DHPart2 public value has the wrong size")
-            return
-        try:
-            dh_result = self._keypair.shared(m.pv)
-        except ZrtpDhError as e:
-            self._fail(events.E_DH_BAD_PV, str(e))
+        dh_result = self._agree(m, "DHPart2")
+        if dh_result is None:
             return
         rs1, rs2 = self._live_secrets()
         # s1 is the initiator's rs1 if it matches our rs1 or rs2, else its
@@ -600,6 +590,18 @@ class ZrtpEngine:
         self._go_secure()
 
     # -- shared steps ------------------------------------------------------
+
+    def _agree(self, m, name):
+        """The DH result with the public value of DHPart `m` (`name` for
+        the error), or None once the exchange has failed."""
+        if len(m.pv) != dh.PV_LEN[self._algos[1]]:
+            self._fail(events.E_MALFORMED, "%s public value has the wrong size" % name)
+            return None
+        try:
+            return self._keypair.shared(m.pv)
+        except ZrtpDhError as e:
+            self._fail(events.E_DH_BAD_PV, str(e))
+            return None
 
     def _live_secrets(self):
         entry = self._cache.lookup(self._peer_hello.zid)
