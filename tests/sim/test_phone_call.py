@@ -8,16 +8,9 @@ import time
 
 import pytest
 
-from tests.sim.phone_lab import WAIT_S, PhoneLab, speaker_pcm, tone_in
+from tests.sim.phone_lab import WAIT_S, speaker_pcm, tone_in
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = PhoneLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def test_call_tone_both_ways_dtmf_mute_callee_hangs_up(lab, tmp_path):

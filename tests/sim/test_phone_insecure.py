@@ -9,17 +9,10 @@ import os
 import pytest
 
 from hushphone.sip import events
-from tests.sim.phone_lab import WAIT_S, PhoneLab
+from tests.sim.phone_lab import WAIT_S
 from tests.sim.sipphone import Phone, simple_sdp
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = PhoneLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def caller(lab):

@@ -9,16 +9,9 @@ import time
 import pytest
 
 from hushphone.audio.tone import measure
-from tests.sim.phone_lab import WAIT_S, PhoneLab, speaker_pcm
+from tests.sim.phone_lab import WAIT_S, speaker_pcm
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = PhoneLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def secure(a, b, count=1):

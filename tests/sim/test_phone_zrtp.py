@@ -9,16 +9,9 @@ import time
 
 import pytest
 
-from tests.sim.phone_lab import WAIT_S, PhoneLab, speaker_pcm, tone_in
+from tests.sim.phone_lab import WAIT_S, speaker_pcm, tone_in
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = PhoneLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def call(caller, callee, n, n_callee=None):
