@@ -229,6 +229,20 @@ def handset_config(directory, user, password, proxy, ca_der, tone_hz=1000, **ext
     return write_config(os.path.join(directory, "%s.json" % user), config)
 
 
+def write_tone_wav(path, freq, seconds, rate=8000, amplitude=12000):
+    """A mono 16-bit WAV of a sine (what a third-party phone plays)."""
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / rate)))
+                               for i in range(rate * seconds)))
+
+
 def read_pcm(path):
     """(rate, 16-bit mono PCM) of a WAV file; a file still being written
     (sizes not yet patched in its header) is read to its end."""

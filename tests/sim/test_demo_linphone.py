@@ -5,12 +5,10 @@ Media must flow both ways through two independent implementations of RTP,
 SRTP, G.711 and jitter buffering: linphone plays a 1000 Hz WAV that our
 handset plays into its speaker WAV, and records our 1500 Hz tone to a WAV;
 we measure both."""
-import math
 import os
 import queue
 import shutil
 import signal
-import struct
 import subprocess
 import threading
 import time
@@ -21,6 +19,7 @@ import pytest
 from hushctl.lab import PROXY_HOST, LabPki, LabProxy
 from hushctl.sim import SimHandset, write_config
 from hushphone.audio.tone import measure
+from tests.hil.simdut import write_tone_wav
 
 pytestmark = pytest.mark.slow
 
@@ -75,16 +74,6 @@ class Proc:
                 self.proc.wait(timeout=10)
 
 
-def write_tone_wav(path, freq, seconds):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"".join(
-            struct.pack("<h", int(16000 * math.sin(2 * math.pi * freq * i / 8000))) for i in range(8000 * seconds)
-        ))
-
-
 def linphone_rc(home, proxy, pki, password):
     # TLS only (UDP/TCP ports 0 = off, TLS -1 = random), the lab CA, SRTP
     # (SDES) mandatory: linphone refuses the call rather than go plaintext.
@@ -107,7 +96,7 @@ def test_our_handset_and_linphone_hear_each_other(tmp_path):
     passwords = {"alice": os.urandom(9).hex(), "lin": os.urandom(9).hex()}
     tone_wav = tmp_path / "tone-1000.wav"
     recording = tmp_path / "linphone-heard.wav"
-    write_tone_wav(tone_wav, 1000, CALL_S + 20)
+    write_tone_wav(tone_wav, 1000, CALL_S + 20, amplitude=16000)
     home = tmp_path / "linphone-home"
     (home / ".local" / "share" / "linphone").mkdir(parents=True)
     with LabProxy(tmp_path / "kamailio", pki, passwords) as proxy:

@@ -10,10 +10,9 @@ import time
 import pytest
 
 from hushctl.sim import SimHandset
-from tests.hil.simdut import handset_config, read_pcm, tone_seconds
+from tests.hil.simdut import handset_config, read_pcm, tone_seconds, write_tone_wav
 from tests.sim.baresip import Baresip
 from tests.sim.conftest import USERS
-from tests.sim.test_interop_linphone import write_tone_wav
 
 pytestmark = pytest.mark.slow
 

@@ -5,16 +5,13 @@ sides, in both directions. The tone is checked both ways: linphone plays a
 1000 Hz WAV that must come out of our handset's speaker, and records our
 1500 Hz tone to a WAV that we measure (linphonec `soundcard use files`,
 `play`, `record`)."""
-import math
 import os
-import struct
 import time
-import wave
 
 import pytest
 
 from hushctl.sim import SimHandset
-from tests.hil.simdut import handset_config, read_pcm, tone_seconds
+from tests.hil.simdut import handset_config, read_pcm, tone_seconds, write_tone_wav
 from tests.sim.conftest import USERS
 from tests.sim.linphone import Linphone
 
@@ -25,15 +22,6 @@ CALL_S = 4
 OUR_HZ = 1500
 LINPHONE_HZ = 1000
 MIN_SNR_DB = 30.0
-
-
-def write_tone_wav(path, freq, seconds, rate=8000):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
-                               for i in range(rate * seconds)))
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ must equal the one linphone prints ("auth token is XXXX"), and a tone must
 cross both ways over the resulting SRTP: linphone plays a 1000 Hz WAV we
 measure, and records our 1500 Hz tone to a WAV we measure."""
 import asyncio
-import math
 import os
 import re
 import shutil
-import struct
 import wave
 
 import pytest
 
+from tests.hil.simdut import write_tone_wav
 from tests.sim.kamailio import Kamailio
 from tests.sim.linphone import LINPHONEC, Linphone
 from tests.sim.sipphone import Phone
@@ -47,19 +46,9 @@ def proxy(tmp_path_factory, pki):
     k.stop()
 
 
-def write_tone_wav(path, freq, seconds):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"".join(
-            struct.pack("<h", int(16000 * math.sin(2 * math.pi * freq * i / 8000))) for i in range(8000 * seconds)
-        ))
-
-
 def start_linphone(tmp_path, proxy, pki, agreement, sas="B32"):
     tone = tmp_path / "tone-1000.wav"
-    write_tone_wav(tone, 1000, CALL_MS // 1000 + 20)
+    write_tone_wav(tone, 1000, CALL_MS // 1000 + 20, amplitude=16000)
     recording = tmp_path / "linphone-heard.wav"
     lin = Linphone(tmp_path / "linphone-home", proxy, pki, "lin", USERS["lin"], media_encryption="zrtp")
     # Only the agreement and SAS type under test.
