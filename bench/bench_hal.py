@@ -15,23 +15,12 @@ from tests.support.runtimes import run_micropython  # noqa: E402
 
 SCRIPT = """
 import sys, time, os
-from hushphone.compat import IS_MICROPYTHON
+from hushphone.compat import ticks_diff as diff, ticks_us as ticks
 from hushphone.hal.esp32 import audio
 from hushphone.hal.esp32.keypad import MatrixKeypad
 from hushphone.audio.tone import ToneGenerator
 from hushphone.hal.unix.wav import WavWriter
 from hushphone.hal.unix.audio import WavSource
-
-if IS_MICROPYTHON:
-    def ticks():
-        return time.ticks_us()
-    def diff(a, b):
-        return time.ticks_diff(a, b)
-else:
-    def ticks():
-        return time.perf_counter_ns() // 1000
-    def diff(a, b):
-        return a - b
 
 def best(fn, loops):
     out = None
