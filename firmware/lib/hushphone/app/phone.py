@@ -364,7 +364,8 @@ class Phone:
 
         security = media.security
         if isinstance(e, zev.ZrtpSecure):
-            gc.collect()  # phase boundary: the key agreement's big integers are garbage now
+            # (the key agreement's garbage was collected as the session went
+            # secure, before its SRTP contexts were made: zrtp/session.py)
             security.zrtp_secure(e.sas, e.verified)
             self.emit("secure", peer=line.peer, sas=e.sas, verified=e.verified, cache_matched=e.cache_matched,
                       suite=e.srtp_suite, agreement=e.agreement, label=security.label())
