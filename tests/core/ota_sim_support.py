@@ -92,11 +92,13 @@ class SimHandset(HandsetRoot):
     """A new handset root (temporary unless given) with the fixtures' factory
     image and trusted key digest."""
 
-    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True):
+    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True,
+                 app_rollback=True):
         HandsetRoot.__init__(self, root or temp_root())
         if digests is None:
             digests = [binascii.unhexlify(TRUST["trusted_digest"])]
-        provision_root(self.root, fixture("factory_v1.bin") if factory else None, digests, slot_size, revoked, floor)
+        provision_root(self.root, fixture("factory_v1.bin") if factory else None, digests, slot_size, revoked, floor,
+                       app_rollback)
 
     def snapshot(self, dst_root):
         """Copy the flash and NVS files (a 'disk image' of the handset)."""
