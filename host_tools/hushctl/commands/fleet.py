@@ -111,7 +111,7 @@ def _table(results):
         detail = r.reason or ""
         if r.message:
             detail = "%s: %s" % (detail, r.message) if detail else r.message
-        busy = "%d× in call" % r.busy if r.busy else ""
+        busy = str(r.busy) if r.busy else ""  # busy answers (a call was up) before the result
         table.add_row(r.target.name, "[%s]%s" % (_STYLE.get(r.status, "white"), r.status), r.version or "", busy,
                       _boot_text(r), detail, "%.1fs" % r.seconds)
     return table
