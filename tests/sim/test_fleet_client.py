@@ -149,3 +149,46 @@ def test_encrypted_technician_key_is_decrypted_in_memory(tmp_path):
     finally:
         listener.close()
     assert sorted(tmp_path.rglob("*")) == files  # no decrypted key written anywhere
+
+
+def test_busy_handset_is_retried_with_a_bounded_backoff(tmp_path):
+    """A handset that stays in a call (the firmware's UpdateAgent, here on
+    CPython, with a call that never ends) answers busy each time: the push
+    tries again after 1 and 2 s, gives up within --busy-wait and reports it
+    busy, not updated; nothing of the bundle is read by the handset."""
+    from hushphone.ota.agent import UpdateAgent
+    from hushphone.sip.transport import make_tls_server_context
+
+    pki = TestPki(tmp_path / "pki")
+    tech = pki.client("technician")
+
+    class NoRevocations:
+        def revoked_technicians(self):
+            return []
+
+        def updater(self):
+            raise AssertionError("a busy handset must not start an update")
+
+    asked = []
+    agent = UpdateAgent(NoRevocations(), in_call=lambda: asked.append(1) or True)
+    bundle = REPO / "tests/core/data/ota_install/v2.hushota"
+
+    async def scenario():
+        server_ctx = make_tls_server_context([pki.ca.cert_der.read_bytes()], pki.server.cert_der.read_bytes(),
+                                             pki.server.key_der.read_bytes())
+        server = await agent.start("127.0.0.1", 0, server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            ctx = fleet.client_context(str(tech.cert_pem), str(tech.key_pem), str(pki.ca.cert_pem))
+            started = asyncio.get_running_loop().time()
+            (r,) = await fleet.push_all(str(bundle), [fleet.Target("127.0.0.1", port)], ctx, busy_wait=3.5,
+                                        wait_boot=10)
+            return r, asyncio.get_running_loop().time() - started
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    r, seconds = asyncio.run(scenario())
+    assert (r.status, r.reason, r.busy, r.ok, r.boot) == ("busy", "in-call", 3, False, None), r.as_dict()
+    assert len(asked) == 3 and 3.0 <= seconds < 10, seconds  # tries at 0, 1 and 3 s; the next (7 s) is past 3.5
+    assert "takes updates when it has ended" in r.message

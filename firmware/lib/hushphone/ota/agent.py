@@ -162,7 +162,7 @@ class UpdateAgent:
         if self.busy:
             return "updating", "another update is in progress"
         if self.in_call is not None and self.in_call():
-            return "in-call", "a call is up; the update waits until it has ended"
+            return "in-call", "a call is up: this handset takes updates when it has ended"
         return None
 
     async def _push(self, request, reader, writer):
