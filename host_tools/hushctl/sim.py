@@ -156,6 +156,11 @@ class SimHandset:
                     self._cond.notify_all()
             if not again:
                 break
+            for pipe in (proc.stdin, proc.stdout):  # the old process's: closed
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         with self._cond:
             self._exited = True
             self._cond.notify_all()

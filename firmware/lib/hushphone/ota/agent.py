@@ -12,11 +12,12 @@
 # after the handshake, before any bundle byte is read.
 #
 # An update never cuts a call: while one is up (`in_call()`, the phone's
-# hook) a push is answered "busy" (reason "in-call") before any bundle
-# byte is written, and the pushing tool tries again later. Installing in the middle of a call would also stall
-# its audio: flash erases stop the ESP32's cache. A call that starts while
-# an update is being written does not stop the install; the reboot into the
-# new firmware then waits for the call to end (firmware/main.py).
+# hook) a push is answered "busy" (reason "in-call") before any bundle byte
+# is written, and the pushing tool tries again later. Installing during a
+# call would also stall its audio: flash erases stop the ESP32's cache. A
+# call that starts while an update is being written does not stop the
+# install; the reset into the new firmware then waits for the call to end
+# (ota/handset_agent.py).
 #
 # Protocol (one request per connection):
 #   client: {"op": "push", "size": N}\n  then N bytes of .hushota bundle
