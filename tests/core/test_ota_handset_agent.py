@@ -10,7 +10,7 @@ from coretest import rmtree, temp_dir
 from hushphone.hal.esp32.nvs_store import NvsStore
 from hushphone.hal.unix.nvs import Nvs
 from hushphone.ota import handset_agent as ha
-from hushphone.storage_layout import KEY_DEV_CERT, KEY_DEV_KEY, NS_CFG, NS_IDENTITY, NS_TRUST, ca_key
+from hushphone.storage_layout import KEY_DEV_CERT, KEY_DEV_KEY, KEY_FLEET_CA, NS_CFG, NS_IDENTITY, NS_TRUST, ca_key
 
 SIP_CA = b"0\x82sip-server-ca"
 FLEET_CA = b"0\x82fleet-ca"
@@ -48,6 +48,13 @@ class Setup(unittest.TestCase):
         s = self.setup()
         self.assertIsNone(s.off)
         self.assertEqual((s.cert, s.key, s.ca), (b"cert", b"key", FLEET_CA))  # never the SIP server CA
+
+    def test_a_named_fleet_ca_wins_over_the_slot_order(self):
+        self.provision()
+        self.trust.set_bytes(ca_key(2), b"0\x82imported-sip-ca")  # e.g. a CA list imported later
+        self.assertEqual(self.setup().ca, b"0\x82imported-sip-ca")  # the slot rule alone would now be wrong...
+        self.trust.set_bytes(KEY_FLEET_CA, FLEET_CA)
+        self.assertEqual(self.setup().ca, FLEET_CA)  # ...which is why provisioning should name it
 
     def test_nvs_settings(self):
         self.provision()

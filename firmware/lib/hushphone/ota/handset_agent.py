@@ -11,10 +11,10 @@
 # Mutual TLS: the handset shows its device certificate (NVS hush_id, or the
 # simulation's tls_cert_der/tls_key_der files) and accepts only clients
 # whose certificate the fleet CA issued: the fleet CA alone, never the SIP
-# server CAs (those issued the handsets' own certificates too). `hushctl
-# provision` writes the server CAs first and the fleet CA into the last
-# occupied CA slot of hush_trust; the simulation may name it with
-# fleet_ca_der instead.
+# server CAs (those issued the handsets' own certificates too): hush_trust
+# `fleet_ca` when provisioning wrote it, else the last occupied CA slot
+# (`hushctl provision` writes the server CAs first, the fleet CA last); the
+# simulation may name it with fleet_ca_der instead.
 #
 # After an update is installed the handset resets into it, but never in the
 # middle of a call: the reset waits until the app says no call is up.
@@ -25,7 +25,7 @@ except ImportError:  # older MicroPython builds
 
 from hushphone.compat import sleep_ms
 from hushphone.ota.agent import DEFAULT_PORT, UpdateAgent
-from hushphone.storage_layout import KEY_DEV_CERT, KEY_DEV_KEY, MAX_CA, ca_key
+from hushphone.storage_layout import KEY_DEV_CERT, KEY_DEV_KEY, KEY_FLEET_CA, MAX_CA, ca_key
 
 KEY_AGENT = "ota_agent"
 KEY_PORT = "ota_port"
@@ -38,10 +38,13 @@ def _read_file(path):
 
 
 def fleet_ca(trust_store):
-    """The DER certificate in the last occupied CA slot of hush_trust (a
-    Store), or None."""
+    """The fleet CA (DER) from hush_trust (a Store): its own key when
+    provisioning wrote one, else the last occupied CA slot; or None."""
     found = None
     if trust_store is not None:
+        found = trust_store.get_bytes(KEY_FLEET_CA)
+        if found is not None:
+            return found
         for i in range(MAX_CA):
             der = trust_store.get_bytes(ca_key(i))
             if der is not None:
