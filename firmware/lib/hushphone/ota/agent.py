@@ -27,8 +27,8 @@
 #   status: "updated", "already-current", "refused" (reason, message) or
 #           "busy" (reason "in-call" or "updating", message);
 #   a status request answers {"event": "status", version, secure_version,
-#           board, chip, slot, boot: {state, rollback, confirmed,
-#           self_test}} (boot: how this firmware started, firmware/main.py).
+#           board, chip, slot, boot: {state, rollback, rolled_back,
+#           confirmed, self_test}} (how this firmware started, main.py).
 import json
 
 try:

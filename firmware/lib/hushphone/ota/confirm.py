@@ -25,10 +25,13 @@ ROLLBACK_UNKNOWN = "unknown"
 
 class BootState:
     """The otadata state this boot started in, and what it means for
-    rollback (ROLLBACK_YES / _NO / _UNKNOWN)."""
+    rollback (ROLLBACK_YES / _NO / _UNKNOWN); rolled_back: otadata holds an
+    ABORTED or INVALID entry, i.e. the last update was rolled back (as
+    esp_ota_get_last_invalid_partition tells), None if unreadable."""
 
-    def __init__(self, state):
+    def __init__(self, state, rolled_back=None):
         self.state = state
+        self.rolled_back = rolled_back
         if state == otadata.STATE_PENDING_VERIFY:
             self.rollback = ROLLBACK_YES
         elif state == otadata.STATE_NEW or state == otadata.STATE_UNDEFINED:
@@ -45,16 +48,21 @@ class BootState:
         return otadata.STATE_NAMES.get(self.state, str(self.state))
 
     def as_dict(self):
-        return {"state": self.state_name, "rollback": self.rollback}
+        return {"state": self.state_name, "rollback": self.rollback, "rolled_back": self.rolled_back}
 
 
 def boot_state(partition_cls):
     """BootState of the running app, read from otadata before confirming."""
     try:
         state = otadata.partition_state(partition_cls, partition_cls(partition_cls.RUNNING))
+        entries = otadata.read_entries(partition_cls) or []
     except Exception:  # unreadable otadata: say "unknown" rather than guess
-        state = None
-    return BootState(state)
+        return BootState(None)
+    aborted = False
+    for e in entries:
+        if e.crc_ok() and (e.state == otadata.STATE_ABORTED or e.state == otadata.STATE_INVALID):
+            aborted = True
+    return BootState(state, aborted)
 
 
 def _failure_consequence(boot):
