@@ -104,7 +104,7 @@ class SimHandset:
     lines: every output line; events: the parsed @event lines. on_line(h,
     text) sees each line as it arrives (for printing)."""
 
-    def __init__(self, config_path, on_line=None, heapsize=None):
+    def __init__(self, config_path, on_line=None, heapsize=None, firmware_dir=None, image=None):
         self.config_path = Path(config_path)
         self.config = load_config(config_path)
         self.name = self.config["name"]
@@ -122,7 +122,14 @@ class SimHandset:
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         entry = firmware_lib().parent / "main.py"  # the device's own entry point, when the tree has it
-        cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
+        if image is not None:  # booted as stock MicroPython boots: from a filesystem image, nothing else
+            env["MICROPYPATH"] = ""
+            cmd += [str(Path(__file__).parent / "mpy" / "stock_boot.py"), str(image)]
+        elif firmware_dir is not None:  # a firmware tree as deployed to a handset (boot.py, main.py, lib/)
+            env["MICROPYPATH"] = str(Path(firmware_dir) / "lib")
+            cmd += [str(Path(firmware_dir) / "main.py")]
+        else:
+            cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
         cmd.append(str(self._run_config))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env, cwd=self.config["root"], start_new_session=True)

@@ -1,0 +1,67 @@
+"""The firmware as a filesystem image for stock MicroPython (`hushctl
+firmware build`): the LittleFS2 image read back with littlefs-python holds
+byte for byte what was compiled, and the MicroPython unix port mounts that
+same image (vfs.VfsLfs2 over a file-backed block device, as a stock ESP32
+build mounts its vfs partition), imports nothing from anywhere else, and
+boots the phone from it to a registered state with Kamailio."""
+import hashlib
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from hushctl import boards, fsimage
+from tests.host.provision_helpers import hushctl, ok
+from tests.sim.phone_lab import WAIT_S
+from tests.support.runtimes import REPO, micropython_exe
+
+
+def unix_port_release():
+    out = subprocess.run([micropython_exe(), "-c", "import sys; print('%d.%d' % sys.implementation.version[:2])"],
+                         capture_output=True, text=True, timeout=30, env={"MICROPYPATH": ""})
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fw")
+    ok(hushctl("firmware", "build", "--board", "sim", "--micropython", unix_port_release(), "--out", out))
+    return out
+
+
+def test_image_reads_back_byte_for_byte(built, tmp_path):
+    image = (built / "vfs.bin").read_bytes()
+    layout = fsimage.stock_layout(boards.get_board("sim"))
+    assert len(image) == layout.partition("vfs").size  # exactly the partition
+    files = fsimage.read_image(image)
+    manifest = json.loads(files.pop(fsimage.MANIFEST_NAME))
+    assert manifest == json.loads((built / fsimage.MANIFEST_NAME).read_text())
+    assert manifest["board"] == "sim" and manifest["arch"] == "x64" and manifest["mpy"] == "6.3"
+    # Every file the manifest lists is there, with its hash, and nothing else.
+    assert sorted(files) == sorted(manifest["files"])
+    for path, data in files.items():
+        assert hashlib.sha256(data).hexdigest() == manifest["files"][path], path
+    # The entry points are the sources; a module is what mpy-cross makes of it.
+    assert files["main.py"] == (REPO / "firmware" / "main.py").read_bytes()
+    assert files["boot.py"] == (REPO / "firmware" / "boot.py").read_bytes()
+    src = REPO / "firmware" / "lib" / "hushphone" / "g711.py"
+    subprocess.run([fsimage.external.exe("mpy-cross"), "-march=x64", "-s", "lib/hushphone/g711.py",
+                    "-o", str(tmp_path / "g711.mpy"), str(src)], check=True, timeout=60)
+    assert files["lib/hushphone/g711.mpy"] == (tmp_path / "g711.mpy").read_bytes()
+    assert files["lib/pins.mpy"].startswith(b"M\x06")  # .mpy v6 header
+    sources = {p.relative_to(REPO / "firmware").as_posix()[:-3] + ".mpy"
+               for p in (REPO / "firmware" / "lib").rglob("*.py")}
+    assert sources <= set(files)
+
+
+def test_unix_port_boots_the_phone_from_the_image(built, lab, tmp_path):
+    image = tmp_path / "vfs.bin"
+    shutil.copyfile(built / "vfs.bin", image)  # the handset may write to its filesystem
+    h = lab.handset("alice", boot={"image": image})
+    ev = h.wait_event("registered", WAIT_S)
+    assert ev["event"] == "registered"
+    assert "hushphone: board sim" in h.lines
+    h.stop()
+    # The image still mounts on the host after the handset used it.
+    assert fsimage.read_image(image.read_bytes())["main.py"] == (REPO / "firmware" / "main.py").read_bytes()
