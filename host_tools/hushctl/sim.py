@@ -126,7 +126,7 @@ class SimHandset:
             env["MICROPYPATH"] = ""
             cmd += [str(Path(__file__).parent / "mpy" / "stock_boot.py"), str(image)]
         elif firmware_dir is not None:  # a firmware tree as deployed to a handset (boot.py, main.py, lib/)
-            env["MICROPYPATH"] = str(Path(firmware_dir) / "lib")
+            env["MICROPYPATH"] = os.pathsep.join([str(Path(firmware_dir) / "lib"), ".frozen"])
             cmd += [str(Path(firmware_dir) / "main.py")]
         else:
             cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]

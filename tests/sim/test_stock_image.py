@@ -65,3 +65,43 @@ def test_unix_port_boots_the_phone_from_the_image(built, lab, tmp_path):
     h.stop()
     # The image still mounts on the host after the handset used it.
     assert fsimage.read_image(image.read_bytes())["main.py"] == (REPO / "firmware" / "main.py").read_bytes()
+
+
+def test_deploy_to_a_board_on_a_pty_then_it_boots(lab, tmp_path):
+    """`hushctl deploy` to the unix port on a pseudo-terminal (its working
+    directory is the board's filesystem): it learns the release and
+    architecture from the board, copies, checks every SHA-256 on the board,
+    removes a stale module that would shadow the new one; the handset then
+    boots from what was deployed, and nothing else, to a registered state."""
+    from tests.support.pty_board import micropython_on_a_pty
+
+    flash = tmp_path / "board-fs"
+    stale = flash / "lib" / "hushphone" / "old_module.py"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("raise ImportError('stale')\n")
+    (flash / "contacts.vcf").write_text("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Kept\r\nEND:VCARD\r\n")
+    with micropython_on_a_pty(flash, {"MICROPYPATH": ".frozen"}) as port:
+        result = ok(hushctl("deploy", "--port", port, "--board", "sim"))
+    assert "SHA-256 of all" in result.stdout and "removed 1 old" in result.stdout, result.stdout
+    manifest = json.loads((flash / fsimage.MANIFEST_NAME).read_text())
+    for path, digest in manifest["files"].items():
+        assert hashlib.sha256((flash / path).read_bytes()).hexdigest() == digest, path
+    assert not stale.exists() and (flash / "contacts.vcf").exists()  # the handset's data stays
+    assert manifest["arch"] == "x64" and manifest["micropython"] == unix_port_release()
+    h = lab.handset("bob", boot={"firmware_dir": flash})
+    assert h.wait_event("registered", WAIT_S)["event"] == "registered"
+    assert "hushphone: board sim" in h.lines
+
+
+def test_deploy_bad_input_is_one_line_and_writes_nothing(tmp_path):
+    from tests.host.provision_helpers import one_line_error
+    from tests.support.pty_board import micropython_on_a_pty
+
+    one_line_error(hushctl("deploy", "--port", tmp_path / "no-such-port", "--board", "sim"), "cannot open")
+    flash = tmp_path / "board-fs"
+    flash.mkdir()
+    with micropython_on_a_pty(flash, {"MICROPYPATH": ".frozen"}) as port:
+        # An ESP32 board's firmware is not for the unix port.
+        one_line_error(hushctl("deploy", "--port", port, "--board", "lyrat-v4.3"), "runs MicroPython for linux")
+        one_line_error(hushctl("deploy", "--port", port, "--board", "no-such-board"), "unknown board")
+    assert list(flash.iterdir()) == []
