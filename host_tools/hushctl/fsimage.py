@@ -158,24 +158,34 @@ def _board_pins(board, boards_dir=None):
     return path
 
 
+def _device_path(src, firmware):
+    if src.name == "pins.py" and not src.is_relative_to(firmware):
+        return "lib/pins.py"  # the board's pin map, imported as `pins`
+    return src.relative_to(firmware).as_posix()
+
+
 def compile_tree(board, mpy_cross, march=None, boards_dir=None, firmware=FIRMWARE):
     """{device path: bytes} of everything the handset's filesystem gets."""
-    march = march or _CHIP_ARCH[board.chip]
-    files = {}
-    sources = sorted((firmware / "lib").rglob("*.py"))
-    sources.append(_board_pins(board, boards_dir))
+    import os
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
+    march = march or _CHIP_ARCH[board.chip]
+    sources = sorted((firmware / "lib").rglob("*.py")) + [_board_pins(board, boards_dir)]
     with tempfile.TemporaryDirectory(prefix="hush-mpy-") as tmp:
-        out = Path(tmp) / "out.mpy"
-        for src in sources:
-            rel = "lib/pins.py" if src.name == "pins.py" and src.parent.parent.name == "boards" else \
-                src.relative_to(firmware).as_posix()
+        def one(numbered):
+            n, src = numbered
+            rel = _device_path(src, firmware)
+            out = Path(tmp) / ("%d.mpy" % n)
             cmd = [mpy_cross, "-march=%s" % march, "-s", rel, "-o", str(out), str(src)]
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if result.returncode != 0:
-                raise FirmwareBuildError("mpy-cross cannot compile %s: %s" % (rel, result.stderr.strip().splitlines()[-1:]))
-            files[rel[:-3] + ".mpy"] = out.read_bytes()
+                lines = result.stderr.strip().splitlines() or ["no output"]
+                raise FirmwareBuildError("mpy-cross cannot compile %s: %s" % (rel, lines[-1]))
+            return rel[:-3] + ".mpy", out.read_bytes()
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            files = dict(pool.map(one, enumerate(sources)))
     for name in ("boot.py", "main.py"):
         files[name] = (firmware / name).read_bytes()
     return files
