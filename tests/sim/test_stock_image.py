@@ -30,10 +30,10 @@ def built(tmp_path_factory):
     return out
 
 
-def test_image_reads_back_byte_for_byte(built, tmp_path):
-    image = (built / "vfs.bin").read_bytes()
+def test_images_read_back_byte_for_byte(built, tmp_path):
     layout = fsimage.stock_layout(boards.get_board("sim"))
-    assert len(image) == layout.partition("vfs").size  # exactly the partition
+    image = (built / "hush.bin").read_bytes()
+    assert len(image) == layout.partition("hush_0").size - 4096  # a code slot less its signature sector
     files = fsimage.read_image(image)
     manifest = json.loads(files.pop(fsimage.MANIFEST_NAME))
     assert manifest == json.loads((built / fsimage.MANIFEST_NAME).read_text())
@@ -42,29 +42,41 @@ def test_image_reads_back_byte_for_byte(built, tmp_path):
     assert sorted(files) == sorted(manifest["files"])
     for path, data in files.items():
         assert hashlib.sha256(data).hexdigest() == manifest["files"][path], path
-    # The entry points are the sources; a module is what mpy-cross makes of it.
+    # The entry point is the source; a module is what mpy-cross makes of it.
     assert files["main.py"] == (REPO / "firmware" / "main.py").read_bytes()
-    assert files["boot.py"] == (REPO / "firmware" / "boot.py").read_bytes()
     src = REPO / "firmware" / "lib" / "hushphone" / "g711.py"
     subprocess.run([fsimage.external.exe("mpy-cross"), "-march=x64", "-s", "lib/hushphone/g711.py",
                     "-o", str(tmp_path / "g711.mpy"), str(src)], check=True, timeout=60)
     assert files["lib/hushphone/g711.mpy"] == (tmp_path / "g711.mpy").read_bytes()
     assert files["lib/pins.mpy"].startswith(b"M\x06")  # .mpy v6 header
     sources = {p.relative_to(REPO / "firmware").as_posix()[:-3] + ".mpy"
-               for p in (REPO / "firmware" / "lib").rglob("*.py")}
-    assert sources <= set(files)
+               for p in (REPO / "firmware" / "lib" / "hushphone").rglob("*.py")}
+    assert sources <= set(files) and "lib/hushboot.mpy" not in files
+    # The root filesystem: the loader and what it imports, boot.py, main.py.
+    root_image = (built / "vfs.bin").read_bytes()
+    assert len(root_image) == layout.partition("vfs").size
+    root = fsimage.read_image(root_image)
+    assert sorted(root) == sorted(fsimage.LOADER_MODULES + ("boot.py", "main.py"))
+    assert root["boot.py"] == (REPO / "firmware" / "boot.py").read_bytes() and b"hushboot.run()" in root["main.py"]
+    assert all(root[p] == files[p] for p in fsimage.LOADER_MODULES if p in files)
 
 
-def test_unix_port_boots_the_phone_from_the_image(built, lab, tmp_path):
-    image = tmp_path / "vfs.bin"
-    shutil.copyfile(built / "vfs.bin", image)  # the handset may write to its filesystem
-    h = lab.handset("alice", boot={"image": image})
-    ev = h.wait_event("registered", WAIT_S)
-    assert ev["event"] == "registered"
-    assert "hushphone: board sim" in h.lines
+def test_unix_port_boots_the_phone_from_the_images(built, lab, tmp_path):
+    """The flash a factory image holds (root filesystem, hush_0 selected,
+    hush_1 blank): the loader mounts hush_0 and the phone registers."""
+    from hushphone.ota import fsslots, otadata
+
+    layout = fsimage.stock_layout(boards.get_board("sim"))
+    parts = fsimage.factory_partitions((built / "vfs.bin").read_bytes(), (built / "hush.bin").read_bytes(), layout)
+    flash = fsimage.write_sim_flash(parts, layout, tmp_path / "flash")
+    h = lab.handset("alice", boot={"flash": flash})
+    assert h.wait_event("registered", WAIT_S)["event"] == "registered"
+    assert "hushboot: firmware image from hush_0" in h.lines and "hushphone: board sim" in h.lines
     h.stop()
-    # The image still mounts on the host after the handset used it.
-    assert fsimage.read_image(image.read_bytes())["main.py"] == (REPO / "firmware" / "main.py").read_bytes()
+    entry = otadata.OtaEntry.from_bytes((flash / "hushsel.bin").read_bytes()[:32])
+    assert (entry.seq, otadata.STATE_NAMES[entry.state]) == (1, "VALID")
+    assert fsslots.parse_label(entry.label)[0] == hashlib.sha256((flash / "hush_0.bin").read_bytes()).digest()[:12]
+    assert (flash / "hush_0.bin").read_bytes() == parts["hush_0"]  # mounted read-only: not a byte changed
 
 
 def test_deploy_to_a_board_on_a_pty_then_it_boots(lab, tmp_path):

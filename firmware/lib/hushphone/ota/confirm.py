@@ -12,8 +12,19 @@ def confirm_boot(partition_cls, checks, log=None):
     result = selftest.run(checks)
     if result.ok:
         partition_cls.mark_app_valid_cancel_rollback()
+        _confirm_filesystem_image()
         if log:
             log("ota: self-test passed, firmware confirmed")
     elif log:
         log("ota: self-test failed (%s); not confirming, the next reset rolls back" % "; ".join(result.failures()))
     return result
+
+
+def _confirm_filesystem_image():
+    # On stock MicroPython the firmware runs from a filesystem image that the
+    # loader (hushboot, ota/fsslots.py) mounted: it is confirmed alike.
+    try:
+        import hushboot
+    except ImportError:
+        return
+    hushboot.confirm()
