@@ -59,8 +59,11 @@ def reset(slots):
         slots.slots[slot].readblocks(b, buf)
         h.update(buf)
     vfs.mount(vfs.VfsLfs2(fsslots.ImageDevice(slots.slots[slot], blocks)), MOUNT, readonly=True)
-    with open(MOUNT + "/version.txt") as f:
-        version = f.read().strip()
+    try:
+        with open(MOUNT + "/version.txt") as f:
+            version = f.read().strip()
+    except OSError:  # a firmware image from hushctl firmware build
+        version = None
     return {"slot": slot, "state": otadata.STATE_NAMES[entry.state], "sha256": binascii.hexlify(h.digest()).decode(),
             "version": version, "secure_version": secure_version}
 

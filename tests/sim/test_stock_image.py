@@ -117,3 +117,39 @@ def test_deploy_bad_input_is_one_line_and_writes_nothing(tmp_path):
         one_line_error(hushctl("deploy", "--port", port, "--board", "lyrat-v4.3"), "runs MicroPython for linux")
         one_line_error(hushctl("deploy", "--port", port, "--board", "no-such-board"), "unknown board")
     assert list(flash.iterdir()) == []
+
+
+def test_signed_update_of_the_firmware_image_then_it_boots(built, lab, tmp_path):
+    """A signed `fs` bundle of a new firmware image goes into hush_1 through
+    the firmware's own updater on the unix port (tests/sim/fs_ota_handset.py:
+    verify, write, reset, mount, confirm); the loader then mounts hush_1 and
+    the phone registers from it."""
+    from hushctl import ota_sign
+    from tests.sim.ota_sim import CHIP, EXPIRES, RELEASED, Signer, parse_events
+    from tests.support.runtimes import micropython_env
+
+    layout = fsimage.stock_layout(boards.get_board("sim"))
+    code = (built / "hush.bin").read_bytes()
+    parts = fsimage.factory_partitions((built / "vfs.bin").read_bytes(), code, layout)
+    root = tmp_path / "handset"
+    flash = fsimage.write_sim_flash(parts, layout, root / "flash")
+    signer = Signer(tmp_path / "keys")
+    (root / "config.json").write_text(json.dumps({"board": "sim", "chip": CHIP, "now": RELEASED + 86400,
+                                                  "digest": signer.digest.hex()}))
+    files = fsimage.read_image(code)
+    files["release.txt"] = b"2.0.0\n"
+    new_image, _ = fsimage.pack(files, len(code))
+    bundle = tmp_path / "fw-2.hushota"
+    bundle.write_bytes(ota_sign.build_fs_bundle(new_image, [str(signer.key_path)], ["sim"], CHIP, "2.0.0", 1,
+                                                released=RELEASED, expires=EXPIRES))
+    proc = subprocess.run([micropython_exe(), str(REPO / "tests" / "sim" / "fs_ota_handset.py"), str(root), "install",
+                           str(bundle)], env=micropython_env(), cwd=str(REPO), capture_output=True, text=True,
+                          timeout=300)
+    done = parse_events(proc.stdout)[-1]
+    assert (done["status"], done["slot"], done["installed"], done["confirmed"]) == ("updated", 1, "2.0.0", True), \
+        proc.stdout + proc.stderr
+    _, signed = ota_sign.split_bundle(bundle.read_bytes())
+    assert (flash / "hush_1.bin").read_bytes() == signed  # the signed image, byte for byte
+    h = lab.handset("carol", boot={"flash": flash})
+    assert h.wait_event("registered", WAIT_S)["event"] == "registered"
+    assert "hushboot: firmware image from hush_1" in h.lines
