@@ -157,6 +157,14 @@ def test_stock_path_bad_input_is_one_line_and_writes_nothing(made, tmp_path):
     assert (base / "k" / "inventory.sqlite").read_bytes() == inventory
 
 
+def test_firmware_that_does_not_fit_is_refused(made):
+    from hushctl import fsimage
+
+    files = fsimage.read_image((made[0] / "fw" / "hush.bin").read_bytes())
+    with pytest.raises(fsimage.FirmwareBuildError, match=r"does not fit the 384 KiB partition"):
+        fsimage.pack(files, 384 * 1024)
+
+
 def test_a_board_without_psram_is_refused(made, tmp_path):
     """An ESP32 without PSRAM (~110 KiB of heap) cannot hold the firmware's
     bytecode loaded from a filesystem: refused with a clear line (the size

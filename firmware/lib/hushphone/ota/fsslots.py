@@ -134,6 +134,17 @@ class FsSlots:
         return True
 
 
+def mounted():
+    """The FsSlots the loader (hushboot) mounted the running firmware from,
+    or None on a frozen firmware: an OtaService installs kind "fs" updates
+    through RunningFs(mounted()) when it is not None."""
+    try:
+        import hushboot
+    except ImportError:
+        return None
+    return hushboot.slots
+
+
 class ImageDevice:
     """The block device VfsLfs2 mounts: a slot's first `blocks` - 1 blocks
     (the LittleFS2 image without its signature sector), read-only."""
