@@ -58,6 +58,17 @@ for _n in ('lib/pins.py', 'lib/pins.mpy'):
     except OSError:
         pass
 """
+# On the board: block size, free blocks, and the size of each file in PATHS
+# that exists (what a deploy frees by overwriting or removing it).
+_SPACE = """import os
+_s = os.statvfs('.')
+print(_s[0], _s[4])
+for _p in %r:
+    try:
+        print(_p, os.stat(_p)[6])
+    except OSError:
+        pass
+"""
 _PLATFORM = {"esp32": ("esp32",), "esp32s3": ("esp32",), "sim": ("linux", "darwin")}
 
 
@@ -125,6 +136,17 @@ class Board:
     def listing(self):
         return set(self.run(_LIST, "listing the firmware files").split())
 
+    def space(self, paths):
+        """(block size, free blocks, {existing path: size})."""
+        lines = self.run(_SPACE % (sorted(paths),), "asking for free space").split("\n")
+        block, free = (int(v) for v in lines[0].split())
+        sizes = {}
+        for line in lines[1:]:
+            if " " in line.strip():
+                path, size = line.strip().rsplit(" ", 1)
+                sizes[path] = int(size)
+        return block, free, sizes
+
     def hashes(self, paths):
         out = {}
         for line in self.run(_HASH % (sorted(paths),), "hashing on the board").splitlines():
@@ -150,6 +172,21 @@ class Board:
         self.transport.close()
 
 
+def _blocks(size, block):
+    return max(1, -(-size // block))
+
+
+def _check_space(dev, files, stale):
+    """Refuse before touching anything when the firmware cannot fit (each
+    file takes whole blocks; what it replaces or removes is freed)."""
+    block, free, existing = dev.space(set(files) | stale)
+    freed = sum(_blocks(s, block) for s in existing.values())
+    need = sum(_blocks(len(d), block) for d in files.values())
+    if need > free + freed:
+        raise DeployError("the firmware needs %d KiB on %s, its filesystem has %d KiB free (nothing was changed)"
+                          % (need * block // 1024, dev.port, (free + freed) * block // 1024))
+
+
 def deploy(board, port, mpy_cross=None, echo=print, reset=True):
     """Deploy to the board on `port`; returns the image manifest."""
     dev = Board(port)
@@ -168,6 +205,7 @@ def deploy(board, port, mpy_cross=None, echo=print, reset=True):
         manifest = fsimage.image_manifest(board, release, mpy, arch, files)
         files[fsimage.MANIFEST_NAME] = json.dumps(manifest, indent=1, sort_keys=True).encode()
         stale = {p for p in dev.listing() if p not in files}
+        _check_space(dev, files, stale)
         dev.remove(stale)
         dev.mkdirs({p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)})
         for n, path in enumerate(sorted(files), 1):

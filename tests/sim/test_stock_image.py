@@ -153,3 +153,45 @@ def test_signed_update_of_the_firmware_image_then_it_boots(built, lab, tmp_path)
     h = lab.handset("carol", boot={"flash": flash})
     assert h.wait_event("registered", WAIT_S)["event"] == "registered"
     assert "hushboot: firmware image from hush_1" in h.lines
+
+
+# A board whose filesystem is small: a 256 KiB LittleFS2 in RAM, made the
+# working directory before the REPL starts (as a stock ESP32 with a small
+# vfs partition), holding one file of the handset's.
+_SMALL_BOARD = """import os, vfs
+class RamBlocks:
+    def __init__(self, n):
+        self.data = bytearray(n * 4096)
+    def readblocks(self, b, buf, off=0):
+        buf[:] = self.data[b * 4096 + off:b * 4096 + off + len(buf)]
+    def writeblocks(self, b, buf, off=0):
+        self.data[b * 4096 + off:b * 4096 + off + len(buf)] = buf
+    def ioctl(self, op, arg):
+        return 64 if op == 4 else 4096 if op == 5 else 0
+_dev = RamBlocks(64)
+vfs.VfsLfs2.mkfs(_dev)
+vfs.mount(vfs.VfsLfs2(_dev), '/ram')
+os.chdir('/ram')
+with open('contacts.vcf', 'w') as f:
+    f.write('kept')
+"""
+
+
+def test_deploy_refuses_a_filesystem_too_small_and_changes_nothing(tmp_path):
+    import ast
+
+    from mpremote.transport_serial import SerialTransport
+
+    from tests.host.provision_helpers import one_line_error
+    from tests.support.pty_board import micropython_on_a_pty
+
+    (tmp_path / "small.py").write_text(_SMALL_BOARD)
+    with micropython_on_a_pty(tmp_path, {"MICROPYPATH": ".frozen"}, ["-i", str(tmp_path / "small.py")]) as port:
+        one_line_error(hushctl("deploy", "--port", port, "--board", "sim"), "filesystem has", "nothing was changed")
+        t = SerialTransport(port)
+        try:
+            t.enter_raw_repl(soft_reset=False)
+            listing = ast.literal_eval(t.exec("import os\nprint(sorted(os.listdir('.')))").decode())
+        finally:
+            t.close()
+    assert listing == ["contacts.vcf"]
