@@ -106,6 +106,19 @@ class SlotTest(unittest.TestCase):
         part.writeblocks(2, image(b"C", 1))  # not what the entry names
         self.assertEqual(self.booted(), (0, "VALID"))
 
+    def test_version_record(self):
+        self.flash.install(1, image(b"B"))
+        s = self.flash.slots()
+        s.set_boot(1, sha256(image(b"B")), 3 * SECTOR_SIZE, 2, "1.5.0-rc1")
+        s.boot()
+        self.assertEqual(s.running_version(), "1.5.0-rc1")
+        s.confirm()  # a state change keeps the record
+        self.assertEqual((s.running_version(), s.running_secure_version()), ("1.5.0-rc1", 2))
+        sector = fsslots.entry_sector(od.OtaEntry(3, od.STATE_NEW), "2.0")
+        self.assertEqual(fsslots.sector_version(sector), "2.0")
+        sector[34] ^= 1  # a torn or changed record reads as unknown
+        self.assertEqual(fsslots.sector_version(sector), "")
+
     def test_nothing_installed(self):
         empty = Flash()
         try:

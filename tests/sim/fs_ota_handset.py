@@ -2,7 +2,7 @@
 # MicroPython path), run on the MicroPython unix port: two code slots and
 # the select partition as simulated flash files under ROOT/flash
 # (hushsel.bin, hush_0.bin, hush_1.bin), the firmware's own fsslots,
-# verifier and updater.
+# update service (FsOtaService: verifier, updater) and trust store in NVS.
 #
 #   micropython fs_ota_handset.py ROOT check
 #       a reset: the loader picks a slot and mounts its image read-only
@@ -12,7 +12,7 @@
 #       reset, confirm, stream the bundle into the other slot, reset, mount,
 #       confirm; --cut-after N pulls the plug (SIGKILL) at the N-th flash op
 #
-# ROOT/config.json: {"board", "chip", "now", "digest" (hex key digest)}
+# ROOT/config.json: {"board", "chip", "now"}; ROOT/nvs: the trust store.
 import binascii
 import json
 import sys
@@ -21,9 +21,11 @@ import vfs
 
 from hushphone.crypto.sha import new_sha256
 from hushphone.hal.unix.flash import BlockRegion, FlashRegion, PowerSupply
+from hushphone.hal.unix.nvs import Nvs
 from hushphone.ota import OtaRejected, fsslots, otadata
-from hushphone.ota.updater import BundleWriter, Updater
-from hushphone.ota.verifier import UpdateVerifier
+from hushphone.ota.fsservice import FsOtaService
+from hushphone.ota.truststore import NAMESPACE
+from hushphone.ota.updater import BundleWriter
 
 MOUNT = "/hush"
 
@@ -65,7 +67,7 @@ def reset(slots):
     except OSError:  # a firmware image from hushctl firmware build
         version = None
     return {"slot": slot, "state": otadata.STATE_NAMES[entry.state], "sha256": binascii.hexlify(h.digest()).decode(),
-            "version": version, "secure_version": secure_version}
+            "version": version, "secure_version": secure_version, "recorded": slots.running_version()}
 
 
 def main(argv):
@@ -80,13 +82,13 @@ def main(argv):
         emit(event="check", **booted)
         return 0
     slots.confirm()
+    service = FsOtaService(slots, Nvs(root, NAMESPACE), config["board"], config["chip"], lambda: config["now"])
 
-    def make_verifier(max_size):
-        return UpdateVerifier([binascii.unhexlify(config["digest"])], board=config["board"], chip=config["chip"],
-                              running_secure_version=slots.running_secure_version(), now=config["now"],
-                              max_image_size=max_size, kind="fs")
+    def not_current(m):
+        if service.is_current(m):
+            raise OtaRejected("already-current", "version %s is running" % m.version)
 
-    writer = BundleWriter(Updater(fsslots.RunningFs(slots), make_verifier))
+    writer = BundleWriter(service.updater(), on_manifest=not_current)
     try:
         with open(argv[3], "rb") as f:
             while True:
@@ -100,7 +102,8 @@ def main(argv):
         return 0
     booted = reset(slots)
     confirmed = slots.confirm()
-    emit(event="install", status="updated", installed=result.version, confirmed=confirmed, ops=power.ops, **booted)
+    emit(event="install", status="updated", installed=result.version, confirmed=confirmed, ops=power.ops,
+         service=service.status(), **booted)
     return 0
 
 

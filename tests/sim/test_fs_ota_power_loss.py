@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hushctl import fsimage, ota_sign
-from tests.sim.ota_sim import BOARD, CHIP, EXPIRES, RELEASED, Signer, parse_events
+from tests.sim.ota_sim import BOARD, CHIP, EXPIRES, RELEASED, Signer, parse_events, provision_trust
 from tests.support.runtimes import REPO, micropython_env, micropython_exe
 
 HANDSET = REPO / "tests" / "sim" / "fs_ota_handset.py"
@@ -50,9 +50,9 @@ def handset(tmp_path_factory):
     (root / "flash" / "hush_1.bin").write_bytes(b"\xff" * SLOT)
     entry = otadata.OtaEntry(1, otadata.STATE_VALID, label=fsslots.image_label(hashlib.sha256(old).digest(),
                                                                                  SLOT // 4096, 1))
-    (root / "flash" / "hushsel.bin").write_bytes(entry.to_bytes() + b"\xff" * (8192 - 32))
-    (root / "config.json").write_text(json.dumps({"board": BOARD, "chip": CHIP, "now": RELEASED + 86400,
-                                                  "digest": signer.digest.hex()}))
+    (root / "flash" / "hushsel.bin").write_bytes(bytes(fsslots.entry_sector(entry, "1.0.0")) + b"\xff" * 4096)
+    (root / "config.json").write_text(json.dumps({"board": BOARD, "chip": CHIP, "now": RELEASED + 86400}))
+    provision_trust(root, signer)
 
     def bundle(name, version, secure_version, **kw):
         data = ota_sign.build_fs_bundle(fs_image(version), [str(signer.key_path)], kw.pop("boards", [BOARD]), CHIP,
@@ -80,6 +80,9 @@ def test_power_cut_at_every_flash_operation(handset):
     done = events[-1]
     assert (done["status"], done["slot"], done["version"], done["confirmed"]) == ("updated", 1, "1.1.0", True), done
     assert done["installed"] == "1.1.0" and done["state"] == "PENDING_VERIFY"  # as mounted, before confirm
+    assert done["recorded"] == "1.1.0"  # the version the entry's sector records
+    assert done["service"] == {"version": "1.1.0", "secure_version": 2, "board": BOARD, "chip": CHIP, "kind": "fs",
+                               "slot": "hush_1"}
     total = done["ops"]
     assert total >= 12, done
 
@@ -105,6 +108,7 @@ def test_refusals_write_nothing(handset):
         "board": bundle("board.hushota", "1.1.0", 2, boards=["audiokit-a1s"]),
         "expired": bundle("expired.hushota", "1.1.0", 2, expires=RELEASED + 3600),
         "downgrade": bundle("down.hushota", "0.9.0", 0),
+        "already-current": bundle("same.hushota", "1.0.0", 1),
         "untrusted-key": app_bundle,
     }
     for reason, path in cases.items():

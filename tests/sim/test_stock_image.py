@@ -125,7 +125,7 @@ def test_signed_update_of_the_firmware_image_then_it_boots(built, lab, tmp_path)
     verify, write, reset, mount, confirm); the loader then mounts hush_1 and
     the phone registers from it."""
     from hushctl import ota_sign
-    from tests.sim.ota_sim import CHIP, EXPIRES, RELEASED, Signer, parse_events
+    from tests.sim.ota_sim import CHIP, EXPIRES, RELEASED, Signer, parse_events, provision_trust
     from tests.support.runtimes import micropython_env
 
     layout = fsimage.stock_layout(boards.get_board("sim"))
@@ -134,8 +134,8 @@ def test_signed_update_of_the_firmware_image_then_it_boots(built, lab, tmp_path)
     root = tmp_path / "handset"
     flash = fsimage.write_sim_flash(parts, layout, root / "flash")
     signer = Signer(tmp_path / "keys")
-    (root / "config.json").write_text(json.dumps({"board": "sim", "chip": CHIP, "now": RELEASED + 86400,
-                                                  "digest": signer.digest.hex()}))
+    (root / "config.json").write_text(json.dumps({"board": "sim", "chip": CHIP, "now": RELEASED + 86400}))
+    provision_trust(root, signer)
     files = fsimage.read_image(code)
     files["release.txt"] = b"2.0.0\n"
     new_image, _ = fsimage.pack(files, len(code))

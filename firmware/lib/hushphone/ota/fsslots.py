@@ -9,7 +9,9 @@
 # entry with the highest sequence selects slot (seq - 1) % 2). The entry's
 # 20-byte label holds what the loader checks at every boot: the first 12
 # bytes of the image's SHA-256, its length in 4 KiB blocks and its
-# secure_version (u32 LE each).
+# secure_version (u32 LE each). After the 32-byte entry, the same sector
+# keeps the image's version string (u8 length, UTF-8, CRC-32), written in
+# the same erase-and-program (ESP-IDF reads only the entry).
 #
 # The states follow the bootloader's rollback scheme: set_boot() writes a
 # NEW entry (only after the verifier accepted the whole image); the loader
@@ -41,6 +43,26 @@ def parse_label(label):
     return struct.unpack(_LABEL_FMT, bytes(label))
 
 
+def entry_sector(entry, version=""):
+    """The 4 KiB written for an entry: the entry, then the version record."""
+    data = bytearray(b"\xff" * BLOCK)
+    data[: od.ENTRY_SIZE] = entry.to_bytes()
+    raw = version.encode("utf-8")[:31]
+    record = bytes([len(raw)]) + raw
+    data[od.ENTRY_SIZE : od.ENTRY_SIZE + len(record) + 4] = record + struct.pack("<I", binascii.crc32(record))
+    return data
+
+
+def sector_version(sector):
+    """The version record after an entry ("" if absent or torn)."""
+    n = sector[od.ENTRY_SIZE]
+    if n > 31:
+        return ""
+    record = bytes(sector[od.ENTRY_SIZE : od.ENTRY_SIZE + 1 + n])
+    crc = struct.unpack("<I", bytes(sector[od.ENTRY_SIZE + 1 + n : od.ENTRY_SIZE + 5 + n]))[0]
+    return record[1:].decode() if crc == binascii.crc32(record) else ""
+
+
 class FsSlots:
     """The selection partition `sel` and the two slots (esp32.Partition API:
     readblocks, writeblocks erasing first, ioctl)."""
@@ -59,10 +81,19 @@ class FsSlots:
             out.append(od.OtaEntry.from_bytes(buf))
         return out
 
-    def _write(self, sector, entry):
-        data = bytearray(b"\xff" * BLOCK)
-        data[: od.ENTRY_SIZE] = entry.to_bytes()
-        self.sel.writeblocks(sector, data)  # erase, then program
+    def _write(self, sector, entry, version=None):
+        if version is None:  # a state change keeps the version record
+            version = self.version_in(sector)
+        self.sel.writeblocks(sector, entry_sector(entry, version))  # erase, then program
+
+    def version_in(self, sector):
+        buf = bytearray(64)
+        self.sel.readblocks(sector, buf)
+        return sector_version(buf)
+
+    def running_version(self):
+        i, e = self.active()
+        return "" if i < 0 else self.version_in(i)
 
     def active(self):
         """(sector, entry) of the entry that selects the running image, or (-1, None)."""
@@ -116,13 +147,14 @@ class FsSlots:
             return slot, e
         return None, None
 
-    def set_boot(self, slot, sha256_digest, image_size, secure_version):
+    def set_boot(self, slot, sha256_digest, image_size, secure_version, version=""):
         """Point the next boot at `slot` (a NEW entry in the sector that is
         not active), after its image passed every check."""
         entries = self.entries()
         seq, sector = od.next_seq_for_slot(entries, slot, len(self.slots))
         self._write(sector, od.OtaEntry(seq, od.STATE_NEW,
-                                        label=image_label(sha256_digest, image_size // BLOCK, secure_version)))
+                                        label=image_label(sha256_digest, image_size // BLOCK, secure_version)),
+                    version)
 
     def confirm(self):
         """The running image passed its self-test: PENDING_VERIFY -> VALID
@@ -212,4 +244,4 @@ class SlotTarget:
         if result.kind != "fs":
             raise OtaRejected("kind", "an app image cannot go into a filesystem slot")
         self.fs.set_boot(self.slot, binascii.unhexlify(result.image_sha256), result.manifest.image_size,
-                         result.secure_version)
+                         result.secure_version, result.version)
