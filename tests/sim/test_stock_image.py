@@ -195,3 +195,19 @@ def test_deploy_refuses_a_filesystem_too_small_and_changes_nothing(tmp_path):
         finally:
             t.close()
     assert listing == ["contacts.vcf"]
+
+
+def test_the_heap_of_an_esp32_without_psram_cannot_boot_it(built, lab, tmp_path):
+    """Why such a board is refused: code imported from a filesystem lives in
+    the heap, and with the 110 KiB an ESP32 without PSRAM has free the
+    firmware does not even get through its imports (the unix port is
+    64-bit, so this overstates the need; tools/stock_heap.py measures it)."""
+    from hushctl.sim import SimError
+
+    layout = fsimage.stock_layout(boards.get_board("sim"))
+    parts = fsimage.factory_partitions((built / "vfs.bin").read_bytes(), (built / "hush.bin").read_bytes(), layout)
+    flash = fsimage.write_sim_flash(parts, layout, tmp_path / "flash")
+    h = lab.handset("dave", register=False, boot={"flash": flash, "heapsize": "110K"})
+    with pytest.raises(SimError, match="exited"):
+        h.wait_event("registered", WAIT_S)
+    assert any("MemoryError" in line for line in h.lines), h.lines[-10:]
