@@ -11,8 +11,8 @@ def confirm_boot(partition_cls, checks, log=None):
     """Returns the SelfTestResult; the app is marked valid iff it passed."""
     result = selftest.run(checks)
     if result.ok:
+        _confirm_filesystem_image()  # first: a factory app (stock path) cannot be marked (ESP_FAIL)
         partition_cls.mark_app_valid_cancel_rollback()
-        _confirm_filesystem_image()
         if log:
             log("ota: self-test passed, firmware confirmed")
     elif log:
