@@ -8,6 +8,7 @@ the new one lacks are removed: a stale foo.py would shadow foo.mpy), every
 file's SHA-256 is computed *on the board* and compared, and only then is the
 board reset into the new firmware."""
 import contextlib
+import hashlib
 import io
 import json
 
@@ -208,12 +209,10 @@ def deploy(board, port, mpy_cross=None, echo=print, reset=True):
         _check_space(dev, files, stale)
         dev.remove(stale)
         dev.mkdirs({p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)})
-        for n, path in enumerate(sorted(files), 1):
+        for path in sorted(files):
             dev.write(path, files[path])
         echo("copied %d files (%d KiB), removed %d old ones" % (len(files), sum(map(len, files.values())) // 1024,
                                                                 len(stale)))
-        import hashlib
-
         want_hashes = {p: hashlib.sha256(d).hexdigest() for p, d in files.items()}
         got = dev.hashes(want_hashes)
         bad = sorted(p for p in want_hashes if got.get(p) != want_hashes[p])

@@ -6,7 +6,6 @@ build mounts its vfs partition), imports nothing from anywhere else, and
 boots the phone from it to a registered state with Kamailio."""
 import hashlib
 import json
-import shutil
 import subprocess
 
 import pytest
