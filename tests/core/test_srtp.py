@@ -132,15 +132,15 @@ class Rfc3711KeystreamTest(unittest.TestCase):
         # the preallocated-buffer path used per packet: zeros XOR keystream
         cipher = PacketCipher(self.KEY, self.SALT, KeystreamBuffers(256))
         zeros = bytes(52)  # SSRC 0 at offset 0
-        out = bytearray(52)
-        cipher.crypt(out, zeros, 4, 48, 0, 0, 0)
+        out = bytearray(zeros)
+        cipher.crypt(out, 4, 48, 0, 0, 0)
         self.assertEqual(bytes(out[4:]), self.FIRST)
         self.assertEqual(bytes(out[:4]), bytes(4))
         out = bytearray(13)  # a partial block, in place
-        cipher.crypt(out, out, 0, 13, 0, 0, 0)
+        cipher.crypt(out, 0, 13, 0, 0, 0)
         self.assertEqual(bytes(out), self.FIRST[:13])
         out = bytearray(zeros)
-        cipher.crypt(out, out, 1, 35, 0, 0, 0)  # unaligned start
+        cipher.crypt(out, 1, 35, 0, 0, 0)  # unaligned start
         self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
 
 
