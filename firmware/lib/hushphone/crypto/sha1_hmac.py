@@ -17,6 +17,8 @@
 # Xtensa).
 #
 # On CPython the same class uses hashlib's copy() of the two keyed states.
+# The plain-Python twin (for the tests, on both runtimes) is in
+# crypto/sha1_hmac_twin.py, outside the firmware's import path.
 from hushphone.compat import IS_MICROPYTHON
 
 DIGEST_LEN = 20
@@ -36,90 +38,16 @@ def _put32(buf, word, value):
     buf[o + 3] = (value >> 24) & 0xFF
 
 
-def _get32(buf, word):
-    o = word << 2
-    return buf[o] | (buf[o + 1] << 8) | (buf[o + 2] << 16) | (buf[o + 3] << 24)
-
-
-def _compress_py(st, block, at):
-    """One SHA-1 block (block[at:at+64]) into H (words 0-4 of st)."""
-    w = [0] * 80
-    for t in range(16):
-        q = at + 4 * t
-        w[t] = (block[q] << 24) | (block[q + 1] << 16) | (block[q + 2] << 8) | block[q + 3]
-    for t in range(16, 80):
-        x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16]
-        w[t] = ((x << 1) | (x >> 31)) & 0xFFFFFFFF
-    a, b, c, d, e = (_get32(st, i) for i in range(5))
-    for t in range(80):
-        if t < 20:
-            f = (b & c) | ((b ^ 0xFFFFFFFF) & d)
-        elif t < 40 or t >= 60:
-            f = b ^ c ^ d
-        else:
-            f = (b & c) | (b & d) | (c & d)
-        tmp = (((a << 5) | (a >> 27)) + f + e + _K[t // 20] + w[t]) & 0xFFFFFFFF
-        e, d, c, b, a = d, c, ((b << 30) | (b >> 2)) & 0xFFFFFFFF, a, tmp
-    for i, v in enumerate((a, b, c, d, e)):
-        _put32(st, i, (_get32(st, i) + v) & 0xFFFFFFFF)
-
-
-def _pad_into(st, data, n):
-    """The last block(s) of the inner message (64 bytes of key block, then
-    data[:n]) at _PAD; returns how many (1 or 2)."""
-    full = n & ~63
-    rem = n - full
-    for i in range(rem):
-        st[_PAD + i] = data[full + i]
-    st[_PAD + rem] = 0x80
-    blocks = 1 if rem < 56 else 2
-    end = _PAD + 64 * blocks
-    for i in range(_PAD + rem + 1, end - 8):
-        st[i] = 0
-    bits = (n + 64) << 3
-    for i in range(8):
-        st[end - 1 - i] = (bits >> (8 * i)) & 0xFF
-    return blocks
-
-
-def hmac_sha1_py(st, data, n, out):
-    """The plain-Python twin of hmac_sha1_viper: out[:20] = HMAC of
-    data[:n] under the key whose midstates are in st."""
-    for i in range(5):
-        _put32(st, i, _get32(st, 5 + i))
-    full = n >> 6
-    for j in range(full):
-        _compress_py(st, data, j << 6)
-    for j in range(_pad_into(st, data, n)):
-        _compress_py(st, st, _PAD + (j << 6))
-    for i in range(5):  # inner digest, big-endian, into the outer block
-        v = _get32(st, i)
-        for k in range(4):
-            st[_OUTER + 4 * i + k] = (v >> (24 - 8 * k)) & 0xFF
-        _put32(st, i, _get32(st, 10 + i))
-    _compress_py(st, st, _OUTER)
-    for i in range(5):
-        v = _get32(st, i)
-        for k in range(4):
-            out[4 * i + k] = (v >> (24 - 8 * k)) & 0xFF
-
-
 if IS_MICROPYTHON:
     import micropython
 
     @micropython.viper
-    def hmac_sha1_viper(st, data, n: int, out):
-        s = ptr32(st)  # noqa: F821  (viper built-ins)
+    def _pad_viper(st, data, n: int) -> int:
+        # The inner message's tail at byte 400 of st: the bytes of data[:n]
+        # after its last full block, 0x80, zeros, and the message length in
+        # bits (64-byte key block + n). Returns how many blocks (1 or 2).
         sb = ptr8(st)  # noqa: F821
         d = ptr8(data)  # noqa: F821
-        o = ptr8(out)  # noqa: F821
-        m = uint(s[19])  # noqa: F821  0xFFFFFFFF, whatever the word size
-        i = 0
-        while i < 5:
-            s[i] = s[5 + i]
-            i += 1
-        # the inner message's tail: the bytes after its last full block,
-        # 0x80, zeros, and its length in bits (64-byte key block + n)
         full = n >> 6
         rem = n & 63
         i = 0
@@ -140,7 +68,27 @@ if IS_MICROPYTHON:
         while i < 4:  # shifts below 32: never past a 32-bit word
             sb[end - 1 - i] = (bits >> (i << 3)) & 0xFF
             i += 1
-        blocks = full + pads + 1  # + the outer block
+        return pads
+
+    @micropython.viper
+    def hmac_sha1_viper(st, data, n: int, out):
+        s = ptr32(st)  # noqa: F821  (viper built-ins)
+        sb = ptr8(st)  # noqa: F821
+        d = ptr8(data)  # noqa: F821
+        o = ptr8(out)  # noqa: F821
+        m = uint(s[19])  # noqa: F821  0xFFFFFFFF, whatever the word size
+        if n < 0:  # (new_state) one raw block data[0:64] into H, no padding
+            full = 1
+            pads = 0
+            blocks = 1
+        else:
+            full = n >> 6
+            pads = int(_pad_viper(st, data, n))
+            blocks = full + pads + 1  # + the outer block
+            i = 0
+            while i < 5:
+                s[i] = s[5 + i]
+                i += 1
         j = 0
         while j < blocks:
             if j < full:
@@ -220,6 +168,8 @@ if IS_MICROPYTHON:
             s[3] = uint(s[3]) + e4
             s[4] = uint(s[4]) + e
             j += 1
+        if n < 0:
+            return
         i = 0
         while i < 5:
             v = uint(s[i])
@@ -245,8 +195,11 @@ def _padded_key(key):
     return key + bytes(64 - len(key))
 
 
-def new_state(key):
-    """The state buffer for `key`: constants and the ipad/opad midstates."""
+def new_state(key, hmac_sha1=None):
+    """The state buffer for `key`: constants and the ipad/opad midstates,
+    computed by `hmac_sha1` (this runtime's; the tests pass the twin) in
+    its raw-block mode (n < 0)."""
+    hmac_sha1 = hmac_sha1 or _hmac_fast
     st = bytearray(_STATE_BYTES)
     key = _padded_key(key)
     for i, k in enumerate(_K):
@@ -255,9 +208,8 @@ def new_state(key):
     for mid, xor in ((5, 0x36), (10, 0x5C)):
         for i in range(5):
             _put32(st, i, _IV[i])
-        _compress_py(st, bytes(b ^ xor for b in key), 0)
-        for i in range(5):
-            _put32(st, mid + i, _get32(st, i))
+        hmac_sha1(st, bytes(b ^ xor for b in key), -1, st)
+        st[4 * mid : 4 * mid + 20] = st[0:20]
     # the outer block's fixed part: 0x80 after the 20-byte inner digest,
     # zeros, and the outer message length (64 + 20 bytes) in bits
     st[_OUTER + 20] = 0x80
@@ -297,16 +249,3 @@ class HmacSha1:
             self.mac[:] = outer.digest()
             return self.mac
 
-
-class HashlibHmacSha1:
-    """The same interface through hashlib (mbedTLS; the SHA peripheral on
-    an ESP32): two hash objects and two digests per message, and a
-    memoryview. bench/ compares it with HmacSha1."""
-
-    def __init__(self, key):
-        from hushphone.crypto.hmac import Hmac
-
-        self._digest = Hmac(key, "sha1").digest
-
-    def digest_into(self, data, n):
-        return self._digest(memoryview(data)[:n])

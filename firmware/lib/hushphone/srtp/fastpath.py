@@ -5,7 +5,6 @@
 # function takes more than four arguments: viper's passing of more has
 # written wrong values on the ESP32 (FIELD-NOTES).
 from hushphone.compat import IS_MICROPYTHON
-from hushphone.crypto.hmac import compare_digest
 
 
 def set_iv_py(iv, salt, src, ssrc_at):
@@ -35,8 +34,11 @@ def xor_in_place_py(buf, at, ks, n):
 
 
 def tag_differs_py(buf, at, mac, n):
-    # nonzero if they differ (as the viper twin returns)
-    return 0 if compare_digest(bytes(buf[at : at + n]), bytes(mac[:n])) else 1
+    # nonzero if they differ; every byte is looked at (constant time)
+    diff = 0
+    for i in range(n):
+        diff |= buf[at + i] ^ mac[i]
+    return diff
 
 
 def same4_py(buf, at, key):
