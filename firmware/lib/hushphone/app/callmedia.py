@@ -12,6 +12,7 @@ from hushphone.app.media import MAX_MEDIA_PACKET, MediaSession, bind_random_port
 from hushphone.app.security import ZRTP
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.crypto.random import random_below
+from hushphone.srtp.fastpath import copy_into
 from hushphone.srtp.suites import SUITES
 from hushphone.telephone_event import key_press_packets
 
@@ -181,7 +182,7 @@ class CallMedia:
         if self.dtmf.busy and self.session.dtmf_payload_type is not None:
             packet = self.dtmf.next_packet(self.session)  # instead of this frame's audio (RFC 4733)
         if packet is None:
-            packet = self.session.send_frame(frame)
+            packet = self.session.send_frame_view(frame)  # allocates nothing
         self._sendto(packet)
 
     def _sendto(self, packet):
@@ -227,3 +228,13 @@ class _Plain:
 
     def unprotect(self, packet):
         return bytes(packet)
+
+    def protect_into(self, packet, out, n=-1):
+        if n < 0:
+            n = len(packet)
+        if out is not packet:
+            copy_into(out, 0, packet, n)
+        return n
+
+    def unprotect_into(self, packet, out, n=-1):
+        return self.protect_into(packet, out, n)
