@@ -92,8 +92,9 @@ def _encode(r):
 
 def _decode(r):
     n = r.below(200)
-    table = g711._ULAW_TO_PCM if r.below(2) else g711._ALAW_TO_PCM
-    return [r.bytes(n), bytearray(2 * n + 4), n, table], (1,)
+    table = g711._ULAW16 if r.below(2) else g711._ALAW16
+    # aligned and unaligned outputs
+    return [r.bytes(n), _view(bytearray(2 * n + 8), r.below(4)), n, table], (1,)
 
 
 def _pcm_copy(r):
