@@ -18,6 +18,7 @@
 # unprotected into a buffer of the session, and G.711 and the jitter buffer
 # work in place. Only telephone events (key presses) allocate.
 from hushphone import g711, rtp
+from hushphone.app.idlegc import IdleCollector
 from hushphone.app.jitter import ACCEPTED, RESYNC, WAITING, Concealer, JitterBuffer
 from hushphone.compat import const, sleep_ms, ticks_diff, ticks_us
 from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
@@ -393,6 +394,7 @@ class UdpMediaDriver:
         self.late_ticks = 0
         self._stop = False
         self._frame_in = bytearray(FRAME_BYTES)
+        self.gc = IdleCollector()
 
     def set_remote(self, host, port):
         self.remote = sockaddr(host, port)
@@ -430,6 +432,7 @@ class UdpMediaDriver:
             sink(self.session.play_frame(now), now)
             self.ticks += 1
             n += 1
+            self.gc.idle(n * PTIME_MS - _ms_since(start))  # collections in the tick's spare time
             delay = n * PTIME_MS - _ms_since(start)
             if delay < -_RESYNC_AFTER_MS:
                 # Far behind (the process was stopped, the machine is
