@@ -26,8 +26,21 @@ class IdleCollectorTest(unittest.TestCase):
         self.assertGreater(gc.mem_free(), before)  # the garbage was collected
         self.assertGreater(short.cost_us, 0)
         # the next tick must have room for what a collection took, plus 2 ms
+        # still short after collecting: it looks again at the next tick, if
+        # that tick has room for what a collection took, plus 2 ms
         self.assertFalse(short.idle((short.cost_us + 999) // 1000 + 1))
         self.assertEqual(short.collections, 1)
+        self.assertTrue(short.idle(20))
+        self.assertEqual(short.collections, 2)
+
+    def test_looks_at_the_heap_rarely_when_there_is_room(self):
+        if not IS_MICROPYTHON:
+            return
+        roomy = IdleCollector(reserve=0)
+        for _ in range(100):
+            roomy.idle(20)
+        self.assertEqual(roomy.collections, 0)
+        self.assertEqual(roomy.looks, 1)  # then not again for 500 ticks (nothing is used up)
 
 
 if __name__ == "__main__":

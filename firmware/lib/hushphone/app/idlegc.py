@@ -12,17 +12,28 @@ from hushphone.compat import IS_MICROPYTHON, ticks_diff, ticks_us
 
 _MIN_RESERVE = 16 * 1024
 _MARGIN_MS = 2  # spare time left after a collection, at least
+_MAX_WAIT = 500  # ticks between looks at the heap, at most (10 s)
 
 
 class IdleCollector:
-    """idle(spare_ms) after a tick's work: collects when free memory is
-    below the reserve (a quarter of the heap, at least 16 KiB) and the
-    spare time covers what the last collection took. Nothing on CPython."""
+    """idle(spare_ms) after each tick's work. It looks at the heap now and
+    then (gc.mem_free scans the allocation table: ~1 ms at 4 MiB on x86,
+    so not every tick), learns how fast the ticks use memory, and collects
+    when free memory is below the reserve (a quarter of the heap, at least
+    16 KiB), at a tick whose spare time covers what the last collection
+    took; the next look comes when about half the headroom is used.
+    Nothing on CPython."""
 
     def __init__(self, reserve=None):
         self.collections = 0
+        self.looks = 0
         self.cost_us = 0  # the last idle collection
         self.worst_us = 0
+        self._tick = 0
+        self._due = 0
+        self._free = None  # at the last look (after collecting, if it did)
+        self._looked = 0
+        self._rate = 0  # bytes per tick, as last seen
         if IS_MICROPYTHON:
             heap = gc.mem_free() + gc.mem_alloc()
             self.reserve = reserve if reserve is not None else max(_MIN_RESERVE, heap // 4)
@@ -30,18 +41,39 @@ class IdleCollector:
             self.reserve = 0
 
     def idle(self, spare_ms):
-        if not IS_MICROPYTHON or gc.mem_free() >= self.reserve:
+        """Returns True when it collected."""
+        if not IS_MICROPYTHON:
+            return False
+        self._tick += 1
+        if self._tick < self._due:
             return False
         if spare_ms * 1000 < self.cost_us + _MARGIN_MS * 1000:
-            return False  # not enough time this tick: the next one
-        t0 = ticks_us()
-        gc.collect()
-        cost = ticks_diff(ticks_us(), t0)
-        self.cost_us = cost
-        if cost > self.worst_us:
-            self.worst_us = cost
-        self.collections += 1
-        return True
+            return False  # not enough spare time in this tick: the next one
+        free = gc.mem_free()
+        self.looks += 1
+        if self._free is not None and self._tick > self._looked and free < self._free:
+            self._rate = (self._free - free) // (self._tick - self._looked)
+        collected = False
+        if free < self.reserve:
+            t0 = ticks_us()
+            gc.collect()
+            cost = ticks_diff(ticks_us(), t0)
+            self.cost_us = cost
+            if cost > self.worst_us:
+                self.worst_us = cost
+            self.collections += 1
+            collected = True
+            free = gc.mem_free()
+        self._free = free
+        self._looked = self._tick
+        headroom = free - self.reserve
+        wait = _MAX_WAIT
+        if self._rate > 0 and headroom > 0:
+            wait = min(_MAX_WAIT, max(1, headroom // self._rate // 2))
+        elif headroom <= 0:
+            wait = 1  # still short after collecting: look again next tick
+        self._due = self._tick + wait
+        return collected
 
 
 _collector = None
