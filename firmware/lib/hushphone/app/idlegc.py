@@ -19,10 +19,12 @@ class IdleCollector:
     """idle(spare_ms) after each tick's work. It looks at the heap now and
     then (gc.mem_free scans the allocation table: ~1 ms at 4 MiB on x86,
     so not every tick), learns how fast the ticks use memory, and collects
-    when free memory is below the reserve (a quarter of the heap, at least
-    16 KiB), at a tick whose spare time covers what the last collection
-    took; the next look comes when about half the headroom is used.
-    Nothing on CPython."""
+    when free memory is below the reserve, at a tick whose spare time
+    covers what the last collection took; the next look comes when about
+    half the headroom is used. The reserve: half of what was free after
+    the last collection (at least 16 KiB), so half the free heap is always
+    left for what cannot wait (a SIP message, a key agreement). Nothing on
+    CPython."""
 
     def __init__(self, reserve=None):
         self.collections = 0
@@ -34,11 +36,8 @@ class IdleCollector:
         self._free = None  # at the last look (after collecting, if it did)
         self._looked = 0
         self._rate = 0  # bytes per tick, as last seen
-        if IS_MICROPYTHON:
-            heap = gc.mem_free() + gc.mem_alloc()
-            self.reserve = reserve if reserve is not None else max(_MIN_RESERVE, heap // 4)
-        else:
-            self.reserve = 0
+        self._fixed = reserve is not None
+        self.reserve = reserve if reserve is not None else _MIN_RESERVE
 
     def idle(self, spare_ms):
         """Returns True when it collected."""
@@ -64,6 +63,8 @@ class IdleCollector:
             self.collections += 1
             collected = True
             free = gc.mem_free()
+        if not self._fixed and (collected or self.looks == 1):
+            self.reserve = max(_MIN_RESERVE, free // 2)
         self._free = free
         self._looked = self._tick
         headroom = free - self.reserve
