@@ -244,22 +244,24 @@ if IS_MICROPYTHON:
 
     @micropython.viper
     def _decode_viper(data: ptr8, out: ptr8, n: int, table):
-        # table: the 16-bit samples (a word-aligned bytearray). Four codes
-        # per step, two 32-bit stores, walking pointers (viper's indexed
+        # table: the 16-bit samples (a word-aligned bytearray). Eight codes
+        # per step, four 32-bit stores, walking pointers (viper's indexed
         # access multiplies on every use).
         tab = ptr16(table)  # noqa: F821
         i = 0
         if int(uint(out)) & 3 == 0:  # noqa: F821
             src = uint(data)  # noqa: F821
-            end = src + uint(n & ~3)  # noqa: F821
+            end = src + uint(n & ~7)  # noqa: F821
             dst = ptr32(out)  # noqa: F821
             while src < end:
                 p = ptr8(src)  # noqa: F821
                 dst[0] = tab[p[0]] | (tab[p[1]] << 16)
                 dst[1] = tab[p[2]] | (tab[p[3]] << 16)
-                dst = ptr32(uint(dst) + 8)  # noqa: F821
-                src += 4
-            i = n & ~3
+                dst[2] = tab[p[4]] | (tab[p[5]] << 16)
+                dst[3] = tab[p[6]] | (tab[p[7]] << 16)
+                dst = ptr32(uint(dst) + 16)  # noqa: F821
+                src += 8
+            i = n & ~7
         while i < n:  # the rest, or an unaligned output: bytes
             v = tab[data[i]]
             out[2 * i] = v & 0xFF
@@ -317,6 +319,19 @@ def alaw_decode_into(data, out):
         n = _frame(data, out, 1, 2)
     _decode_fast(data, out, n, _ALAW16)
     return 2 * n
+
+
+def frame_decoder(codec):
+    """The media path's decoder for "PCMU" or "PCMA": (decode, table), to
+    be called as decode(data, out, n, table). It is the viper loop itself,
+    with no checks per call: only for buffers made and checked once by the
+    caller (app/media.py: a jitter-buffer slot of n codes into an output
+    of 2n bytes). Everyone else: ulaw_decode_into / alaw_decode_into."""
+    if codec == "PCMU":
+        return _decode_fast, _ULAW16
+    if codec == "PCMA":
+        return _decode_fast, _ALAW16
+    raise G711Error("unknown G.711 codec %r" % (codec,))
 
 
 def ulaw_encode(pcm):

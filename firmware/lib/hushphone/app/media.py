@@ -127,12 +127,10 @@ class MediaSession:
             raise MediaError("unsupported codec %r" % (codec,))
         self.codec = codec
         self.payload_type = _CODECS[codec] if payload_type is None else payload_type
-        if codec == "PCMU":
-            self._encode = g711.ulaw_encode_into
-            self._decode = g711.ulaw_decode_into
-        else:
-            self._encode = g711.alaw_encode_into
-            self._decode = g711.alaw_decode_into
+        self._encode = g711.ulaw_encode_into if codec == "PCMU" else g711.alaw_encode_into
+        # decoded from a jitter-buffer slot (FRAME_SAMPLES codes) into
+        # self._out (FRAME_BYTES): buffers of this session, so no checks
+        self._decode, self._table = g711.frame_decoder(codec)
         self._tx = tx_srtp
         self._rx = rx_srtp
         r = random_bytes(10)
@@ -328,7 +326,7 @@ class MediaSession:
         payload = self._jitter.pop(now_ms)
         out = self._out
         if payload is not None:
-            self._decode(payload, out)
+            self._decode(payload, out, FRAME_SAMPLES, self._table)
             self._conceal.good(out)
         else:
             if self._jitter.last_state != WAITING:  # a gap, not the start
