@@ -6,7 +6,6 @@
 # nothing (HMAC-SHA1 runs over preallocated state: crypto/sha1_hmac);
 # protect/unprotect do the same in a scratch buffer made once and return a
 # copy (bytes), their one allocation.
-from hushphone.audio.pcm import copy_into as copy_from
 from hushphone.compat import const
 from hushphone.crypto.sha1_hmac import HmacSha1
 from hushphone.rtp import RtpError, header_length
@@ -210,7 +209,8 @@ class SrtpContext:
 
     def unprotect_into(self, srtp, out, n=-1):
         """Check and decrypt the SRTP packet srtp[:n] (all of srtp by
-        default) into `out`, which may be srtp itself (in place); returns
+        default) into `out`, which may be srtp itself (in place; not
+        another view of srtp's memory); returns
         the length of the RTP packet in out. out must hold n bytes.
         SrtpError (counted) if it is not authentic, a replay, or malformed;
         out's contents are then undefined. Allocates nothing."""
@@ -240,14 +240,17 @@ class SrtpContext:
         roc = index >> 16
         if roc != self._roc:
             self._set_roc(roc)
-        # The ROC goes where the tag is (out may share srtp's memory): keep
-        # the tag aside first.
-        tag = self._tag
-        copy_from(tag, srtp, m, tag_len)
-        if out is not srtp:
+        if out is srtp:  # in place: the ROC goes where the tag is, keep it aside
+            tag = self._tag
+            for i in range(tag_len):
+                tag[i] = srtp[m + i]
+            tag_at = 0
+        else:
             copy_into(out, 0, srtp, m)
+            tag = srtp
+            tag_at = m
         copy_into(out, m, self._roc_bytes, 4)  # authenticated: packet || ROC
-        if tag_differs(tag, 0, d.digest_into(out, m + 4), tag_len):
+        if tag_differs(tag, tag_at, d.digest_into(out, m + 4), tag_len):
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         d.crypt(out, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if stream is None:  # authentic: now the new SSRC gets its state
