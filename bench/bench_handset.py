@@ -71,10 +71,20 @@ import gc, sys, time
 import hushphone.app.phone as app
 from hushphone.app import callcontrol as cc
 from hushphone.app import idlegc
-T = [0, 0, 0, None]  # ticks, total us, worst us, best round of 50
+T = [0, 0, 0, None, 0, 0]  # ticks, total us, worst us, best round of 50, worst refresh us, worst tick without one
 _acc = [0]
+_drew = [False]
 _tick = app.Phone._tick
+_refresh = app.Phone.refresh
+def timed_refresh(self, *args, **kwargs):
+    t0 = time.ticks_us()
+    _refresh(self, *args, **kwargs)
+    d = time.ticks_diff(time.ticks_us(), t0)
+    _drew[0] = True
+    if d > T[4]:
+        T[4] = d
 def timed_tick(self, now):
+    _drew[0] = False
     t0 = time.ticks_us()
     _tick(self, now)
     d = time.ticks_diff(time.ticks_us(), t0)
@@ -86,15 +96,18 @@ def timed_tick(self, now):
             T[1] += d
             if d > T[2]:
                 T[2] = d
+            if not _drew[0] and d > T[5]:
+                T[5] = d
             _acc[0] += d
             if T[0] % 50 == 0:
                 if T[3] is None or _acc[0] < T[3]:
                     T[3] = _acc[0]
                 _acc[0] = 0
 app.Phone._tick = timed_tick
+app.Phone.refresh = timed_refresh
 app.main(["phone", sys.argv[-1]])
 c = idlegc._collector
-print("TICKSTATS", T[0], T[1], T[2], T[3], c.collections if c else 0, c.worst_us if c else 0, gc.mem_free())
+print("TICKSTATS", T[0], T[1], T[2], T[3], c.collections if c else 0, c.worst_us if c else 0, T[4], T[5])
 """
 
 
@@ -140,15 +153,17 @@ def tick_latency(tmp, mpy, proxy, pki, users, heap_label, phone_heap):
         deadline = time.monotonic() + WAIT_S
         found = None
         while found is None and time.monotonic() < deadline:
-            found = re.search(r"TICKSTATS (\d+) (\d+) (\d+) (\d+|None) (\d+) (\d+) (\d+)", alice.text())
+            found = re.search(r"TICKSTATS (\d+) (\d+) (\d+) (\d+|None) (\d+) (\d+) (\d+) (\d+)", alice.text())
             time.sleep(0.1)
     finally:
         alice.close()
         bob.quit()
     if not found:
         raise SystemExit("the timed handset did not report its ticks:\n" + alice.text()[-2000:])
-    n, total, worst, best, collections, collect_worst, _free = (int(x) if x != "None" else 0 for x in found.groups())
+    n, total, worst, best, collections, collect_worst, refresh, plain = (
+        int(x) if x != "None" else 0 for x in found.groups())
     return {"ticks": n, "steady": total / max(n, 1), "best": best / 50.0, "worst": worst,
+            "refresh_worst": refresh, "worst_no_refresh": plain,
             "collections": collections, "collect_worst": collect_worst, "fifo": fifo, "security": in_call["security"]}
 
 
@@ -244,6 +259,10 @@ def main():
         t = ticks[label]
         print("%-34s %7d %10.1f %8.1f %9d %8.1f %8d (%d us)" % ("handset, " + name, t["ticks"], t["steady"],
               t["best"], t["worst"], t["steady"] / ref[0], t["collections"], t["collect_worst"]))
+    for label, name in (("128K", "128 KiB"), ("4M", "4 MiB")):
+        t = ticks[label]
+        print("%s: worst tick without a screen refresh %d us; the slowest screen refresh (Phone.refresh) %d us"
+              % (name, t["worst_no_refresh"], t["refresh_worst"]))
     print("(the media path alone: bench/bench_media.py; setup times, CPU idle/in call: bench/bench_phone.py;")
     print(" a whole call with a 128 KiB heap, the code kept out of it: tests/sim/test_call_memory.py)")
 
