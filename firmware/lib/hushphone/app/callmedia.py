@@ -29,6 +29,7 @@ DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
 _MAX_DATAGRAM = const(512)
 _MAX_MEDIA_DATAGRAM = MAX_MEDIA_PACKET + 16
 _MAX_READS = const(32)  # per call per tick: bounded work under a flood
+_NO_EVENTS = ()
 
 
 def _can_send(direction):
@@ -136,7 +137,7 @@ class CallMedia:
         zs = self.zsession
         session = self.session
         if self._closed:
-            return []  # released after a failure: nothing more to do
+            return _NO_EVENTS  # released after a failure: nothing more to do
         size = _MAX_DATAGRAM if session is None else _MAX_MEDIA_DATAGRAM
         for _ in range(_MAX_READS):
             if not self._readable():
@@ -149,7 +150,7 @@ class CallMedia:
                 zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
             elif session is not None:
                 session.receive_packet(data, now)
-        found = []
+        found = _NO_EVENTS  # a list only when something happened: a tick makes none
         if zs is not None:
             zs.poll(now)
             for d in zs.datagrams_to_send():
@@ -158,6 +159,8 @@ class CallMedia:
                 e = zs.next_event()
                 if e is None:
                     break
+                if found is _NO_EVENTS:
+                    found = []
                 found.append(e)
             if zs.media is not None and self.session is not zs.media:
                 self.session = zs.media  # secure: audio may flow now, never before
