@@ -344,7 +344,10 @@ def _ms_since(start_us):
     return ticks_diff(ticks_us(), start_us) // 1000
 
 
-_MAX_DATAGRAM = const(2048)
+# What one read asks for (allocated in full before the datagram shrinks it):
+# a ZRTP DHPart with a DH-3072 value (484 bytes) is the largest thing a
+# call receives (as app/callmedia.py reads).
+_MAX_DATAGRAM = const(512)
 _MAX_READS_PER_TICK = const(32)  # bounded work per tick, even under a flood
 _RESYNC_AFTER_MS = const(200)  # behind schedule by more than this: re-anchor
 
@@ -404,7 +407,7 @@ class UdpMediaDriver:
         sock = self.sock
         for _ in range(_MAX_READS_PER_TICK):
             try:
-                data, _addr = sock.recvfrom(_MAX_DATAGRAM)
+                data = sock.recv(_MAX_DATAGRAM)  # (recvfrom: an address and a tuple more per packet)
             except OSError:
                 return  # nothing more waiting (EAGAIN)
             self._received(data, now_ms)
