@@ -262,14 +262,16 @@ def reference_figures():
 def main():
     rows = []
     figures = {}
-    compiled = compile_firmware(tempfile.mkdtemp(prefix="hushphone-mpy-"))
+    with tempfile.TemporaryDirectory(prefix="hushphone-mpy-") as compiled:
+        compile_firmware(compiled)
+        for heap in ("128K", "4M"):
+            figures[heap] = mpy_figures(heap, compiled)
+    r = run_micropython(["-c", MPY_ZRTP_ALLOC], timeout=300)
+    if r.returncode:
+        raise SystemExit("MicroPython ZRTP allocation failed:\n" + r.stdout + r.stderr)
+    figures["128K"]["zrtp_alloc"] = float(r.stdout.split()[-1])
     for heap, label in (("128K", "128 KiB"), ("4M", "4 MiB")):
-        figures[heap] = mpy = mpy_figures(heap, compiled)
-        if heap == "128K":
-            r = run_micropython(["-c", MPY_ZRTP_ALLOC], timeout=300)
-            if r.returncode:
-                raise SystemExit("MicroPython ZRTP allocation failed:\n" + r.stdout + r.stderr)
-            mpy["zrtp_alloc"] = float(r.stdout.split()[-1])
+        mpy = figures[heap]
         rows.append(("MicroPython %s, collections where they fall" % label, mpy["steady"], mpy["best"], mpy["worst"]))
         rows.append(("MicroPython %s, idle collector (as the phone)" % label, mpy["i_steady"], mpy["i_best"],
                      mpy["i_worst"]))
