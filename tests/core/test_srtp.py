@@ -132,15 +132,15 @@ class Rfc3711KeystreamTest(unittest.TestCase):
         # the preallocated-buffer path used per packet: zeros XOR keystream
         cipher = PacketCipher(self.KEY, self.SALT, KeystreamBuffers(256))
         zeros = bytes(52)  # SSRC 0 at offset 0
-        out = bytearray(52)
-        cipher.crypt(out, zeros, 4, 48, 0, 0, 0)
+        out = bytearray(zeros)
+        cipher.crypt(out, 4, 48, 0, 0, 0)
         self.assertEqual(bytes(out[4:]), self.FIRST)
         self.assertEqual(bytes(out[:4]), bytes(4))
         out = bytearray(13)  # a partial block, in place
-        cipher.crypt(out, out, 0, 13, 0, 0, 0)
+        cipher.crypt(out, 0, 13, 0, 0, 0)
         self.assertEqual(bytes(out), self.FIRST[:13])
         out = bytearray(zeros)
-        cipher.crypt(out, out, 1, 35, 0, 0, 0)  # unaligned start
+        cipher.crypt(out, 1, 35, 0, 0, 0)  # unaligned start
         self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
 
 
@@ -262,6 +262,50 @@ class RoundTripTest(unittest.TestCase):
         srtp = tx.protect(bytearray(rtp))
         self.assertIsInstance(srtp, bytes)
         self.assertEqual(rx.unprotect(memoryview(srtp)), rtp)
+
+
+class IntoBufferTest(unittest.TestCase):
+    """protect_into/unprotect_into: the same packets as protect/unprotect,
+    into a caller's buffer or in place."""
+
+    def test_same_packets_as_protect_and_unprotect_in_place_too(self):
+        rand = Rand(777)
+        for suite in ALL_SUITES:
+            tx, rx = pair(suite)
+            tx2, rx2 = pair(suite)
+            tag = SUITES[suite][1]
+            for seq in range(65530, 65546):  # across a ROC change
+                rtp = rtp_packet(seq & 0xFFFF, 0x11223344, rand.bytes(1 + rand.u32() % 160))
+                want = tx.protect(rtp)
+                buf = bytearray(len(rtp) + 16)
+                buf[: len(rtp)] = rtp
+                n = tx2.protect_into(buf, buf, len(rtp))  # in place
+                self.assertEqual(n, len(rtp) + tag)
+                self.assertEqual(bytes(buf[:n]), want)
+                out = bytearray(300)
+                m = rx.unprotect_into(want, out)
+                self.assertEqual(bytes(out[:m]), rtp)
+                m = rx2.unprotect_into(buf, buf, n)  # in place
+                self.assertEqual(bytes(buf[:m]), rtp)
+
+    def test_tampered_in_place_is_refused_and_counted(self):
+        tx, rx = pair("AES_CM_128_HMAC_SHA1_80")
+        rtp = rtp_packet(1, 5, bytes(160))
+        buf = bytearray(200)
+        n = tx.protect_into(rtp, buf)
+        buf[20] ^= 1
+        with self.assertRaises(SrtpAuthError):
+            rx.unprotect_into(buf, buf, n)
+        self.assertEqual(rx.stats["auth_fail"], 1)
+
+    def test_output_too_small_is_a_local_error(self):
+        tx, rx = pair("AES_CM_128_HMAC_SHA1_80")
+        rtp = rtp_packet(1, 5, bytes(160))
+        with self.assertRaises(SrtpLocalError):
+            tx.protect_into(rtp, bytearray(len(rtp) + 9))
+        srtp = tx.protect(rtp)
+        with self.assertRaises(SrtpLocalError):
+            rx.unprotect_into(srtp, bytearray(len(srtp) - 1))
 
 
 class ReplayTest(unittest.TestCase):

@@ -7,12 +7,16 @@
 # comes from a 256-byte lookup table instead of a search. The common
 # "biased 16-bit" mu-law formula is NOT used: it differs from the standard
 # tables on 381 inputs (negative samples are truncated towards -inf first).
-# Decoding is one lookup in a 512-byte table per code.
+# Decoding is one lookup per code in a table of 16-bit samples, copied at
+# import into a bytearray (heap data is word aligned: viper reads it as
+# 16-bit words; a bytes literal may sit unaligned in flash).
 #
 # The media engine calls the *_into variants every 20 ms: they write into the
 # caller's buffer and allocate nothing. On MicroPython they are viper loops;
 # the plain-Python twins run on CPython (and are cross-checked on both).
-# Only byte access (ptr8) is used: no alignment or endianness assumptions.
+# Encoding uses byte access only; decoding writes 32-bit words where the
+# output is word aligned (little-endian targets: x86, ARM, Xtensa) and
+# bytes elsewhere.
 from hushphone.compat import IS_MICROPYTHON
 
 if IS_MICROPYTHON:
@@ -188,6 +192,11 @@ def _decode_py(data, out, n, table):
         out[2 * i + 1] = table[c + 1]
 
 
+# word-aligned copies for the viper decoder (see the top)
+_ULAW16 = bytearray(_ULAW_TO_PCM)
+_ALAW16 = bytearray(_ALAW_TO_PCM)
+
+
 if IS_MICROPYTHON:
     # Viper twins: the same steps on machine words.
 
@@ -234,15 +243,29 @@ if IS_MICROPYTHON:
             i += 1
 
     @micropython.viper
-    def _decode_viper(data, out, n: int, table):
-        src = ptr8(data)
-        dst = ptr8(out)
-        tab = ptr8(table)
+    def _decode_viper(data: ptr8, out: ptr8, n: int, table):
+        # table: the 16-bit samples (a word-aligned bytearray). Eight codes
+        # per step, four 32-bit stores, walking pointers (viper's indexed
+        # access multiplies on every use).
+        tab = ptr16(table)  # noqa: F821
         i = 0
-        while i < n:
-            c = src[i] << 1
-            dst[2 * i] = tab[c]
-            dst[2 * i + 1] = tab[c + 1]
+        if int(uint(out)) & 3 == 0:  # noqa: F821
+            src = uint(data)  # noqa: F821
+            end = src + uint(n & ~7)  # noqa: F821
+            dst = ptr32(out)  # noqa: F821
+            while src < end:
+                p = ptr8(src)  # noqa: F821
+                dst[0] = tab[p[0]] | (tab[p[1]] << 16)
+                dst[1] = tab[p[2]] | (tab[p[3]] << 16)
+                dst[2] = tab[p[4]] | (tab[p[5]] << 16)
+                dst[3] = tab[p[6]] | (tab[p[7]] << 16)
+                dst = ptr32(uint(dst) + 16)  # noqa: F821
+                src += 8
+            i = n & ~7
+        while i < n:  # the rest, or an unaligned output: bytes
+            v = tab[data[i]]
+            out[2 * i] = v & 0xFF
+            out[2 * i + 1] = (v >> 8) & 0xFF
             i += 1
 
     _ulaw_encode_fast = _ulaw_encode_viper
@@ -276,17 +299,39 @@ def alaw_encode_into(pcm, out):
 def ulaw_decode_into(data, out):
     """Decode mu-law codes into 16-bit PCM in `out`; returns the number of
     bytes written (two per code). Allocates nothing."""
-    n = _frame(data, out, 1, 2)
-    _decode_fast(data, out, n, _ULAW_TO_PCM)
+    # the usual call (bytes into a bytearray) checked inline: one call less
+    kind = type(data)
+    if (kind is bytearray or kind is bytes) and type(out) is bytearray and len(out) >= 2 * len(data):
+        n = len(data)
+    else:
+        n = _frame(data, out, 1, 2)
+    _decode_fast(data, out, n, _ULAW16)
     return 2 * n
 
 
 def alaw_decode_into(data, out):
     """Decode A-law codes into 16-bit PCM in `out`; returns the number of
     bytes written (two per code). Allocates nothing."""
-    n = _frame(data, out, 1, 2)
-    _decode_fast(data, out, n, _ALAW_TO_PCM)
+    kind = type(data)
+    if (kind is bytearray or kind is bytes) and type(out) is bytearray and len(out) >= 2 * len(data):
+        n = len(data)
+    else:
+        n = _frame(data, out, 1, 2)
+    _decode_fast(data, out, n, _ALAW16)
     return 2 * n
+
+
+def frame_decoder(codec):
+    """The media path's decoder for "PCMU" or "PCMA": (decode, table), to
+    be called as decode(data, out, n, table). It is the viper loop itself,
+    with no checks per call: only for buffers made and checked once by the
+    caller (app/media.py: a jitter-buffer slot of n codes into an output
+    of 2n bytes). Everyone else: ulaw_decode_into / alaw_decode_into."""
+    if codec == "PCMU":
+        return _decode_fast, _ULAW16
+    if codec == "PCMA":
+        return _decode_fast, _ALAW16
+    raise G711Error("unknown G.711 codec %r" % (codec,))
 
 
 def ulaw_encode(pcm):

@@ -12,6 +12,7 @@ from hushphone.app.media import MAX_MEDIA_PACKET, MediaSession, bind_random_port
 from hushphone.app.security import ZRTP
 from hushphone.compat import IS_MICROPYTHON, const
 from hushphone.crypto.random import random_below
+from hushphone.srtp.fastpath import copy_into
 from hushphone.srtp.suites import SUITES
 from hushphone.telephone_event import key_press_packets
 
@@ -28,6 +29,7 @@ DTMF_MS = const(100)  # a key press sent as 100 ms of telephone-event
 _MAX_DATAGRAM = const(512)
 _MAX_MEDIA_DATAGRAM = MAX_MEDIA_PACKET + 16
 _MAX_READS = const(32)  # per call per tick: bounded work under a flood
+_NO_EVENTS = ()
 
 
 def _can_send(direction):
@@ -135,7 +137,7 @@ class CallMedia:
         zs = self.zsession
         session = self.session
         if self._closed:
-            return []  # released after a failure: nothing more to do
+            return _NO_EVENTS  # released after a failure: nothing more to do
         size = _MAX_DATAGRAM if session is None else _MAX_MEDIA_DATAGRAM
         for _ in range(_MAX_READS):
             if not self._readable():
@@ -148,7 +150,7 @@ class CallMedia:
                 zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
             elif session is not None:
                 session.receive_packet(data, now)
-        found = []
+        found = _NO_EVENTS  # a list only when something happened: a tick makes none
         if zs is not None:
             zs.poll(now)
             for d in zs.datagrams_to_send():
@@ -157,6 +159,8 @@ class CallMedia:
                 e = zs.next_event()
                 if e is None:
                     break
+                if found is _NO_EVENTS:
+                    found = []
                 found.append(e)
             if zs.media is not None and self.session is not zs.media:
                 self.session = zs.media  # secure: audio may flow now, never before
@@ -181,7 +185,7 @@ class CallMedia:
         if self.dtmf.busy and self.session.dtmf_payload_type is not None:
             packet = self.dtmf.next_packet(self.session)  # instead of this frame's audio (RFC 4733)
         if packet is None:
-            packet = self.session.send_frame(frame)
+            packet = self.session.send_frame_view(frame)  # allocates nothing
         self._sendto(packet)
 
     def _sendto(self, packet):
@@ -227,3 +231,13 @@ class _Plain:
 
     def unprotect(self, packet):
         return bytes(packet)
+
+    def protect_into(self, packet, out, n=-1):
+        if n < 0:
+            n = len(packet)
+        if out is not packet:
+            copy_into(out, 0, packet, n)
+        return n
+
+    def unprotect_into(self, packet, out, n=-1):
+        return self.protect_into(packet, out, n)

@@ -164,15 +164,17 @@ class JitterBuffer:
         # RFC 3550 §6.4.1: J += (|D| - J) / 16, D = difference of transit times.
         arrival = now_ms * self._units_per_ms
         if self._prev_arrival is not None:
-            ts_delta = (timestamp - self._prev_ts) & 0xFFFFFFFF
-            if ts_delta >= 0x80000000:
-                ts_delta -= 0x100000000
+            # modulo 2**24: callers may pass the low 24 bits of the RTP
+            # timestamp (a small int on a 32-bit port)
+            ts_delta = (timestamp - self._prev_ts) & 0xFFFFFF
+            if ts_delta >= 0x800000:
+                ts_delta -= 0x1000000
             d = (arrival - self._prev_arrival) - ts_delta
             if d < 0:
                 d = -d
             self._jitter16 += d - ((self._jitter16 + 8) >> 4)
         self._prev_arrival = arrival
-        self._prev_ts = timestamp
+        self._prev_ts = timestamp & 0xFFFFFF
         self._retarget()
 
     def _retarget(self):

@@ -12,12 +12,17 @@
 #
 # A peer's bad packet (forged, garbled, replayed, not RTP, wrong payload
 # type) is dropped and counted; nothing a peer sends raises out of
-# receive_packet(). Buffers are allocated once per call; per packet only
-# what SRTP returns is allocated.
+# receive_packet(). Buffers are allocated once per call and a frame
+# allocates nothing (tests/core/test_media_memory): the outgoing packet is
+# built and protected in place (send_frame_view), a received one is
+# unprotected into a buffer of the session, and G.711 and the jitter buffer
+# work in place. Only telephone events (key presses) allocate.
 from hushphone import g711, rtp
+from hushphone.app.idlegc import IdleCollector
 from hushphone.app.jitter import ACCEPTED, RESYNC, WAITING, Concealer, JitterBuffer
 from hushphone.compat import const, sleep_ms, ticks_diff, ticks_us
 from hushphone.srtp import SrtpAuthError, SrtpContext, SrtpError, SrtpReplayError
+from hushphone.srtp.fastpath import same4
 from hushphone.telephone_event import DtmfReceiver, TelephoneEventError
 
 FRAME_SAMPLES = const(160)
@@ -29,6 +34,7 @@ _RTP_HEADER = const(12)
 # with all 15 CSRCs (72) + one 20 ms G.711 frame (160) + a 10-byte tag
 # fits; anything larger cannot be a frame we play and is dropped anyway.
 MAX_MEDIA_PACKET = const(256)
+_MAX_TAG = const(16)  # room after a packet for its SRTP tag (10) or the ROC (4)
 _CODECS = {"PCMU": 0, "PCMA": 8}  # static payload types (RFC 3551)
 
 
@@ -100,7 +106,8 @@ def srtp_pair(suite, local_key, local_salt, remote_key, remote_salt):
 class MediaSession:
     """One call's audio, sans-IO.
 
-    send_frame(pcm) -> SRTP packet bytes to send;
+    send_frame(pcm) -> SRTP packet bytes to send (send_frame_view(pcm):
+    the same in a buffer reused by the next frame, allocating nothing);
     receive_packet(data, now_ms) -> True if it was accepted;
     play_frame(now_ms) -> the PCM frame to play now (a buffer reused on the
     next call). Call send_frame and play_frame once per 20 ms."""
@@ -120,12 +127,10 @@ class MediaSession:
             raise MediaError("unsupported codec %r" % (codec,))
         self.codec = codec
         self.payload_type = _CODECS[codec] if payload_type is None else payload_type
-        if codec == "PCMU":
-            self._encode = g711.ulaw_encode_into
-            self._decode = g711.ulaw_decode_into
-        else:
-            self._encode = g711.alaw_encode_into
-            self._decode = g711.alaw_decode_into
+        self._encode = g711.ulaw_encode_into if codec == "PCMU" else g711.alaw_encode_into
+        # decoded from a jitter-buffer slot (FRAME_SAMPLES codes) into
+        # self._out (FRAME_BYTES): buffers of this session, so no checks
+        self._decode, self._table = g711.frame_decoder(codec)
         self._tx = tx_srtp
         self._rx = rx_srtp
         r = random_bytes(10)
@@ -134,14 +139,20 @@ class MediaSession:
         self._ts = _u32(r[6:10])
         self._first = True
         # The outgoing RTP packet: a fixed header rewritten in place and a
-        # payload view G.711 encodes into.
-        self._packet = bytearray(_RTP_HEADER + FRAME_SAMPLES)
+        # payload view G.711 encodes into; SRTP protects it in place (room
+        # for the tag after it), sent through a view of its wire length.
+        self._packet = bytearray(_RTP_HEADER + FRAME_SAMPLES + _MAX_TAG)
+        self._wire_len = -1
+        self._wire = None
         self._packet[0] = 0x80
         self._packet[8] = r[0]
         self._packet[9] = r[1]
         self._packet[10] = r[2]
         self._packet[11] = r[3]
-        self._payload = memoryview(self._packet)[_RTP_HEADER:]
+        self._payload = memoryview(self._packet)[_RTP_HEADER : _RTP_HEADER + FRAME_SAMPLES]
+        # A received packet, unprotected in place of what the peer sent.
+        self._plain = bytearray(MAX_MEDIA_PACKET + _MAX_TAG)
+        self._remote_ssrc = bytearray(4)
         self._out = bytearray(FRAME_BYTES)
         self._jitter_ms = (jitter_min_ms, jitter_max_ms)
         self._new_jitter()
@@ -163,7 +174,13 @@ class MediaSession:
     # -- sending -------------------------------------------------------
 
     def send_frame(self, pcm):
-        """Encode, packetise and protect one 20 ms frame; returns the packet."""
+        """Encode, packetise and protect one 20 ms frame; returns the packet
+        (bytes)."""
+        return bytes(self.send_frame_view(pcm))
+
+    def send_frame_view(self, pcm):
+        """send_frame without allocating: the packet is a memoryview of a
+        buffer of this session, valid until the next frame is sent."""
         if len(pcm) != FRAME_BYTES:
             raise MediaError("a frame is %d bytes of 16-bit PCM" % FRAME_BYTES)
         p = self._packet
@@ -177,12 +194,15 @@ class MediaSession:
         p[6] = (ts >> 8) & 0xFF
         p[7] = ts & 0xFF
         self._encode(pcm, self._payload)
-        packet = self._tx.protect(p)
+        n = self._tx.protect_into(p, p, _RTP_HEADER + FRAME_SAMPLES)
+        if n != self._wire_len:  # made once: every packet has the same size
+            self._wire_len = n
+            self._wire = memoryview(p)[:n]
         self._first = False
         self._seq = (seq + 1) & 0xFFFF
         self._ts = (ts + FRAME_SAMPLES) & 0xFFFFFFFF
         self.stats.sent += 1
-        return packet
+        return self._wire
 
     def enable_dtmf(self, payload_type):
         """RFC 4733 telephone events (DTMF) on their negotiated payload type
@@ -247,8 +267,12 @@ class MediaSession:
             # even though it answered with SDES keys; not media, not forged.
             stats.zrtp += 1
             return False
+        plain = self._plain
+        if len(data) > len(plain):
+            stats.dropped_malformed += 1  # larger than any frame we play
+            return False
         try:
-            plain = self._rx.unprotect(data)
+            end = self._rx.unprotect_into(data, plain)
         except SrtpAuthError:
             stats.dropped_auth += 1
             return False
@@ -259,11 +283,10 @@ class MediaSession:
             stats.dropped_malformed += 1
             return False
         try:
-            start = rtp.header_length(plain)
+            start = rtp.header_length(plain, end)
         except rtp.RtpError:
             stats.dropped_malformed += 1
             return False
-        end = len(plain)
         if plain[0] & 0x20:  # padding: the last byte counts it
             end -= plain[end - 1]
         if (plain[1] & 0x7F) != self.payload_type:
@@ -276,15 +299,20 @@ class MediaSession:
             stats.dropped_malformed += 1  # only 20 ms frames are played
             return False
         jb = self._jitter
-        ssrc = rtp.ssrc(plain)
-        if ssrc != self.remote_ssrc:
+        if self.remote_ssrc is None or not same4(plain, 8, self._remote_ssrc):
             # An authentic new stream from the peer (first packet, or it
             # restarted its sender): start its playout afresh.
             if self.remote_ssrc is not None:
                 jb = self._new_jitter()
                 jb.stats = self.stats._jb  # counters run on for the call
-            self.remote_ssrc = ssrc
-        result = jb.put(rtp.sequence_number(plain), rtp.timestamp(plain), plain, now_ms, start, FRAME_SAMPLES)
+            self.remote_ssrc = rtp.ssrc(plain)
+            r = self._remote_ssrc
+            for i in range(4):
+                r[i] = plain[8 + i]
+        # The timestamp's low 24 bits: a small int on every port (the
+        # jitter buffer works modulo 2**24).
+        ts24 = (plain[5] << 16) | (plain[6] << 8) | plain[7]
+        result = jb.put(rtp.sequence_number(plain), ts24, plain, now_ms, start, FRAME_SAMPLES)
         if result == ACCEPTED or result == RESYNC:
             stats.received += 1
             return True
@@ -298,7 +326,7 @@ class MediaSession:
         payload = self._jitter.pop(now_ms)
         out = self._out
         if payload is not None:
-            self._decode(payload, out)
+            self._decode(payload, out, FRAME_SAMPLES, self._table)
             self._conceal.good(out)
         else:
             if self._jitter.last_state != WAITING:  # a gap, not the start
@@ -316,7 +344,10 @@ def _ms_since(start_us):
     return ticks_diff(ticks_us(), start_us) // 1000
 
 
-_MAX_DATAGRAM = const(2048)
+# What one read asks for (allocated in full before the datagram shrinks it):
+# a ZRTP DHPart with a DH-3072 value (484 bytes) is the largest thing a
+# call receives (as app/callmedia.py reads).
+_MAX_DATAGRAM = const(512)
 _MAX_READS_PER_TICK = const(32)  # bounded work per tick, even under a flood
 _RESYNC_AFTER_MS = const(200)  # behind schedule by more than this: re-anchor
 
@@ -364,6 +395,7 @@ class UdpMediaDriver:
         self.late_ticks = 0
         self._stop = False
         self._frame_in = bytearray(FRAME_BYTES)
+        self.gc = IdleCollector()
 
     def set_remote(self, host, port):
         self.remote = sockaddr(host, port)
@@ -375,7 +407,7 @@ class UdpMediaDriver:
         sock = self.sock
         for _ in range(_MAX_READS_PER_TICK):
             try:
-                data, _addr = sock.recvfrom(_MAX_DATAGRAM)
+                data = sock.recv(_MAX_DATAGRAM)  # (recvfrom: an address and a tuple more per packet)
             except OSError:
                 return  # nothing more waiting (EAGAIN)
             self._received(data, now_ms)
@@ -401,6 +433,7 @@ class UdpMediaDriver:
             sink(self.session.play_frame(now), now)
             self.ticks += 1
             n += 1
+            self.gc.idle(n * PTIME_MS - _ms_since(start))  # collections in the tick's spare time
             delay = n * PTIME_MS - _ms_since(start)
             if delay < -_RESYNC_AFTER_MS:
                 # Far behind (the process was stopped, the machine is

@@ -33,6 +33,7 @@ from hushphone.app.calllog import CallLog
 from hushphone.app.console import ConsoleError, LineReader, event_line, parse
 from hushphone.app.contacts import Contacts, ContactsError, dial_target
 from hushphone.app.callmedia import CallMedia
+from hushphone.app.idlegc import idle_collect
 from hushphone.app.media import FRAME_BYTES
 from hushphone.app.security import ZRTP, MediaPolicy, PolicyRefused
 from hushphone.app.settings import Settings
@@ -994,6 +995,7 @@ class Phone:
                     self._note_fault(e, "loop", now)
                 await self._supervise(now)
                 n += 1
+                idle_collect(start + n * TICK_MS - self.now())  # collect in the tick's spare time (app/idlegc.py)
                 delay = start + n * TICK_MS - self.now()
                 if delay < -_RESYNC_AFTER_MS:
                     n = (self.now() - start) // TICK_MS  # far behind: skip ahead, no burst

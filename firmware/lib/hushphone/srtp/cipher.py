@@ -3,7 +3,7 @@
 # once, and all of a packet's blocks go through ONE AES-ECB call into a
 # preallocated keystream buffer.
 from hushphone.crypto.aes import AesEcb
-from hushphone.srtp.fastpath import copy_into, fill_counters, xor_keystream
+from hushphone.srtp.fastpath import fill_counters, set_iv, xor_in_place
 
 
 class KeystreamBuffers:
@@ -16,6 +16,7 @@ class KeystreamBuffers:
         ctr = bytearray(nblocks << 4)
         self.ctr = ctr
         self.keystream = bytearray(nblocks << 4)
+        self.iv = bytearray(16)  # salt ^ SSRC ^ index of the packet at hand
         # views[n] = the first n counter blocks, made on first use per size
         self._ctr_view = memoryview(ctr)
         self.views = [None] * (nblocks + 1)
@@ -32,21 +33,28 @@ class PacketCipher:
         self._buffers = buffers
         self._ctr = buffers.ctr
         self._ks = buffers.keystream
+        self._iv = buffers.iv
         self._views = buffers.views
 
-    def crypt(self, dst, src, at, n, ssrc_at, i_hi, i_lo):
-        """dst[:at] = src[:at] (the header, in the clear) and dst[at:at+n] =
-        src[at:at+n] XOR the keystream for the SSRC found at
-        src[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
-        24 bits are i_hi and i_lo. dst may be src (in place)."""
+    def crypt(self, buf, at, n, ssrc_at, i_hi, i_lo):
+        """buf[at:at+n] ^= the keystream for the SSRC found at
+        buf[ssrc_at:ssrc_at+4] and the packet index whose upper and lower
+        24 bits are i_hi and i_lo (in place: the header stays in the clear)."""
         if n <= 0:
-            copy_into(dst, 0, src, at)
             return
+        iv = self._iv
+        iv[8] = i_hi >> 16
+        iv[9] = (i_hi >> 8) & 0xFF
+        iv[10] = i_hi & 0xFF
+        iv[11] = i_lo >> 16
+        iv[12] = (i_lo >> 8) & 0xFF
+        iv[13] = i_lo & 0xFF
+        set_iv(iv, self._salt, buf, ssrc_at)
         nblocks = (n + 15) >> 4
-        fill_counters(self._ctr, self._salt, nblocks, src, ssrc_at, i_hi, i_lo)
+        fill_counters(self._ctr, iv, nblocks)
         ks = self._ks
         view = self._views[nblocks]
         if view is None:
             view = self._buffers.counter_view(nblocks)
         self._encrypt_into(view, ks)
-        xor_keystream(dst, src, at, n, ks)
+        xor_in_place(buf, at, ks, n)

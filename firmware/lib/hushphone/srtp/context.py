@@ -2,11 +2,12 @@
 # a libsrtp session does it: keys derived once, per-SSRC state (ROC and
 # replay window) created on the first packet of each SSRC.
 #
-# Per-packet work allocates only the returned packet and the hash objects:
-# the packet is assembled in a scratch buffer made once, hashed and copied
-# out through memoryviews kept per packet length.
+# protect_into/unprotect_into work in a caller's buffer and allocate
+# nothing (HMAC-SHA1 runs over preallocated state: crypto/sha1_hmac);
+# protect/unprotect do the same in a scratch buffer made once and return a
+# copy (bytes), their one allocation.
 from hushphone.compat import const
-from hushphone.crypto.hmac import Hmac
+from hushphone.crypto.sha1_hmac import HmacSha1
 from hushphone.rtp import RtpError, header_length
 from hushphone.srtp import kdf
 from hushphone.srtp.cipher import KeystreamBuffers, PacketCipher
@@ -38,6 +39,11 @@ class _Stream(ReplayWindow):
         self.ssrc = ssrc_bytes
 
 
+# The HMAC-SHA1 implementation: digest_into(data, n) -> 20-byte MAC. The
+# benchmarks swap in crypto.sha1_hmac.HashlibHmacSha1 to compare.
+MAC_SHA1 = HmacSha1
+
+
 class _Direction:
     """Session keys and per-SSRC streams of SRTP or of SRTCP."""
 
@@ -47,7 +53,7 @@ class _Direction:
         auth = kdf.derive(master_key, master_salt, first_label + 1, AUTH_KEY_LEN)
         salt = kdf.derive(master_key, master_salt, first_label + 2, SALT_LEN)
         self.crypt = PacketCipher(key, salt, buffers).crypt
-        self.digest = Hmac(auth, "sha1").digest
+        self.digest_into = MAC_SHA1(auth).digest_into
         self.tag_len = tag_len
         self.streams = {}
         self.last = None  # the stream of the previous packet: the usual case
@@ -101,8 +107,7 @@ class SrtpContext:
         self._views = {}
         self._roc_bytes = bytearray(4)
         self._roc = 0
-        self._protect_len = -1  # the size protect() last saw, and its views
-        self._protect_in = self._protect_out = None
+        self._tag = bytearray(SRTCP_TAG_LEN)  # a received tag, kept aside when unprotecting in place
 
     def __repr__(self):
         return "<SrtpContext %s>" % self.suite  # never the keys
@@ -118,11 +123,6 @@ class SrtpContext:
                 views.clear()
             view = views[n] = self._scratch_view[:n]
         return view
-
-    def _protect_views(self, n, tag_len):
-        self._protect_len = n
-        self._protect_in = self._view(n)
-        self._protect_out = self._view(n + tag_len)
 
     def _set_roc(self, roc):
         self._roc = roc
@@ -159,12 +159,23 @@ class SrtpContext:
 
     def protect(self, rtp):
         """The SRTP packet for an RTP packet (bytes)."""
-        n = len(rtp)
+        return bytes(self._view(self.protect_into(rtp, self._scratch)))
+
+    def protect_into(self, rtp, out, n=-1):
+        """Protect the RTP packet rtp[:n] (all of rtp by default) into
+        `out`, which may be rtp itself (in place); returns the length of
+        the SRTP packet written to out[:n + tag]. out must have room for
+        n + 10 bytes (n + 4 with a 32-bit tag). Allocates nothing."""
+        if n < 0:
+            n = len(rtp)
         if 12 <= n <= self.max_packet and (rtp[0] & 0xDF) == 0x80:
             hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
         else:
             hlen = self._local_header_length(rtp, n)
         d = self._rtp
+        tag_len = d.tag_len
+        if len(out) < n + tag_len:
+            raise SrtpLocalError("output buffer too small for the SRTP packet")
         stream = d.last
         if stream is None or not same4(rtp, 8, stream.ssrc):
             stream = self._stream(d, rtp, 8, True, True)
@@ -179,23 +190,32 @@ class SrtpContext:
             if index >> 48:  # 2**48 packets: a re-key is due
                 raise SrtpLocalError("SRTP index exhausted: re-key needed")
             self._set_roc(roc)
-        scratch = self._scratch
-        d.crypt(scratch, rtp, hlen, n - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
-        if n != self._protect_len:  # views of scratch for this packet size
-            self._protect_views(n, d.tag_len)
-        mac = d.digest(self._protect_in, self._roc_bytes)
-        copy_into(scratch, n, mac, d.tag_len)
+        if out is not rtp:
+            copy_into(out, 0, rtp, n)
+        d.crypt(out, hlen, n - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
+        copy_into(out, n, self._roc_bytes, 4)  # authenticated: packet || ROC
+        copy_into(out, n, d.digest_into(out, n + 4), tag_len)
         if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
             stream.top = index
             stream.seen[index & stream.mask] = 1
         else:
             stream.accept(index)
-        return bytes(self._protect_out)
+        return n + tag_len
 
     def unprotect(self, srtp):
         """The RTP packet inside an SRTP packet; SrtpError if it is not
         authentic, a replay, or malformed."""
-        n = len(srtp)
+        return bytes(self._view(self.unprotect_into(srtp, self._scratch)))
+
+    def unprotect_into(self, srtp, out, n=-1):
+        """Check and decrypt the SRTP packet srtp[:n] (all of srtp by
+        default) into `out`, which may be srtp itself (in place; not
+        another view of srtp's memory); returns
+        the length of the RTP packet in out. out must hold n bytes.
+        SrtpError (counted) if it is not authentic, a replay, or malformed;
+        out's contents are then undefined. Allocates nothing."""
+        if n < 0:
+            n = len(srtp)
         d = self._rtp
         tag_len = d.tag_len
         m = n - tag_len
@@ -203,6 +223,8 @@ class SrtpContext:
             hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
         else:
             hlen = self._remote_header_length(srtp, m)
+        if len(out) < n:
+            raise SrtpLocalError("output buffer too small for the SRTP packet")
         stream = d.last
         if stream is None or not same4(srtp, 8, stream.ssrc):
             stream = self._stream(d, srtp, 8, False, False)
@@ -218,15 +240,19 @@ class SrtpContext:
         roc = index >> 16
         if roc != self._roc:
             self._set_roc(roc)
-        scratch = self._scratch
-        copy_into(scratch, 0, srtp, m)
-        view = self._views.get(m)
-        if view is None:
-            view = self._view(m)
-        mac = d.digest(view, self._roc_bytes)
-        if tag_differs(srtp, m, mac, tag_len):
+        if out is srtp:  # in place: the ROC goes where the tag is, keep it aside
+            tag = self._tag
+            for i in range(tag_len):
+                tag[i] = srtp[m + i]
+            tag_at = 0
+        else:
+            copy_into(out, 0, srtp, m)
+            tag = srtp
+            tag_at = m
+        copy_into(out, m, self._roc_bytes, 4)  # authenticated: packet || ROC
+        if tag_differs(tag, tag_at, d.digest_into(out, m + 4), tag_len):
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
-        d.crypt(scratch, scratch, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
+        d.crypt(out, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtp, 8, True, False)
         if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
@@ -234,7 +260,7 @@ class SrtpContext:
             stream.seen[index & stream.mask] = 1
         else:
             stream.accept(index)
-        return bytes(view)
+        return m
 
     def _local_header_length(self, rtp, n):
         if n > self.max_packet:
@@ -279,7 +305,7 @@ class SrtpContext:
         scratch = self._scratch
         copy_into(scratch, 0, rtcp, n)
         if encrypt:
-            d.crypt(scratch, scratch, _RTCP_HEADER, n - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
+            d.crypt(scratch, _RTCP_HEADER, n - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
             scratch[n] = _E_FLAG | (index >> 24)
         else:
             scratch[n] = index >> 24
@@ -287,8 +313,7 @@ class SrtpContext:
         scratch[n + 2] = (index >> 8) & 0xFF
         scratch[n + 3] = index & 0xFF
         m = n + _SRTCP_INDEX_LEN
-        mac = d.digest(self._view(m))
-        copy_into(scratch, m, mac, SRTCP_TAG_LEN)
+        copy_into(scratch, m, d.digest_into(scratch, m), SRTCP_TAG_LEN)
         stream.accept(index)
         return bytes(self._view(m + SRTCP_TAG_LEN))
 
@@ -307,11 +332,10 @@ class SrtpContext:
         if stream is not None and not stream.fresh(index):
             self._reject("replay", SrtpReplayError, "SRTCP replay")
         copy_into(self._scratch, 0, srtcp, m)
-        mac = d.digest(self._view(m))
-        if tag_differs(srtcp, m, mac, SRTCP_TAG_LEN):
+        if tag_differs(srtcp, m, d.digest_into(self._scratch, m), SRTCP_TAG_LEN):
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
         if e_index & _E_FLAG:
-            d.crypt(self._scratch, self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
+            d.crypt(self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtcp, 4, True, False)
         stream.accept(index)

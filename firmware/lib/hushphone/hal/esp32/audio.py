@@ -37,11 +37,52 @@ _IBUF = const(10240)  # ~4 frames of 32-bit stereo DMA per direction at 16 kHz
 # are seamless. Their response, cos^2(pi f / 16 kHz): -4 dB at 3.4 kHz (the
 # telephone band's edge), -17 dB at 6 kHz (what would alias to 2 kHz).
 
+import struct
+
+
+def widen_16_to_32_py(dst, src, samples):
+    """dst (4*samples bytes) = each 16-bit LE sample of src in the upper
+    half of a 32-bit LE word."""
+    for i in range(samples):
+        dst[4 * i] = 0
+        dst[4 * i + 1] = 0
+        dst[4 * i + 2] = src[2 * i]
+        dst[4 * i + 3] = src[2 * i + 1]
+
+
+def upsample_widen_py(dst, src, samples, prev):
+    """2*samples 32-bit words into dst: before each input sample the
+    midpoint from the previous one. Returns the last input sample."""
+    x = struct.unpack_from("<%dh" % samples, src, 0)
+    out = []
+    for v in x:
+        out.append(((prev + v) >> 1) << 16)
+        out.append(v << 16)
+        prev = v
+    struct.pack_into("<%di" % (2 * samples), dst, 0, *out)
+    return prev
+
+
+def decimate_2_py(dst, src, samples, prev):
+    """samples 16-bit outputs into dst from 2*samples inputs:
+    y[i] = (x[2i-1] + 2 x[2i] + x[2i+1]) / 4, x[-1] = prev. Returns the
+    last input sample."""
+    x = struct.unpack_from("<%dh" % (2 * samples), src, 0)
+    out = []
+    for i in range(samples):
+        a = x[2 * i]
+        b = x[2 * i + 1]
+        out.append((prev + 2 * a + b) >> 2)
+        prev = b
+    struct.pack_into("<%dh" % samples, dst, 0, *out)
+    return prev
+
+
 if IS_MICROPYTHON:
     import micropython
 
     @micropython.viper
-    def widen_16_to_32(dst, src, samples: int):
+    def widen_16_to_32_viper(dst, src, samples: int):
         """dst (4*samples bytes) = each 16-bit LE sample of src in the upper
         half of a 32-bit LE word."""
         d = ptr8(dst)  # noqa: F821  (viper built-in)
@@ -55,7 +96,7 @@ if IS_MICROPYTHON:
             i += 1
 
     @micropython.viper
-    def upsample_widen(dst, src, samples: int, prev: int) -> int:
+    def upsample_widen_viper(dst, src, samples: int, prev: int) -> int:
         """2*samples 32-bit words into dst: before each input sample the
         midpoint from the previous one. Returns the last input sample."""
         d = ptr8(dst)  # noqa: F821
@@ -80,7 +121,7 @@ if IS_MICROPYTHON:
         return prev
 
     @micropython.viper
-    def decimate_2(dst, src, samples: int, prev: int) -> int:
+    def decimate_2_viper(dst, src, samples: int, prev: int) -> int:
         """samples 16-bit outputs into dst from 2*samples inputs:
         y[i] = (x[2i-1] + 2 x[2i] + x[2i+1]) / 4, x[-1] = prev. Returns the
         last input sample."""
@@ -101,43 +142,15 @@ if IS_MICROPYTHON:
             i += 1
         return prev
 
+
+if IS_MICROPYTHON:
+    widen_16_to_32 = widen_16_to_32_viper
+    upsample_widen = upsample_widen_viper
+    decimate_2 = decimate_2_viper
 else:
-    import struct
-
-    def widen_16_to_32(dst, src, samples):
-        """dst (4*samples bytes) = each 16-bit LE sample of src in the upper
-        half of a 32-bit LE word."""
-        for i in range(samples):
-            dst[4 * i] = 0
-            dst[4 * i + 1] = 0
-            dst[4 * i + 2] = src[2 * i]
-            dst[4 * i + 3] = src[2 * i + 1]
-
-    def upsample_widen(dst, src, samples, prev):
-        """2*samples 32-bit words into dst: before each input sample the
-        midpoint from the previous one. Returns the last input sample."""
-        x = struct.unpack_from("<%dh" % samples, src, 0)
-        out = []
-        for v in x:
-            out.append(((prev + v) >> 1) << 16)
-            out.append(v << 16)
-            prev = v
-        struct.pack_into("<%di" % (2 * samples), dst, 0, *out)
-        return prev
-
-    def decimate_2(dst, src, samples, prev):
-        """samples 16-bit outputs into dst from 2*samples inputs:
-        y[i] = (x[2i-1] + 2 x[2i] + x[2i+1]) / 4, x[-1] = prev. Returns the
-        last input sample."""
-        x = struct.unpack_from("<%dh" % (2 * samples), src, 0)
-        out = []
-        for i in range(samples):
-            a = x[2 * i]
-            b = x[2 * i + 1]
-            out.append((prev + 2 * a + b) >> 2)
-            prev = b
-        struct.pack_into("<%dh" % samples, dst, 0, *out)
-        return prev
+    widen_16_to_32 = widen_16_to_32_py
+    upsample_widen = upsample_widen_py
+    decimate_2 = decimate_2_py
 
 
 class I2sAudio(Audio):

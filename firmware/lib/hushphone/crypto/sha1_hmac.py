@@ -1,0 +1,251 @@
+# HMAC-SHA1 (RFC 2104) into a caller's buffer, allocating nothing per
+# message: the SRTP per-packet tag. MicroPython's hashlib has no copy(), so
+# HMAC through it makes two hash objects and two digests per packet
+# (~0.5 KB of garbage); here SHA-1 (FIPS 180-4) runs in viper over a state
+# buffer made once per key, starting from the midstates of the padded key
+# (key XOR ipad, key XOR opad), so a packet costs its own blocks plus one.
+#
+# State buffer: 32-bit words, native byte order (little-endian on x86, ARM
+# and Xtensa: ptr32 is read and written the same way by both twins):
+#   0-4 H (working), 5-9 inner midstate, 10-14 outer midstate,
+#   15-18 K constants, 19 mask 0xFFFFFFFF, 20-99 W (message schedule),
+#   bytes 400-527: the message's last one or two blocks (padding),
+#   bytes 528-591: the outer block (inner digest + fixed padding).
+# Constants above 2**30 come from the buffer, not from literals, so they
+# are never boxed integers on a 32-bit target; every sum is masked to 32
+# bits, so the code is right whatever the machine word (64-bit unix, 32-bit
+# Xtensa).
+#
+# On CPython the same class uses hashlib's copy() of the two keyed states.
+# The plain-Python twin (for the tests, on both runtimes) is in
+# crypto/sha1_hmac_twin.py, outside the firmware's import path.
+from hushphone.compat import IS_MICROPYTHON
+
+DIGEST_LEN = 20
+_STATE_BYTES = 592
+_PAD = 400  # byte offset of the last block(s)
+_OUTER = 528  # byte offset of the outer block
+_IV = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+_K = (0x5A827999, 0x6ED9EBA1, 0x8F1BBCDC, 0xCA62C1D6)
+
+
+def _put32(buf, word, value):
+    # native little-endian, as ptr32 stores it
+    o = word << 2
+    buf[o] = value & 0xFF
+    buf[o + 1] = (value >> 8) & 0xFF
+    buf[o + 2] = (value >> 16) & 0xFF
+    buf[o + 3] = (value >> 24) & 0xFF
+
+
+if IS_MICROPYTHON:
+    import micropython
+
+    @micropython.viper
+    def _pad_viper(st, data, n: int) -> int:
+        # The inner message's tail at byte 400 of st: the bytes of data[:n]
+        # after its last full block, 0x80, zeros, and the message length in
+        # bits (64-byte key block + n). Returns how many blocks (1 or 2).
+        sb = ptr8(st)  # noqa: F821
+        d = ptr8(data)  # noqa: F821
+        full = n >> 6
+        rem = n & 63
+        i = 0
+        while i < rem:
+            sb[400 + i] = d[(full << 6) + i]
+            i += 1
+        sb[400 + rem] = 0x80
+        pads = 1
+        if rem >= 56:
+            pads = 2
+        end = 400 + (pads << 6)
+        i = 401 + rem
+        while i < end - 4:  # (the length's upper 32 bits are zero)
+            sb[i] = 0
+            i += 1
+        bits = (n + 64) << 3
+        i = 0
+        while i < 4:  # shifts below 32: never past a 32-bit word
+            sb[end - 1 - i] = (bits >> (i << 3)) & 0xFF
+            i += 1
+        return pads
+
+    @micropython.viper
+    def hmac_sha1_viper(st, data, n: int, out):
+        s = ptr32(st)  # noqa: F821  (viper built-ins)
+        sb = ptr8(st)  # noqa: F821
+        d = ptr8(data)  # noqa: F821
+        o = ptr8(out)  # noqa: F821
+        m = uint(s[19])  # noqa: F821  0xFFFFFFFF, whatever the word size
+        if n < 0:  # (new_state) one raw block data[0:64] into H, no padding
+            full = 1
+            pads = 0
+            blocks = 1
+        else:
+            full = n >> 6
+            pads = int(_pad_viper(st, data, n))
+            blocks = full + pads + 1  # + the outer block
+            i = 0
+            while i < 5:
+                s[i] = s[5 + i]
+                i += 1
+        j = 0
+        while j < blocks:
+            if j < full:
+                p = d
+                base = j << 6
+            elif j < full + pads:
+                p = sb
+                base = 400 + ((j - full) << 6)
+            else:
+                # outer: the inner digest (big-endian), then from the outer midstate
+                i = 0
+                while i < 5:
+                    v = uint(s[i])
+                    sb[528 + (i << 2)] = (v >> 24) & 0xFF
+                    sb[529 + (i << 2)] = (v >> 16) & 0xFF
+                    sb[530 + (i << 2)] = (v >> 8) & 0xFF
+                    sb[531 + (i << 2)] = v & 0xFF
+                    s[i] = s[10 + i]
+                    i += 1
+                p = sb
+                base = 528
+            t = 0
+            while t < 16:
+                q = base + (t << 2)
+                s[20 + t] = (uint(p[q]) << 24) | (uint(p[q + 1]) << 16) | (uint(p[q + 2]) << 8) | uint(p[q + 3])
+                t += 1
+            while t < 80:
+                x = uint(s[17 + t]) ^ uint(s[12 + t]) ^ uint(s[6 + t]) ^ uint(s[4 + t])
+                s[20 + t] = (x << 1) | (x >> 31)
+                t += 1
+            a = uint(s[0])
+            b = uint(s[1])
+            c = uint(s[2])
+            e4 = uint(s[3])
+            e = uint(s[4])
+            # four loops of 20 rounds: no branch per round
+            k = uint(s[15])
+            t = 0
+            while t < 20:
+                x = (((a << 5) | (a >> 27)) + ((b & c) | ((b ^ m) & e4)) + e + k + uint(s[20 + t])) & m
+                e = e4
+                e4 = c
+                c = ((b << 30) | (b >> 2)) & m
+                b = a
+                a = x
+                t += 1
+            k = uint(s[16])
+            while t < 40:
+                x = (((a << 5) | (a >> 27)) + (b ^ c ^ e4) + e + k + uint(s[20 + t])) & m
+                e = e4
+                e4 = c
+                c = ((b << 30) | (b >> 2)) & m
+                b = a
+                a = x
+                t += 1
+            k = uint(s[17])
+            while t < 60:
+                x = (((a << 5) | (a >> 27)) + ((b & c) | (e4 & (b | c))) + e + k + uint(s[20 + t])) & m
+                e = e4
+                e4 = c
+                c = ((b << 30) | (b >> 2)) & m
+                b = a
+                a = x
+                t += 1
+            k = uint(s[18])
+            while t < 80:
+                x = (((a << 5) | (a >> 27)) + (b ^ c ^ e4) + e + k + uint(s[20 + t])) & m
+                e = e4
+                e4 = c
+                c = ((b << 30) | (b >> 2)) & m
+                b = a
+                a = x
+                t += 1
+            s[0] = uint(s[0]) + a
+            s[1] = uint(s[1]) + b
+            s[2] = uint(s[2]) + c
+            s[3] = uint(s[3]) + e4
+            s[4] = uint(s[4]) + e
+            j += 1
+        if n < 0:
+            return
+        i = 0
+        while i < 5:
+            v = uint(s[i])
+            o[i << 2] = (v >> 24) & 0xFF
+            o[(i << 2) + 1] = (v >> 16) & 0xFF
+            o[(i << 2) + 2] = (v >> 8) & 0xFF
+            o[(i << 2) + 3] = v & 0xFF
+            i += 1
+
+    _hmac_fast = hmac_sha1_viper
+else:
+    import hashlib
+
+    _hmac_fast = None
+
+
+def _padded_key(key):
+    key = bytes(key)
+    if len(key) > 64:
+        import hashlib
+
+        key = hashlib.sha1(key).digest()
+    return key + bytes(64 - len(key))
+
+
+def new_state(key, hmac_sha1=None):
+    """The state buffer for `key`: constants and the ipad/opad midstates,
+    computed by `hmac_sha1` (this runtime's; the tests pass the twin) in
+    its raw-block mode (n < 0)."""
+    hmac_sha1 = hmac_sha1 or _hmac_fast
+    st = bytearray(_STATE_BYTES)
+    key = _padded_key(key)
+    for i, k in enumerate(_K):
+        _put32(st, 15 + i, k)
+    _put32(st, 19, 0xFFFFFFFF)
+    for mid, xor in ((5, 0x36), (10, 0x5C)):
+        for i in range(5):
+            _put32(st, i, _IV[i])
+        hmac_sha1(st, bytes(b ^ xor for b in key), -1, st)
+        st[4 * mid : 4 * mid + 20] = st[0:20]
+    # the outer block's fixed part: 0x80 after the 20-byte inner digest,
+    # zeros, and the outer message length (64 + 20 bytes) in bits
+    st[_OUTER + 20] = 0x80
+    bits = (64 + DIGEST_LEN) * 8
+    st[_OUTER + 62] = bits >> 8
+    st[_OUTER + 63] = bits & 0xFF
+    return st
+
+
+class HmacSha1:
+    """A keyed HMAC-SHA1 whose digest_into(data, n) writes the MAC of
+    data[:n] into `mac` (a 20-byte buffer of this object, rewritten by the
+    next call) and allocates nothing on MicroPython."""
+
+    def __init__(self, key):
+        self.mac = bytearray(DIGEST_LEN)
+        if _hmac_fast is not None:
+            self._state = new_state(key)
+        else:
+            key = _padded_key(key)
+            self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in key))
+            self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in key))
+
+    if IS_MICROPYTHON:
+
+        def digest_into(self, data, n):
+            _hmac_fast(self._state, data, n, self.mac)
+            return self.mac
+
+    else:
+
+        def digest_into(self, data, n):
+            inner = self._inner.copy()
+            inner.update(memoryview(data)[:n])
+            outer = self._outer.copy()
+            outer.update(inner.digest())
+            self.mac[:] = outer.digest()
+            return self.mac
+

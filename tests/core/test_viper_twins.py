@@ -1,0 +1,283 @@
+# Every @micropython.viper function of the firmware against its plain-Python
+# twin on random inputs (deterministic, so a failure replays): the same
+# return value and the same bytes written. On MicroPython the viper code
+# runs; on CPython (no viper) the twins are checked against independent
+# references where one is at hand. tests/host/test_viper_rules.py fails
+# when a viper function is missing from CASES or takes more than four
+# arguments (viper has written wrong values on the ESP32 beyond four).
+import unittest
+
+from coretest import IS_MICROPYTHON
+from hushphone import g711
+from hushphone.audio import pcm
+from hushphone.crypto import sha1_hmac, sha1_hmac_twin
+from hushphone.hal.esp32 import audio as esp32_audio
+from hushphone.srtp import fastpath
+
+ROUNDS = 60
+
+
+class Rng:
+    """xorshift32: the same inputs on both runtimes."""
+
+    def __init__(self, seed):
+        self.x = seed
+
+    def next(self):
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return x
+
+    def below(self, n):
+        return self.next() % n
+
+    def bytes(self, n):
+        return bytearray(self.next() & 0xFF for _ in range(n))
+
+
+def _view(buf, skew):
+    # a buffer starting `skew` bytes in: unaligned starts for the word loops
+    return memoryview(buf)[skew:]
+
+
+# name -> (module, twin module, make(rng) -> (args, buffer indexes written))
+def _set_iv(r):
+    return [r.bytes(16), r.bytes(14), r.bytes(40), r.below(37)], (0,)
+
+
+def _fill_counters(r):
+    nb = r.below(12)
+    return [bytearray(16 * nb + 16), r.bytes(16), nb], (0,)
+
+
+def _copy_into_fast(r):
+    n = r.below(48)
+    return [_view(r.bytes(80), r.below(4)), r.below(24), _view(r.bytes(60), r.below(4)), n], (0,)
+
+
+def _xor_in_place(r):
+    n = r.below(48)
+    return [_view(r.bytes(80), r.below(4)), r.below(24), r.bytes(64), n], (0,)
+
+
+def _tag_differs(r):
+    buf = r.bytes(40)
+    at = r.below(20)
+    n = 1 + r.below(16)
+    mac = bytearray(buf[at : at + n])
+    if r.below(2):
+        mac[r.below(n)] ^= 1 << r.below(8)
+    return [buf, at, mac, n], ()
+
+
+def _same4(r):
+    buf = r.bytes(24)
+    at = r.below(20)
+    key = bytearray(buf[at : at + 4])
+    if r.below(2):
+        key[r.below(4)] ^= 1 << r.below(8)
+    return [buf, at, key], ()
+
+
+def _encode(r):
+    n = r.below(200)
+    pcm_in = r.bytes(2 * n)
+    if n and r.below(2):  # the extremes
+        pcm_in[0:2] = (b"\x00\x80", b"\xff\x7f", b"\xff\xff", b"\x00\x00")[r.below(4)]
+    return [pcm_in, bytearray(n + 4), n], (1,)
+
+
+def _decode(r):
+    n = r.below(200)
+    table = g711._ULAW16 if r.below(2) else g711._ALAW16
+    # aligned and unaligned outputs
+    return [r.bytes(n), _view(bytearray(2 * n + 8), r.below(4)), n, table], (1,)
+
+
+def _pcm_copy(r):
+    n = r.below(64)
+    return [bytearray(n + 8), r.bytes(n + 40), r.below(40), n], (0,)
+
+
+def _scale_into(r):
+    n = 2 * r.below(40)
+    return [bytearray(n + 8), r.bytes(n), n, r.below(257)], (0,)
+
+
+def _fill_zero(r):
+    n = r.below(64)
+    return [r.bytes(n + 8), n], (0,)
+
+
+def _widen(r):
+    n = r.below(40)
+    return [bytearray(4 * n + 8), r.bytes(2 * n), n], (0,)
+
+
+def _upsample(r):
+    n = r.below(40)
+    return [bytearray(8 * n + 8), r.bytes(2 * n), n, r.below(65536) - 32768], (0,)
+
+
+def _decimate(r):
+    n = r.below(40)
+    return [bytearray(2 * n + 8), r.bytes(4 * n), n, r.below(65536) - 32768], (0,)
+
+
+def _sha1_state(r):
+    return sha1_hmac.new_state(r.bytes(r.below(80)), sha1_hmac_twin.hmac_sha1_py)
+
+
+def _pad(r):
+    n = r.below(300)
+    return [_sha1_state(r), r.bytes(n), n], (0,)
+
+
+def _hmac(r):
+    n = r.below(300) if r.below(8) else -1  # -1: the raw-block mode
+    # compare H (st[0:20]: the result in raw-block mode) and the MAC; the
+    # twin keeps its message schedule in a list, not in st
+    return [_sha1_state(r), r.bytes(max(n, 64)), n, bytearray(20)], ((0, 0, 20), 3)
+
+
+CASES = {
+    "set_iv": (fastpath, fastpath, _set_iv),
+    "fill_counters": (fastpath, fastpath, _fill_counters),
+    "copy_into": (fastpath, fastpath, _copy_into_fast),
+    "xor_in_place": (fastpath, fastpath, _xor_in_place),
+    "tag_differs": (fastpath, fastpath, _tag_differs),
+    "same4": (fastpath, fastpath, _same4),
+    "_ulaw_encode": (g711, g711, _encode),
+    "_alaw_encode": (g711, g711, _encode),
+    "_decode": (g711, g711, _decode),
+    "pcm.copy_into": (pcm, pcm, _pcm_copy),
+    "scale_into": (pcm, pcm, _scale_into),
+    "fill_zero": (pcm, pcm, _fill_zero),
+    "widen_16_to_32": (esp32_audio, esp32_audio, _widen),
+    "upsample_widen": (esp32_audio, esp32_audio, _upsample),
+    "decimate_2": (esp32_audio, esp32_audio, _decimate),
+    "_pad": (sha1_hmac, sha1_hmac_twin, _pad),
+    "hmac_sha1": (sha1_hmac, sha1_hmac_twin, _hmac),
+}
+
+
+class ViperTwinTest(unittest.TestCase):
+    def _compare(self, key):
+        module, twin_module, make = CASES[key]
+        name = key.split(".")[-1]
+        twin = getattr(twin_module, name + "_py")
+        rng = Rng(0x9E3779B9 ^ len(key) * 2654435761 & 0xFFFFFFFF or 1)
+        for i in range(ROUNDS):
+            args, written = make(rng)
+            twin_args = [bytearray(a) if isinstance(a, (bytearray, memoryview)) else a for a in args]
+            want = twin(*twin_args)
+            if IS_MICROPYTHON:
+                viper = getattr(module, name + "_viper")
+                got = viper(*args)
+                self.assertEqual(bool(got) if name in ("same4", "tag_differs") else got,
+                                 bool(want) if name in ("same4", "tag_differs") else want, "%s round %d" % (key, i))
+                for w in written:
+                    if isinstance(w, tuple):
+                        w, start, end = w
+                    else:
+                        start, end = 0, len(args[w])
+                    self.assertEqual(bytes(args[w][start:end]), bytes(twin_args[w][start:end]), "%s round %d arg %d" % (key, i, w))
+            else:
+                self._reference(key, args, twin_args, want)
+
+    def _reference(self, key, args, twin_args, want):
+        # CPython: the twins against independent references
+        if key == "copy_into":
+            dst, at, src, n = args
+            self.assertEqual(bytes(twin_args[0][at : at + n]), bytes(src[:n]))
+        elif key == "xor_in_place":
+            buf, at, ks, n = args
+            self.assertEqual(bytes(twin_args[0][at : at + n]), bytes(buf[at + i] ^ ks[i] for i in range(n)))
+        elif key == "same4":
+            buf, at, key4 = args
+            self.assertEqual(want, bytes(buf[at : at + 4]) == bytes(key4))
+        elif key == "tag_differs":
+            buf, at, mac, n = args
+            self.assertEqual(bool(want), bytes(buf[at : at + n]) != bytes(mac[:n]))
+
+    # one test per viper function (tests/host/test_viper_rules.py checks
+    # that every one in the firmware is here)
+
+    def test_set_iv(self):
+        self._compare("set_iv")
+
+    def test_fill_counters(self):
+        self._compare("fill_counters")
+
+    def test_copy_into(self):
+        self._compare("copy_into")
+
+    def test_xor_in_place(self):
+        self._compare("xor_in_place")
+
+    def test_tag_differs(self):
+        self._compare("tag_differs")
+
+    def test_same4(self):
+        self._compare("same4")
+
+    def test_ulaw_encode(self):
+        self._compare("_ulaw_encode")
+
+    def test_alaw_encode(self):
+        self._compare("_alaw_encode")
+
+    def test_decode(self):
+        self._compare("_decode")
+
+    def test_pcm_copy_into(self):
+        self._compare("pcm.copy_into")
+
+    def test_scale_into(self):
+        self._compare("scale_into")
+
+    def test_fill_zero(self):
+        self._compare("fill_zero")
+
+    def test_widen_16_to_32(self):
+        self._compare("widen_16_to_32")
+
+    def test_upsample_widen(self):
+        self._compare("upsample_widen")
+
+    def test_decimate_2(self):
+        self._compare("decimate_2")
+
+    def test_pad(self):
+        self._compare("_pad")
+
+    def test_hmac_sha1(self):
+        self._compare("hmac_sha1")
+
+
+class HmacTwinReferenceTest(unittest.TestCase):
+    def test_the_twin_and_this_runtime_match_hmac_sha1(self):
+        # RFC 2202 test case 2 and packet-sized messages around block edges
+        from hushphone.crypto.hmac import Hmac
+
+        key = b"Jefe"
+        st = sha1_hmac.new_state(key, sha1_hmac_twin.hmac_sha1_py)
+        out = bytearray(20)
+        data = b"what do ya want for nothing?"
+        sha1_hmac_twin.hmac_sha1_py(st, data, len(data), out)
+        self.assertEqual(bytes(out).hex(), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
+        fast = sha1_hmac.HmacSha1(key)
+        rng = Rng(7)
+        for n in (0, 1, 55, 56, 63, 64, 119, 120, 176, 186, 250):
+            msg = rng.bytes(n + 3)
+            want = Hmac(key, "sha1").digest(bytes(msg[:n]))
+            sha1_hmac_twin.hmac_sha1_py(st, msg, n, out)
+            self.assertEqual(bytes(out), want, n)
+            self.assertEqual(bytes(fast.digest_into(msg, n)), want, n)
+
+
+if __name__ == "__main__":
+    unittest.main()
