@@ -50,17 +50,30 @@ def app_version(image):
     return raw.split(b"\x00", 1)[0].decode("utf-8", "replace"), secure_version
 
 
-def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otadata, nvs_keys=None):
-    """[(offset, description, path)] in address order."""
+def app_partition(layout):
+    """Where the firmware goes: the factory app partition if the table has
+    one (the stock MicroPython layout), else ota_0."""
+    for p in layout.table:
+        if p.type == 0 and p.subtype == 0:  # app, factory
+            return p
+    return layout.partition("ota_0")
+
+
+def flash_items(board, layout, bootloader, partition_table, firmware, nvs, otadata, nvs_keys=None, extra=()):
+    """[(offset, description, path)] in address order; `extra` adds
+    (partition name, description, path) items."""
+    app = app_partition(layout)
     items = [
         (board.bootloader_offset, "bootloader", bootloader),
         (PARTITION_TABLE_OFFSET, "partition table", partition_table),
-        (layout.partition("otadata").offset, "otadata (blank: boot ota_0)", otadata),
-        (layout.partition("ota_0").offset, "firmware -> ota_0", firmware),
+        (layout.partition("otadata").offset, "otadata (blank: boot %s)" % app.name, otadata),
+        (app.offset, "firmware -> %s" % app.name, firmware),
         (layout.partition("nvs").offset, "NVS (identity, trust, account)", nvs),
     ]
     if nvs_keys is not None:
         items.append((layout.partition("nvs_keys").offset, "NVS encryption keys", nvs_keys))
+    for name, what, path in extra:
+        items.append((layout.partition(name).offset, what, path))
     return sorted(items, key=lambda item: item[0])
 
 

@@ -241,6 +241,23 @@ def manifest_fields(signed_image, boards, chip, version=None, secure_version=Non
                            % (secure_version, app.secure_version))
     if app.chip != chip:
         raise HushctlError("image is built for %s, not %s" % (app.chip, chip))
+    return _fields(signed_image, boards, chip, app.version, app.secure_version, released, expires, notes)
+
+
+def fs_manifest_fields(signed_image, boards, chip, version, secure_version, released=None, expires=None, notes=None):
+    """Manifest fields for a signed filesystem image (kind "fs"): it has no
+    app descriptor, so version and secure_version are given."""
+    if bytes(signed_image[8:16]) != b"littlefs":
+        raise HushctlError("a filesystem update must be a LittleFS2 image (hushctl firmware build)")
+    if version is None or secure_version is None:
+        raise HushctlError("a filesystem image needs --version and --secure-version")
+    if len(version.encode("utf-8")) > 31:
+        raise HushctlError("--version is at most 31 bytes")
+    return dict(_fields(signed_image, boards, chip, version, int(secure_version), released, expires, notes),
+                kind=manifest.KIND_FS)
+
+
+def _fields(signed_image, boards, chip, version, secure_version, released, expires, notes):
     if not boards:
         raise HushctlError("give at least one --board")
     released = int(time.time()) if released is None else int(released)
@@ -248,8 +265,8 @@ def manifest_fields(signed_image, boards, chip, version=None, secure_version=Non
     if expires <= released:
         raise HushctlError("expiry must be after the release time")
     fields = {
-        "format": manifest.FORMAT, "boards": list(boards), "chip": chip, "version": app.version,
-        "secure_version": app.secure_version, "image_size": len(signed_image),
+        "format": manifest.FORMAT, "boards": list(boards), "chip": chip, "version": version,
+        "secure_version": secure_version, "image_size": len(signed_image),
         "image_sha256": hashlib.sha256(signed_image).hexdigest(), "released": released, "expires": expires,
     }
     if notes:
@@ -284,6 +301,18 @@ def build_bundle(image_bytes, key_paths, boards, chip, version=None, secure_vers
     check_chip_policy(chip, [k.public_key() for k in keys])
     signed_image = sign_data(image_bytes, keys)
     fields = manifest_fields(signed_image, boards, chip, version, secure_version, released, expires, notes)
+    signed_manifest = sign_data(manifest.encode(fields), keys)
+    return assemble_bundle(signed_manifest, signed_image)
+
+
+def build_fs_bundle(fs_image, key_paths, boards, chip, version, secure_version, released=None, expires=None,
+                    notes=None, passphrase=None):
+    """Sign a filesystem image (kind "fs") and its manifest with local keys
+    and return the .hushota bundle bytes."""
+    keys = [load_private_key(p, passphrase) for p in key_paths]
+    check_chip_policy(chip, [k.public_key() for k in keys])
+    signed_image = sign_data(fs_image, keys)
+    fields = fs_manifest_fields(signed_image, boards, chip, version, secure_version, released, expires, notes)
     signed_manifest = sign_data(manifest.encode(fields), keys)
     return assemble_bundle(signed_manifest, signed_image)
 
@@ -361,7 +390,7 @@ def verify_file(path, digests, revoked_mask=0, board=None, chip=None, min_secure
         raise HushctlError("cannot read %s: %s" % (path, e.strerror))
     if kind == "bundle":
         verifier = UpdateVerifier(digests, revoked_mask, board=board, chip=chip,
-                                  secure_version_floor=min_secure_version, now=now)
+                                  secure_version_floor=min_secure_version, now=now, kind=None)
         checks, expected = verifier.checks, BUNDLE_CHECKS
     else:
         checks, expected = Checks(), IMAGE_CHECKS
@@ -459,8 +488,12 @@ def inspect_file(path):
     report = {
         "file": str(path), "kind": "bundle", "signed_manifest_size": len(signed_manifest),
         "manifest": fields, "manifest_signature": _signature_report(signed_manifest),
-        "image": inspect_image(signed_image),
     }
+    if fields is not None and fields.get("kind") == manifest.KIND_FS:
+        report["image"] = {"size": len(signed_image), "filesystem": "LittleFS2" if signed_image[8:16] == b"littlefs"
+                           else "not LittleFS2", "signature": _signature_report(signed_image)}
+    else:
+        report["image"] = inspect_image(signed_image)
     if problem:
         report["manifest_problem"] = problem
     return report

@@ -8,6 +8,7 @@ inventory transaction, the handset is flashed, eFuses burn (only with
 --burn-efuses), output files are renamed into place, and the row commits."""
 import base64
 import datetime
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from cryptography import x509
 from hushphone import storage_layout as layout
 from hushphone.hal.unix.nvs import Nvs, namespace_path, read_namespace
 
-from hushctl import atomic_files, efuses, flashing, keys, nvs_image, pki
+from hushctl import atomic_files, efuses, flashing, fsimage, keys, nvs_image, pki, stock_release
 from hushctl.errors import HushctlError
 from hushctl.inventory import Inventory
 
@@ -63,6 +64,8 @@ class Options:
         self.bootloader = kw.pop("bootloader", None)
         self.firmware = kw.pop("firmware", None)
         self.firmware_version = kw.pop("firmware_version", None)
+        self.micropython_image = kw.pop("micropython_image", None)
+        self.fs_build = kw.pop("fs_build", None)
         self.encrypt_nvs = kw.pop("encrypt_nvs", False)
         self.server_cas = list(kw.pop("server_cas", ()))
         self.sip = dict(kw.pop("sip", {}) or {})
@@ -145,6 +148,53 @@ def _install_sim(sim_dir, staging):
         shutil.rmtree(old)
 
 
+_STOCK_PARTS = {"vfs": "root filesystem (loader, boot.py, main.py) -> vfs",
+                "hush_0": "firmware image -> hush_0", "hushsel": "image selection (hush_0, VALID) -> hushsel"}
+
+
+def _stock_images(opts, board):
+    """A stock MicroPython release and the Hushphone images for it (the
+    output directory of hushctl firmware build), checked against each other,
+    the board and its stock partition table before anything is made.
+    Returns the release and {partition name: bytes}."""
+    if not (opts.micropython_image and opts.fs_build):
+        raise ProvisionError("the stock MicroPython path needs both --micropython-image and --fs-build")
+    if opts.firmware or opts.bootloader:
+        raise ProvisionError("--micropython-image brings its own bootloader and app: drop --firmware/--bootloader")
+    if board.is_sim:
+        raise ProvisionError("a simulated handset has no flash: --micropython-image is for a real board")
+    if opts.secure_boot and (opts.port or opts.virtual_efuses):
+        raise ProvisionError("a stock MicroPython release is not signed, so Secure Boot V2 would refuse to boot it: "
+                             "add --no-secure-boot, or build the frozen firmware")
+    fsimage.check_board(board, 0)
+    stock = stock_release.split(_read(opts.micropython_image, "MicroPython image"), board)
+    layout_ = fsimage.stock_layout(board)
+    app_part = flashing.app_partition(layout_)
+    if len(stock.app) > app_part.size:
+        raise ProvisionError("the MicroPython app (%d bytes) does not fit the %d-byte %s partition"
+                             % (len(stock.app), app_part.size, app_part.name))
+    build_dir = Path(opts.fs_build)
+    root = _read(build_dir / "vfs.bin", "root filesystem image")
+    image = _read(build_dir / "hush.bin", "firmware image")
+    for name, data, want in (("vfs.bin", root, layout_.partition("vfs").size),
+                             ("hush.bin", image, layout_.partition("hush_0").size - fsimage.BLOCK_SIZE)):
+        if len(data) != want:
+            raise ProvisionError("%s is %d bytes, board %s takes %d: build it with hushctl firmware build --board %s"
+                                 % (name, len(data), board.name, want, board.name))
+    try:
+        files = fsimage.read_image(image)
+        meta = json.loads(files[fsimage.MANIFEST_NAME])
+        fsimage.read_image(root)
+    except Exception:
+        raise ProvisionError("%s does not hold Hushphone filesystem images (hushctl firmware build)" % build_dir)
+    if meta.get("board") != board.name:
+        raise ProvisionError("the filesystem image is for board %s, not %s" % (meta.get("board"), board.name))
+    if meta.get("micropython") != "%d.%d" % stock.release:
+        raise ProvisionError("the filesystem image is built for MicroPython %s, the app is %s: build it with "
+                             "--micropython %d.%d" % ((meta.get("micropython"), stock.version) + stock.release))
+    return stock, fsimage.factory_partitions(root, image, layout_)
+
+
 def write_device_crl(hierarchy, inventory, issuing_key):
     revoked = [(int(r["cert_serial"], 16), datetime.datetime.fromisoformat(r["revoked_at"])) for r in inventory.revoked_certs()]
     crl = pki.make_crl(hierarchy.cert(keys.ISSUING), issuing_key, revoked)
@@ -206,14 +256,19 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
             if cn != serial:
                 raise ProvisionError("the handset in %s is %s, not %s" % (opts.sim_dir, cn, serial))
     needs_images = bool(opts.factory_image or opts.port)
-    firmware = bootloader = None
-    if needs_images:
+    firmware = bootloader = stock = fs_parts = None
+    if opts.micropython_image or opts.fs_build:
+        stock, fs_parts = _stock_images(opts, board)
+    if needs_images and stock is not None:
+        firmware, bootloader = stock.app, stock.bootloader
+    elif needs_images:
         if not (opts.firmware and opts.bootloader):
             raise ProvisionError("flashing needs --bootloader and --firmware images")
         firmware = _read(opts.firmware, "firmware")
         bootloader = _read(opts.bootloader, "bootloader")
     desc = flashing.app_version(firmware) if firmware else None
-    firmware_version = opts.firmware_version or (desc[0] if desc else "unknown")
+    firmware_version = opts.firmware_version or ("MicroPython %s + Hushphone image" % stock.version if stock else None) \
+        or (desc[0] if desc else "unknown")
     secure_version = opts.secure_version if opts.secure_version is not None else (desc[1] if desc else 0)
     if not 0 <= secure_version <= (32 if board.chip == "esp32" else 16):
         raise ProvisionError("secure version %d does not fit this chip's SECURE_VERSION eFuse" % secure_version)
@@ -251,7 +306,7 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
 
         flash_cmd = None
         if needs_images:
-            layout_ = flashing.Layout(board.partitions_csv)
+            layout_ = fsimage.stock_layout(board) if stock else flashing.Layout(board.partitions_csv)
             nvs_part = layout_.partition("nvs")
             nvs_keys = nvs_image.new_encryption_keys() if opts.encrypt_nvs else None
             files = {"partition-table.bin": layout_.table_binary(),
@@ -260,11 +315,16 @@ def _provision(opts, board, hierarchy, issuing_cert, issuing_key, inventory, efu
                      "bootloader.bin": bootloader, "firmware.bin": firmware}
             if nvs_keys is not None:
                 files["nvs_keys.bin"] = nvs_keys
+            extra = []
+            for name, data in sorted((fs_parts or {}).items()):
+                files[name + ".bin"] = data
+                extra.append((name, _STOCK_PARTS[name], tmp / (name + ".bin")))
             for name, data in files.items():
                 atomic_files.write_secret(tmp / name, data)
             items = flashing.flash_items(board, layout_, tmp / "bootloader.bin", tmp / "partition-table.bin",
                                          tmp / "firmware.bin", tmp / "nvs.bin", tmp / "otadata.bin",
-                                         tmp / "nvs_keys.bin" if nvs_keys is not None else None)
+                                         tmp / "nvs_keys.bin" if nvs_keys is not None else None,
+                                         extra=extra)
             echo("  flash layout:")
             for offset, what, _ in items:
                 echo("    0x%06x  %s" % (offset, what))

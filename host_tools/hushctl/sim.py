@@ -106,7 +106,7 @@ class SimHandset:
     lines: every output line; events: the parsed @event lines. on_line(h,
     text) sees each line as it arrives (for printing)."""
 
-    def __init__(self, config_path, on_line=None, heapsize=None):
+    def __init__(self, config_path, on_line=None, heapsize=None, firmware_dir=None, flash=None):
         self.config_path = Path(config_path)
         self.config = load_config(config_path)
         self.name = self.config["name"]
@@ -132,7 +132,14 @@ class SimHandset:
         if heapsize:
             cmd += ["-X", "heapsize=%s" % heapsize]
         entry = firmware_lib().parent / "main.py"  # the device's own entry point, when the tree has it
-        cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
+        if flash is not None:  # booted as stock MicroPython boots, from its partitions (fsimage.write_sim_flash)
+            env["MICROPYPATH"] = ""
+            cmd += [str(Path(__file__).parent / "mpy" / "stock_boot.py"), str(flash)]
+        elif firmware_dir is not None:  # a firmware tree as deployed to a handset (boot.py, main.py, lib/)
+            env["MICROPYPATH"] = os.pathsep.join([str(Path(firmware_dir) / "lib"), ".frozen"])
+            cmd += [str(Path(firmware_dir) / "main.py")]
+        else:
+            cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
         cmd.append(str(self._run_config))
         return cmd, env
 

@@ -65,7 +65,7 @@ class AcceptTest(unittest.TestCase):
         _result, v = verify("rsa")
         names = [n for n, _d in v.checks.passed]
         self.assertEqual(names, [
-            "bundle-header", "manifest-signature", "manifest-format", "chip", "board", "expiry", "secure-version",
+            "bundle-header", "manifest-signature", "manifest-format", "kind", "chip", "board", "expiry", "secure-version",
             "image-size", "image-sha256", "app-descriptor", "image-header", "image-chip", "image-secure-version",
             "image-signature",
         ])

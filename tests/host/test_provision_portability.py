@@ -154,12 +154,8 @@ def handset_on_a_pty(tmp_path):
     """A MicroPython unix port on a pseudo-terminal, as mpremote sees a
     handset on a serial port: its working directory is a simulated handset
     and its `esp32` module's NVS is the simulated store."""
-    import os
-    import pty
-    import subprocess
-    import tty
-
-    from tests.support.runtimes import micropython_env, micropython_exe
+    from tests.support.pty_board import micropython_on_a_pty
+    from tests.support.runtimes import micropython_env
 
     sim = tmp_path / "handset"
     (sim / "nvs").mkdir(parents=True)
@@ -167,17 +163,8 @@ def handset_on_a_pty(tmp_path):
     shim.mkdir()
     (shim / "esp32.py").write_text("from hushphone.hal.unix.nvs import Nvs\n\n"
                                    "def NVS(namespace):\n    return Nvs('.', namespace)\n")
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    proc = subprocess.Popen([micropython_exe()], stdin=master, stdout=master, stderr=master, cwd=str(sim),
-                            env=micropython_env(shim), start_new_session=True)
-    try:
-        yield os.ttyname(slave), sim
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        os.close(master)
-        os.close(slave)
+    with micropython_on_a_pty(sim, micropython_env(shim)) as port:
+        yield port, sim
 
 
 def test_real_handset_path_over_mpremote(handsets, handset_on_a_pty, tmp_path, monkeypatch):

@@ -70,6 +70,15 @@ def make_handset(root, signer, factory_image, slot_size=256 * 1024, board=BOARD,
     return root
 
 
+def provision_trust(root, signer, floor=1):
+    """Only the trust store in a handset's NVS, as the factory writes it
+    (for handsets whose flash a test lays out itself)."""
+    from hushphone.hal.unix.nvs import Nvs
+    from hushphone.ota.truststore import NAMESPACE, TrustStore
+
+    TrustStore.provision(Nvs(str(root), NAMESPACE), [signer.digest], 0, floor)
+
+
 def copy_handset(src, dst):
     shutil.copytree(src, dst)
     return Path(dst)

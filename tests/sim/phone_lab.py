@@ -23,7 +23,7 @@ class PhoneLab:
         self.proxy = LabProxy(self.dir / "kamailio", self.pki, self.passwords).start()
         self.handsets = []
 
-    def handset(self, name, tone_hz=1000, register=True, **extra):
+    def handset(self, name, tone_hz=1000, register=True, boot=None, **extra):
         root = self.dir / name
         config = {
             "name": name,
@@ -37,7 +37,7 @@ class PhoneLab:
             "speaker_wav": str(self.dir / ("%s-speaker.wav" % name)),
         }
         config.update(extra)
-        h = SimHandset(write_config(self.dir / ("%s.json" % name), config))
+        h = SimHandset(write_config(self.dir / ("%s.json" % name), config), **(boot or {}))
         self.handsets.append(h)
         if register:
             h.wait_event("registered", WAIT_S)

@@ -53,8 +53,11 @@ def _emit_tbs(path, data, what):
 
 
 @ota.command()
-@click.option("--image", "image_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--image", "image_path", type=click.Path(dir_okay=False),
               help="App image: unsigned (first step) or already signed (manifest step).")
+@click.option("--fs-image", "fs_image_path", type=click.Path(dir_okay=False),
+              help="Instead of --image: a filesystem image (hushctl firmware build --slot-image) for handsets on "
+                   "stock MicroPython; needs --version and --secure-version and local --key.")
 @click.option("--board", "boards", multiple=True, help="Board the update is for (repeatable).")
 @click.option("--chip", help="Chip the image is for (esp32, esp32s3, esp32c6, ...).")
 @click.option("--version", "version", help="Must match the image's app descriptor (read from it if omitted).")
@@ -76,8 +79,8 @@ def _emit_tbs(path, data, what):
               help="Write the data to be signed in this step (padded image or manifest) and stop.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the .hushota bundle here.")
 @click.option("--out-image", type=click.Path(dir_okay=False), help="Write the signed image here.")
-def sign(image_path, boards, chip, version, secure_version, expires_days, released, notes, keys, passphrase_file,
-         pub_keys, signatures, manifest_path, emit_tbs, out, out_image):
+def sign(image_path, fs_image_path, boards, chip, version, secure_version, expires_days, released, notes, keys,
+         passphrase_file, pub_keys, signatures, manifest_path, emit_tbs, out, out_image):
     """Sign an app image and its manifest into a .hushota bundle.
 
     Local keys do it in one step. An external signer (HSM) works in steps,
@@ -86,6 +89,11 @@ def sign(image_path, boards, chip, version, secure_version, expires_days, releas
     (2) --image app.signed.bin --board ... --chip ... --emit-tbs manifest.tbs;
     (3) --image app.signed.bin --manifest manifest.tbs --pub-key P --signature S --out release.hushota.
     """
+    if bool(image_path) == bool(fs_image_path):
+        raise HushctlError("give one of --image (an app) or --fs-image (a filesystem image)")
+    if fs_image_path:
+        return _sign_fs(fs_image_path, boards, chip, version, secure_version, expires_days, released, notes, keys,
+                        passphrase_file, out)
     image = _read(image_path)
     already_signed = ota_sign.split_signed(image) is not None
     if not (keys or pub_keys or emit_tbs):
@@ -136,6 +144,17 @@ def sign(image_path, boards, chip, version, secure_version, expires_days, releas
     click.echo("bundle written to %s: %s %s (secure_version %d) for %s, image %d bytes"
                % (out, app.project_name, app.version, app.secure_version, chip, len(signed_image)))
     _report_keys(public_keys)
+
+
+def _sign_fs(path, boards, chip, version, secure_version, expires_days, released, notes, keys, passphrase_file, out):
+    if not keys or not out or not chip:
+        raise HushctlError("a filesystem image is signed with local --key, for a --chip, into --out")
+    now = int(time.time()) if released is None else released
+    data = ota_sign.build_fs_bundle(_read(path), keys, boards, chip, version, secure_version, now,
+                                    now + expires_days * 86400, notes, ota_sign.read_passphrase(passphrase_file))
+    _write(out, data)
+    click.echo("bundle written to %s: filesystem image %s (secure_version %d) for %s, %d bytes"
+               % (out, version, secure_version, chip, len(data)))
 
 
 def _report_keys(public_keys):

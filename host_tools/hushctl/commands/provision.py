@@ -40,6 +40,10 @@ def _ask(question):
 @click.option("--bootloader", type=click.Path(dir_okay=False, exists=True), help="Signed bootloader image.")
 @click.option("--firmware", type=click.Path(dir_okay=False, exists=True), help="Signed application image (goes to ota_0).")
 @click.option("--firmware-version", help="Firmware version for the inventory (default: from the image).")
+@click.option("--micropython-image", type=click.Path(dir_okay=False, exists=True),
+              help="A stock MicroPython release (merged .bin) for the board: its bootloader and app are used.")
+@click.option("--fs-build", type=click.Path(file_okay=False, exists=True),
+              help="With --micropython-image: the output directory of hushctl firmware build (vfs.bin, hush.bin).")
 @click.option("--encrypt-nvs", is_flag=True, help="NVS-encrypt the NVS partition (with a generated nvs_keys partition).")
 @click.option("--server-ca", "server_cas", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="PEM CA certificate the handset trusts for the SIP server (repeatable).")
@@ -59,7 +63,7 @@ def _ask(question):
 @passphrase_option
 @click.pass_context
 def provision_group(ctx, keys_dir, board, serial, reprovision, inventory_path, sim_dir, factory_image, port, write_flash,
-                    bootloader, firmware, firmware_version, encrypt_nvs, server_cas, sip_registrar, sip_proxy, sip_user,
+                    bootloader, firmware, firmware_version, micropython_image, fs_build, encrypt_nvs, server_cas, sip_registrar, sip_proxy, sip_user,
                     sip_password_file, sip_display, virtual_efuses, burn_efuses, yes, secure_version, no_secure_boot,
                     keep_jtag, download_mode, as_json, passphrase_file):
     """Provision one handset (dry run for eFuses unless --burn-efuses)."""
@@ -73,7 +77,8 @@ def provision_group(ctx, keys_dir, board, serial, reprovision, inventory_path, s
     opts = provision.Options(
         keys_dir, get_passphrase(passphrase_file), board_obj, inventory=inventory_path, serial=serial,
         reprovision=reprovision, sim_dir=sim_dir, factory_image=factory_image, port=port, write_flash=write_flash,
-        bootloader=bootloader, firmware=firmware, firmware_version=firmware_version, encrypt_nvs=encrypt_nvs,
+        bootloader=bootloader, firmware=firmware, firmware_version=firmware_version,
+        micropython_image=micropython_image, fs_build=fs_build, encrypt_nvs=encrypt_nvs,
         server_cas=server_cas, sip=sip, virtual_efuses=virtual_efuses, burn_efuses=burn_efuses,
         secure_version=secure_version, secure_boot=not no_secure_boot, disable_jtag=not keep_jtag,
         download_mode=download_mode)

@@ -7,7 +7,7 @@ class OtaRejected(Exception):
     """An update (or a part of one) was refused. `reason` is a short machine
     word ("signature", "untrusted-key", "revoked-key", "digest", "board",
     "chip", "expired", "downgrade", "truncated", "oversized", "malformed",
-    "mismatch", "unconfirmed", "revoked-technician"); the message says what
+    "mismatch", "unconfirmed", "revoked-technician", "kind"); the message says what
     exactly was wrong."""
 
     def __init__(self, reason, message):

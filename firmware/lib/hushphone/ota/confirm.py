@@ -82,6 +82,7 @@ def confirm_boot(partition_cls, checks, log=None, boot=None):
     result = selftest.run(checks)
     result.boot = boot
     if result.ok:
+        _confirm_filesystem_image()  # first: a factory app (stock path) cannot be marked (ESP_FAIL)
         partition_cls.mark_app_valid_cancel_rollback()
         if log:
             if boot.rollback == ROLLBACK_NO:
@@ -93,3 +94,13 @@ def confirm_boot(partition_cls, checks, log=None, boot=None):
         log("ota: self-test failed (%s); not confirming, %s" % ("; ".join(result.failures()),
                                                                  _failure_consequence(boot)))
     return result
+
+
+def _confirm_filesystem_image():
+    # On stock MicroPython the firmware runs from a filesystem image that the
+    # loader (hushboot, ota/fsslots.py) mounted: it is confirmed alike.
+    try:
+        import hushboot
+    except ImportError:
+        return
+    hushboot.confirm()

@@ -3,6 +3,11 @@
 # ensure_ascii=False) writes) signed like an image: padded with 0xFF to 4 KiB
 # and followed by a Secure Boot V2 signature sector. The encoder is ours
 # because MicroPython's json.dumps cannot sort keys.
+#
+# "kind" says what the image is: "app" (an ESP-IDF app image for an OTA
+# slot; the default when absent, so app manifests stay readable by older
+# handsets) or "fs" (a filesystem image with the firmware for a handset that
+# runs a stock MicroPython release; see ota/fsslots.py).
 import json
 
 from hushphone.ota import OtaRejected
@@ -10,9 +15,12 @@ from hushphone.ota import OtaRejected
 FORMAT = 1
 _FIELDS = {
     "format": "int", "boards": "list", "chip": "str", "version": "version", "secure_version": "int",
-    "image_size": "int", "image_sha256": "hex", "released": "int", "expires": "int", "notes": "str",
+    "image_size": "int", "image_sha256": "hex", "released": "int", "expires": "int", "notes": "str", "kind": "kind",
 }
-_OPTIONAL = ("notes",)
+_OPTIONAL = ("notes", "kind")
+KIND_APP = "app"
+KIND_FS = "fs"
+KINDS = (KIND_APP, KIND_FS)
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
@@ -74,6 +82,8 @@ def _check_field(name, kind, v):
         return isinstance(v, str) and 0 < len(v) <= 1024
     if kind == "version":  # as in esp_app_desc_t: up to 31 bytes, may be empty
         return isinstance(v, str) and len(v.encode("utf-8")) <= 31
+    if kind == "kind":
+        return v in KINDS
     if kind == "hex":
         return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
     if kind == "list":
@@ -96,6 +106,7 @@ class Manifest:
         self.released = fields["released"]
         self.expires = fields["expires"]
         self.notes = fields.get("notes")
+        self.kind = fields.get("kind", KIND_APP)
 
 
 def decode(data):

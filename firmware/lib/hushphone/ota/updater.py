@@ -6,7 +6,8 @@
 # rollback enabled, it refuses to start while the running app is still
 # PENDING_VERIFY (not yet confirmed by its self-test): installing then would
 # make the unproven app the rollback target. Works on
-# esp32.Partition(esp32.Partition.RUNNING) and on hal.unix.partition alike.
+# esp32.Partition(esp32.Partition.RUNNING) and on hal.unix.partition alike,
+# and on ota.fsslots.RunningFs for filesystem images (two slots as well).
 import binascii
 
 from hushphone.compat import const
@@ -62,7 +63,10 @@ class Updater:
     def check_running_confirmed(self):
         """Raises OtaRejected("unconfirmed") while the running app is
         PENDING_VERIFY (ESP_ERR_OTA_ROLLBACK_INVALID_STATE in ESP-IDF)."""
-        state = otadata.partition_state(type(self.running), self.running)
+        if hasattr(self.running, "ota_state"):  # filesystem-image slots (ota/fsslots.py)
+            state = self.running.ota_state()
+        else:
+            state = otadata.partition_state(type(self.running), self.running)
         if state == otadata.STATE_PENDING_VERIFY:
             raise OtaRejected("unconfirmed", "the running firmware has not confirmed itself yet (pending "
                                              "verification); updates start after its self-test passes")
@@ -130,7 +134,10 @@ class Updater:
         except OtaRejected:
             self._fail()
             raise
-        self.target.set_boot()
+        if hasattr(self.target, "set_boot_verified"):  # a filesystem slot records the image's hash
+            self.target.set_boot_verified(result)
+        else:
+            self.target.set_boot()
         if self._progress is not None:
             self._progress.clear()
         return result

@@ -39,15 +39,19 @@ class Checks:
 class SignedImageVerifier:
     """Streams one signed image of a known size: app header and chip, its
     Secure Boot V2 signature sector under the trust anchors, and the secure
-    version floor. `want_sha384` also hashes with SHA-384 (for P-384 blocks)."""
+    version floor. `want_sha384` also hashes with SHA-384 (for P-384 blocks).
+    A filesystem image (kind "fs") has no app header: it must start with a
+    LittleFS2 superblock, and its version comes from the signed manifest."""
 
-    def __init__(self, trust, size, chip=None, secure_version_floor=0, want_sha384=False, checks=None):
+    def __init__(self, trust, size, chip=None, secure_version_floor=0, want_sha384=False, checks=None,
+                 kind=manifest.KIND_APP):
         if size < 2 * _SECTOR or size % _SECTOR:
             raise OtaRejected("malformed", "a signed image is a whole number of 4 KiB sectors (at least 2), not %d bytes" % size)
         self.trust = trust
         self.size = size
         self.chip = chip
         self.secure_version_floor = secure_version_floor
+        self.kind = kind
         self.checks = checks if checks is not None else Checks()
         self.received = 0
         self._body_len = size - _SECTOR
@@ -101,6 +105,8 @@ class SignedImageVerifier:
         """Check the whole image; returns the trusted key slots that signed
         it. Raises OtaRejected on the first failed check."""
         self.close()
+        if self.kind == manifest.KIND_FS:
+            return self._finish_signature()
         app = self.app_info()
         self.checks.ok("image-header", "%s %s, %d segments" % (app.project_name, app.version, app.segment_count))
         if self.chip is not None:
@@ -111,6 +117,14 @@ class SignedImageVerifier:
             raise OtaRejected("downgrade", "image secure_version %d is below the floor %d"
                               % (app.secure_version, self.secure_version_floor))
         self.checks.ok("image-secure-version", "%d >= %d" % (app.secure_version, self.secure_version_floor))
+        return self._finish_signature()
+
+    def _finish_signature(self):
+        if self.kind == manifest.KIND_FS:
+            # LittleFS2 block 0: revision count (4), metadata tag (4), then "littlefs".
+            if bytes(self._head[8:16]) != b"littlefs":
+                raise OtaRejected("malformed", "a filesystem update must be a LittleFS2 image")
+            self.checks.ok("image-filesystem", "LittleFS2")
         blocks = sbv2.parse_signature_sector(self._sector)
         digests = {"sha256": self._body.digest()}
         if self._body384 is not None:
@@ -129,11 +143,12 @@ class VerifiedUpdate:
 
     def __init__(self, manifest_, app, slots, sha256_):
         self.manifest = manifest_
-        self.app = app
+        self.app = app  # None for a filesystem image
         self.key_slots = slots
         self.image_sha256 = sha256_
-        self.version = app.version
-        self.secure_version = app.secure_version
+        self.kind = manifest_.kind
+        self.version = manifest_.version if app is None else app.version
+        self.secure_version = manifest_.secure_version if app is None else app.secure_version
 
 
 class UpdateVerifier:
@@ -145,16 +160,19 @@ class UpdateVerifier:
     skips that check, for host-side inspection only); the update's
     secure_version must be >= both running_secure_version and
     secure_version_floor; now: UNIX seconds (None refuses, as expiry cannot
-    be checked); max_image_size: the update partition's size."""
+    be checked); max_image_size: the update partition's size; kind: what
+    this handset installs ("app" or "fs", manifest.KINDS; None accepts
+    either, for host-side inspection only)."""
 
     def __init__(self, trusted_digests, revoked_mask=0, board=None, chip=None, running_secure_version=0,
-                 secure_version_floor=0, now=None, max_image_size=None):
+                 secure_version_floor=0, now=None, max_image_size=None, kind=manifest.KIND_APP):
         self.trust = sbv2.TrustAnchors(trusted_digests, revoked_mask)
         self.board = board
         self.chip = chip
         self.min_secure_version = max(running_secure_version, secure_version_floor)
         self.now = now
         self.max_image_size = max_image_size
+        self.kind = kind
         self.checks = Checks()
         self.manifest = None
         self._image = None
@@ -181,10 +199,15 @@ class UpdateVerifier:
         self.manifest = m
         self._image = SignedImageVerifier(self.trust, m.image_size, chip=m.chip,
                                           secure_version_floor=self.min_secure_version,
-                                          want_sha384=_needs_sha384(blocks), checks=self.checks)
+                                          want_sha384=_needs_sha384(blocks), checks=self.checks, kind=m.kind)
         return m
 
     def _check_fields(self, m):
+        if self.kind is not None:
+            if m.kind != self.kind:
+                raise OtaRejected("kind", "update is a%s %s image, this handset installs %s images"
+                                  % ("n" if m.kind == manifest.KIND_APP else "", m.kind, self.kind))
+            self.checks.ok("kind", m.kind)
         if self.chip is not None:
             if m.chip != self.chip:
                 raise OtaRejected("chip", "update is for %s, this handset is a %s" % (m.chip, self.chip))
@@ -227,6 +250,8 @@ class UpdateVerifier:
         if digest != m.image_sha256:
             raise OtaRejected("digest", "image SHA-256 %s does not match the manifest's %s" % (digest, m.image_sha256))
         self.checks.ok("image-sha256", digest)
+        if m.kind == manifest.KIND_FS:
+            return VerifiedUpdate(m, None, img.finish(), digest)
         app = img.app_info()
         if app.version != m.version or app.secure_version != m.secure_version:
             raise OtaRejected("mismatch", "image says version %s secure_version %d, manifest says %s / %d"

@@ -142,3 +142,36 @@ class FlashRegion:
                 f.write(new)
         if torn:
             self.power.cut()
+
+
+class BlockRegion:
+    """The block-device methods of esp32.Partition over a FlashRegion
+    (self._region): readblocks(block, buf[, offset]), writeblocks(block,
+    buf) erases first, writeblocks(block, buf, offset) programs only,
+    ioctl(4)=block count, ioctl(5)=block size, ioctl(6, block)=erase."""
+
+    def __init__(self, region):
+        self._region = region
+
+    def readblocks(self, block_num, buf, offset=0):
+        self._region.read_into(block_num * SECTOR_SIZE + offset, buf)
+
+    def writeblocks(self, block_num, buf, offset=None):
+        start = block_num * SECTOR_SIZE
+        if offset is None:
+            self._region.erase(start, len(buf))  # the simple block-device write erases first
+        else:
+            start += offset
+        self._region.write(start, buf)
+
+    def ioctl(self, op, arg):
+        if op in (1, 2, 3):  # init, deinit, sync
+            return 0
+        if op == 4:
+            return self._region.size // SECTOR_SIZE
+        if op == 5:
+            return SECTOR_SIZE
+        if op == 6:
+            self._region.erase(arg * SECTOR_SIZE, SECTOR_SIZE)
+            return 0
+        return None

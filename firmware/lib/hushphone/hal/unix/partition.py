@@ -13,7 +13,7 @@ import json
 import os
 
 from hushphone.hal.unix import otadata as od
-from hushphone.hal.unix.flash import SECTOR_SIZE, FlashRegion, PowerSupply
+from hushphone.hal.unix.flash import SECTOR_SIZE, BlockRegion, FlashRegion, PowerSupply
 
 # Layout of the simulated flash (ESP-IDF's two-OTA partition table).
 OTADATA_OFFSET = 0xD000
@@ -117,7 +117,7 @@ def attached():
     return _device
 
 
-class Partition:
+class Partition(BlockRegion):
     BOOT = 0
     RUNNING = 1
     TYPE_APP = _TYPE_APP
@@ -160,29 +160,6 @@ class Partition:
     def __repr__(self):
         t, st, addr, size, label, enc = self._info
         return "<Partition type=%d, subtype=%d, address=%d, size=%d, label=%s, encrypted=%d>" % (t, st, addr, size, label, enc)
-
-    def readblocks(self, block_num, buf, offset=0):
-        self._region.read_into(block_num * SECTOR_SIZE + offset, buf)
-
-    def writeblocks(self, block_num, buf, offset=None):
-        start = block_num * SECTOR_SIZE
-        if offset is None:
-            self._region.erase(start, len(buf))  # the simple block-device write erases first
-        else:
-            start += offset
-        self._region.write(start, buf)
-
-    def ioctl(self, op, arg):
-        if op in (1, 2, 3):  # init, deinit, sync
-            return 0
-        if op == 4:
-            return self._region.size // SECTOR_SIZE
-        if op == 5:
-            return SECTOR_SIZE
-        if op == 6:
-            self._region.erase(arg * SECTOR_SIZE, SECTOR_SIZE)
-            return 0
-        return None
 
     def set_boot(self):
         if self._slot is None:
