@@ -67,14 +67,15 @@ class RollbackSupport(HandsetTest):
         again = h.boot()  # the reset: the bootloader aborts the unconfirmed update
         self.assertEqual((again.label, again.rolled_back, h.running_version()), ("ota_0", True, "1.0.0"))
         # The old firmware sees it: otadata keeps the aborted entry.
-        self.assertEqual(confirm.boot_state(Partition).as_dict(), {"image": "app", "state": "VALID", "rollback": "unknown",
-                                                                   "rolled_back": True})
+        self.assertEqual(confirm.boot_state(Partition).as_dict(),
+                         {"image": "app", "state": "VALID", "rollback": "unknown", "rolled_back": True})
 
     def test_stock_bootloader(self):
         h = self.installed(False)
         info, result, logged = self.boot_and_confirm(h, FAIL)
         self.assertEqual((info.label, info.state), ("ota_1", od.STATE_UNDEFINED))
-        self.assertEqual(result.boot.as_dict(), {"image": "app", "state": "UNDEFINED", "rollback": "no", "rolled_back": False})
+        self.assertEqual(result.boot.as_dict(),
+                         {"image": "app", "state": "UNDEFINED", "rollback": "no", "rolled_back": False})
         self.assertEqual(logged, ["ota: self-test failed (network: simulated link failure); not confirming, "
                                   "this bootloader cannot roll back (booted in state UNDEFINED, not "
                                   "PENDING_VERIFY): the firmware stays until another update replaces it"])
