@@ -46,6 +46,37 @@ class FactoryApp(unittest.TestCase):
         self.assertIn("this is the factory app: nothing rolls it back", logged[-1])
 
 
+class RefusedMark(unittest.TestCase):
+    def test_an_app_slot_that_cannot_be_marked_is_reported_unconfirmed(self):
+        class NoOtadata:
+            """An OTA-slot app on a table without otadata (ESP_ERR_NOT_FOUND)."""
+
+            RUNNING = 1
+            TYPE_DATA = 1
+
+            def __init__(self, id):
+                pass
+
+            def info(self):
+                return (0, 0x10, 0x20000, 0x100000, "ota_0", False)
+
+            @staticmethod
+            def find(type=0, subtype=0xFF, label=None):
+                return []
+
+            @staticmethod
+            def mark_app_valid_cancel_rollback():
+                raise OSError(-0x105, "ESP_ERR_NOT_FOUND")
+
+        logged = []
+        result = confirm.confirm_boot(NoOtadata, PASS, logged.append)
+        self.assertTrue(result.ok)
+        self.assertFalse(result.confirmed)
+        self.assertEqual(len(logged), 1)
+        self.assertTrue(logged[0].startswith("ota: self-test passed, but the app cannot be marked valid (OSError: "))
+        self.assertIn("ESP_ERR_NOT_FOUND", logged[0])  # the text of the error differs between the runtimes
+
+
 class CodeSlots(unittest.TestCase):
     """The factory app below, the firmware in hush_0/hush_1."""
 

@@ -85,9 +85,9 @@ def _aborted(entries):
 def boot_state(partition_cls):
     """BootState of the running app, read from otadata before confirming."""
     try:
-        running = partition_cls(partition_cls.RUNNING)
-        if running.info()[1] == _SUBTYPE_FACTORY:
+        if _runs_factory_app(partition_cls):
             return _factory_state(partition_cls)
+        running = partition_cls(partition_cls.RUNNING)
         state = otadata.partition_state(partition_cls, running)
         entries = otadata.read_entries(partition_cls) or []
     except Exception:  # unreadable otadata: say "unknown" rather than guess
@@ -151,12 +151,15 @@ def confirm_boot(partition_cls, checks, log=None, boot=None, slots=None):
                 % (e, _failure_consequence(boot)))
             return result
         # The app under the image is stock MicroPython's: usually the factory
-        # app, which ESP-IDF refuses to mark; an OTA-slot build takes it.
-        _mark_app_valid(partition_cls)
+        # app, which is not marked (ESP-IDF refuses it); an OTA-slot build
+        # of MicroPython is, and a refusal there changes nothing for us.
+        if not _runs_factory_app(partition_cls):
+            _mark_app_valid(partition_cls)
         log("ota: self-test passed, firmware image confirmed (code slot; the loader rolls back an unconfirmed one)")
         return result
-    refusal = _mark_app_valid(partition_cls)
-    if refusal is not None and boot.image != IMAGE_FACTORY:
+    # A factory app is not marked: ESP-IDF would refuse it (ESP_FAIL).
+    refusal = None if boot.image == IMAGE_FACTORY else _mark_app_valid(partition_cls)
+    if refusal is not None:
         log("ota: self-test passed, but the app cannot be marked valid (%s)" % refusal)
         return result
     result.confirmed = True
@@ -170,11 +173,18 @@ def confirm_boot(partition_cls, checks, log=None, boot=None, slots=None):
     return result
 
 
+def _runs_factory_app(partition_cls):
+    try:
+        return partition_cls(partition_cls.RUNNING).info()[1] == _SUBTYPE_FACTORY
+    except Exception:
+        return False
+
+
 def _mark_app_valid(partition_cls):
     """esp_ota_mark_app_valid_cancel_rollback; None, or why it was refused
     (a factory app: ESP_FAIL; no otadata partition: ESP_ERR_NOT_FOUND)."""
     try:
         partition_cls.mark_app_valid_cancel_rollback()
-    except OSError as e:
-        return "%s" % (e,)
+    except Exception as e:  # OSError from ESP-IDF; AttributeError on a build without the method
+        return "%s: %s" % (type(e).__name__, e)
     return None
