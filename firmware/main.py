@@ -1,13 +1,14 @@
 # The handset's entry point (frozen into the firmware; MicroPython runs it
 # after boot.py). It picks the board, builds the HAL, confirms a freshly
-# updated firmware once the self-test passes (and says whether this
-# bootloader could have rolled it back), then runs the phone app and, on
-# the same asyncio loop, the update agent for fleet pushes
-# (hushphone.ota.handset_agent: on when the handset is provisioned). After
-# an update the agent stops the app once no call is up and the board
-# resets into the new firmware; the simulation exits with EXIT_RESET and
-# its launcher (hushctl.sim) starts it again, through the simulated
-# bootloader.
+# updated firmware once the self-test passes (and says whether a reset
+# would have rolled it back; on stock MicroPython the code slot the loader
+# mounted is confirmed, never the factory app, and updates go into the
+# other code slot), then runs the phone app and, on the same asyncio loop,
+# the update agent for fleet pushes (hushphone.ota.handset_agent: on when
+# the handset is provisioned). After an update the agent stops the app once
+# no call is up and the board resets into the new firmware; the simulation
+# exits with EXIT_RESET and its launcher (hushctl.sim) starts it again,
+# through the simulated bootloader or the stock loader.
 #
 # Board: the frozen module `pins` (boards/<name>/pins.py, one firmware image
 # per board, as each image is signed for one board). Without it (the
@@ -98,33 +99,58 @@ def boot_sim_flash(config):
     return True
 
 
-def confirm_update(hal, trust):
+def code_slots():
+    """The fsslots.FsSlots the loader (hushboot) mounted this firmware from
+    on stock MicroPython, or None (a frozen firmware in an app slot)."""
+    from hushphone.ota import fsslots
+
+    return fsslots.mounted()
+
+
+def confirm_update(hal, trust, slots=None):
     """Self-test and confirm; returns what the update agent reports about
-    this boot (otadata state, whether the bootloader rolls back, result)."""
+    this boot (image kind, its state, whether it is rolled back, result).
+    Never raises: the phone starts whatever the confirmation found."""
     from hushphone.ota import confirm, selftest
 
-    checks = [selftest.storage_check(hal.partition), selftest.nvs_check(trust)] + hal.checks
+    storage = selftest.image_check(slots) if slots is not None else selftest.storage_check(hal.partition)
+    checks = [storage, selftest.nvs_check(trust)] + hal.checks
     # A failed self-test keeps the phone running (one that can call is
     # better than none); confirm_boot logs whether a reset rolls it back.
-    result = confirm.confirm_boot(hal.partition, checks, log)
+    try:
+        result = confirm.confirm_boot(hal.partition, checks, log, slots=slots)
+    except Exception as e:  # a confirmation that broke must not keep the phone from starting
+        log("ota: confirmation failed: %s: %s" % (type(e).__name__, e))
+        return {"image": "fs" if slots is not None else "app", "state": None, "rollback": "unknown",
+                "rolled_back": None, "confirmed": False, "self_test": "error: %s" % e}
     boot = result.boot.as_dict()
-    boot["confirmed"] = result.ok
+    boot["confirmed"] = result.confirmed
     boot["self_test"] = "passed" if result.ok else "; ".join(result.failures())
     return boot
 
 
-def ota_service(hal, board, chip, config):
+def ota_service(hal, board, chip, config, slots=None):
+    """The update service: FsOtaService (kind "fs" bundles into the other
+    code slot) when the firmware runs from a code slot, else OtaService
+    (kind "app" bundles into the other OTA app slot)."""
     import time
 
     from hushphone.ota.progress import ProgressStore
-    from hushphone.ota.service import OtaService
 
     if board == "sim":
         # The simulation trusts its host's clock; a handset learns the time
         # from the network (until then updates are refused: expiry unknown).
-        return OtaService(hal.partition, trust_store(board, config), config.get("ota_board", board),
-                          config.get("chip", "esp32"), lambda: int(time.time()), ProgressStore(config["root"]))
-    return OtaService(hal.partition, trust_store(board, config), board, chip, hal.clock.unix_time, ProgressStore(""))
+        args = (trust_store(board, config), config.get("ota_board", board), config.get("chip", "esp32"),
+                lambda: int(time.time()), ProgressStore(config["root"]))
+    else:
+        args = (trust_store(board, config), board, chip, hal.clock.unix_time, ProgressStore(""))
+    if slots is not None:
+        from hushphone.ota.fsservice import FsOtaService
+
+        return FsOtaService(slots, *args)
+    from hushphone.ota.service import OtaService
+
+    return OtaService(hal.partition, *args)
 
 
 def update_agent(hal, board, config, service, boot):
@@ -168,10 +194,15 @@ def main(argv):
     hal = build_hal(board, pin_map, config)
     log("board %s" % board)
     agent = None
-    if board != "sim" or boot_sim_flash(config):
-        boot = confirm_update(hal, trust_store(board, config))
-        service = ota_service(hal, board, chip, config)
-        status = service.status()
+    slots = code_slots()
+    if slots is not None or board != "sim" or boot_sim_flash(config):
+        boot = confirm_update(hal, trust_store(board, config), slots)
+        service = ota_service(hal, board, chip, config, slots)
+        try:
+            status = service.status()
+        except Exception as e:  # an unreadable running image: report it, start the phone anyway
+            log("ota: cannot read the running firmware's version: %s" % e)
+            status = {"version": None, "slot": None}
         emit("boot", dict(boot, version=status["version"], slot=status["slot"]))
         agent = update_agent(hal, board, config, service, boot)
     else:

@@ -16,7 +16,7 @@ import sys
 import vfs
 
 MOUNT = "/hush"
-slots = None  # the FsSlots of this boot, for confirm()
+slots = None  # the FsSlots of this boot (fsslots.mounted(): main.py confirms and updates through it)
 
 
 def _find_partition(label):
@@ -41,12 +41,6 @@ def mount():
     blocks = fsslots.parse_label(entry.label)[1]
     vfs.mount(vfs.VfsLfs2(fsslots.ImageDevice(slots.slots[slot], blocks)), MOUNT, readonly=True)
     return slot
-
-
-def confirm():
-    """The firmware passed its self-test: its image becomes VALID (called
-    by hushphone.ota.confirm). True if the state changed."""
-    return slots is not None and slots.confirm()
 
 
 def run():

@@ -19,7 +19,9 @@ many busy answers it got. After "updated" the push waits (up to
 `wait_boot` seconds) for the handset to come back on the new version and
 reports its boot: confirmed after its self-test or not, and whether its
 bootloader could have rolled the update back (`rollback`: yes, no, or
-unknown), which the handset learns from the otadata state it booted in."""
+unknown), which the handset learns from the otadata state it booted in (a
+handset on stock MicroPython: its code slot's state in hushsel, and the
+loader always rolls an unconfirmed image back)."""
 import asyncio
 import csv
 import json

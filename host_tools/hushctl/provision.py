@@ -99,6 +99,9 @@ def nvs_contents(hierarchy, device_key, device_cert, server_cas, sip, secure_ver
     if len(cas) > layout.MAX_CA:
         raise ProvisionError("at most %d trusted CA certificates fit" % layout.MAX_CA)
     trust = {layout.ca_key(i): pki.cert_der(c) for i, c in enumerate(cas)}
+    # Named too: the update agent accepts pushes from this CA alone, never
+    # picks it by slot order (hushphone.ota.handset_agent.fleet_ca).
+    trust[layout.KEY_FLEET_CA] = pki.cert_der(hierarchy.cert(keys.FLEET))
     for i, digest in enumerate(hierarchy.ota_digests()):
         trust[layout.ota_digest_key(i)] = digest
     trust[layout.KEY_OTA_REVOKE] = 0

@@ -120,12 +120,12 @@ class SimHandset:
         self._run_config = write_config(Path(self.config["root"]) / "phone.run.json", self.config)
         self.resets = 0  # resets into an installed update (the process started again)
         self._stopping = False
-        self._cmd, self._env = self._command(heapsize)
+        self._cmd, self._env = self._command(heapsize, firmware_dir, flash)
         self.proc = self._spawn()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def _command(self, heapsize):
+    def _command(self, heapsize, firmware_dir=None, flash=None):
         env = dict(os.environ)
         env["MICROPYPATH"] = os.pathsep.join([str(firmware_lib()), ".frozen"])
         cmd = [micropython_exe()]

@@ -51,7 +51,7 @@ class RollbackSupport(HandsetTest):
             info, result, logged = self.boot_and_confirm(h, PASS)
             self.assertEqual(info.state, od.STATE_VALID)  # blank otadata: the bootloader records the slot VALID
             self.assertEqual(result.boot.as_dict(),
-                             {"state": "VALID", "rollback": "unknown", "rolled_back": False})
+                             {"image": "app", "state": "VALID", "rollback": "unknown", "rolled_back": False})
             self.assertFalse(result.boot.fresh_update)
             self.assertEqual(logged, ["ota: self-test passed, firmware confirmed"])
 
@@ -60,21 +60,22 @@ class RollbackSupport(HandsetTest):
         info, result, logged = self.boot_and_confirm(h, FAIL)
         self.assertEqual((info.label, info.state), ("ota_1", od.STATE_PENDING_VERIFY))
         self.assertEqual(result.boot.as_dict(),
-                         {"state": "PENDING_VERIFY", "rollback": "yes", "rolled_back": False})
+                         {"image": "app", "state": "PENDING_VERIFY", "rollback": "yes", "rolled_back": False})
         self.assertFalse(result.ok)
         self.assertEqual(logged, ["ota: self-test failed (network: simulated link failure); not confirming, "
                                   "the next reset rolls back"])
         again = h.boot()  # the reset: the bootloader aborts the unconfirmed update
         self.assertEqual((again.label, again.rolled_back, h.running_version()), ("ota_0", True, "1.0.0"))
         # The old firmware sees it: otadata keeps the aborted entry.
-        self.assertEqual(confirm.boot_state(Partition).as_dict(), {"state": "VALID", "rollback": "unknown",
-                                                                   "rolled_back": True})
+        self.assertEqual(confirm.boot_state(Partition).as_dict(),
+                         {"image": "app", "state": "VALID", "rollback": "unknown", "rolled_back": True})
 
     def test_stock_bootloader(self):
         h = self.installed(False)
         info, result, logged = self.boot_and_confirm(h, FAIL)
         self.assertEqual((info.label, info.state), ("ota_1", od.STATE_UNDEFINED))
-        self.assertEqual(result.boot.as_dict(), {"state": "UNDEFINED", "rollback": "no", "rolled_back": False})
+        self.assertEqual(result.boot.as_dict(),
+                         {"image": "app", "state": "UNDEFINED", "rollback": "no", "rolled_back": False})
         self.assertEqual(logged, ["ota: self-test failed (network: simulated link failure); not confirming, "
                                   "this bootloader cannot roll back (booted in state UNDEFINED, not "
                                   "PENDING_VERIFY): the firmware stays until another update replaces it"])
@@ -88,7 +89,7 @@ class RollbackSupport(HandsetTest):
                                   "bootloader would not have rolled it back)"])
         self.assertEqual(h.boot().state, od.STATE_VALID)
         self.assertEqual(confirm.boot_state(Partition).as_dict(),
-                         {"state": "VALID", "rollback": "unknown", "rolled_back": False})
+                         {"image": "app", "state": "VALID", "rollback": "unknown", "rolled_back": False})
 
     def test_confirmed_update_then_reset(self):
         h = self.installed(True)
@@ -96,7 +97,7 @@ class RollbackSupport(HandsetTest):
         self.assertEqual((result.ok, result.boot.rollback), (True, "yes"))
         info, result, logged = self.boot_and_confirm(h, FAIL)  # a later boot: already VALID
         self.assertEqual((info.label, result.boot.as_dict()),
-                         ("ota_1", {"state": "VALID", "rollback": "unknown", "rolled_back": False}))
+                         ("ota_1", {"image": "app", "state": "VALID", "rollback": "unknown", "rolled_back": False}))
         self.assertIn("already confirmed", logged[0])
         self.assertEqual(h.boot().label, "ota_1")
 
@@ -108,7 +109,7 @@ class RollbackSupport(HandsetTest):
                 raise OSError(5, "EIO")
 
         self.assertEqual(confirm.boot_state(Broken).as_dict(),
-                         {"state": None, "rollback": "unknown", "rolled_back": None})
+                         {"image": "app", "state": None, "rollback": "unknown", "rolled_back": None})
 
 
 class SelfTestStillRunsEveryCheck(HandsetTest):

@@ -19,8 +19,8 @@ def test_main_on_a_handset_reports_rollback_and_sets_up_the_agent(rollback):
     assert result.returncode == 0 and lines, result.stdout + result.stderr
     out = json.loads(lines[0][6:])
     state = "PENDING_VERIFY" if rollback else "UNDEFINED"
-    assert out["boot"] == {"state": state, "rollback": "yes" if rollback else "no", "rolled_back": False,
-                           "confirmed": True, "self_test": "passed"}
+    assert out["boot"] == {"image": "app", "state": state, "rollback": "yes" if rollback else "no",
+                           "rolled_back": False, "confirmed": True, "self_test": "passed"}
     assert (out["status"]["version"], out["status"]["slot"], out["status"]["board"]) == ("1.1.0", "ota_1", "lyrat-v4.3")
     assert out["setup"] == ["0.0.0.0", 8470, None, "device-cert", "device-key", "fleet-ca"]
     assert out["clock"] is None  # a handset's clock is unknown until NTP/SIP tell it: updates wait for it

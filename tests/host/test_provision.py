@@ -67,9 +67,10 @@ def test_sim_handset_gets_identity_trust_and_account(keys, tmp_path):
     server_der = x509.load_pem_x509_certificate(server_ca.read_bytes()).public_bytes(serialization.Encoding.DER)
     assert trust["ca0"] == server_der
     assert trust["ca1"] == fleet_der
+    assert trust["fleet_ca"] == fleet_der  # named, so the update agent never picks it by slot order
     assert trust["ota_dig0"] == espsecure_digest(keys_dir / "ota-signing-0.pub.pem", tmp_path)
     assert trust["ota_revoke"] == 0 and trust["sec_ver"] == 0
-    assert sorted(trust) == ["ca0", "ca1", "ota_dig0", "ota_revoke", "sec_ver"]
+    assert sorted(trust) == ["ca0", "ca1", "fleet_ca", "ota_dig0", "ota_revoke", "sec_ver"]
     assert sim_namespace(tmp_path / "h", "hush_sip") == {
         "registrar": b"sips:localhost:5061", "user": b"alice", "password": b"s3cret-sip", "display": "Zoë".encode()}
     assert (tmp_path / "h" / "nvs").stat().st_mode & 0o077 == 0
@@ -151,7 +152,8 @@ def test_encrypted_nvs_hides_the_device_key_and_decrypts_exactly(keys, tmp_path)
     scalar = key.private_numbers().private_value.to_bytes(32, "big")
     assert der_key not in image and scalar not in image and scalar in plain
     assert contents["hush_id"]["dev_cert"] in plain and contents["hush_id"]["dev_cert"] not in nvs
-    assert sorted(contents["hush_trust"]) == ["ca0", "ota_dig0", "ota_revoke", "sec_ver"]
+    assert sorted(contents["hush_trust"]) == ["ca0", "fleet_ca", "ota_dig0", "ota_revoke", "sec_ver"]
+    assert contents["hush_trust"]["fleet_ca"] == contents["hush_trust"]["ca0"]  # no server CA: the fleet CA alone
 
 
 def test_reprovision_revokes_the_old_certificate(keys, tmp_path):

@@ -221,3 +221,29 @@ def test_unknown_peer_is_refused_while_the_list_is_not_empty(handset, pki):
     reply = asyncio.run(asyncio.wait_for(main(), 60))
     assert (reply["status"], reply["reason"]) == ("refused", "revoked-technician")
     assert "cannot be checked" in reply["message"]
+
+
+def test_a_filesystem_bundle_is_refused_by_an_app_slot_handset(handset, pki, tmp_path):
+    """Signed by a key this handset trusts, but of kind "fs": a handset that
+    runs its firmware from an app slot says so, and nothing is written."""
+    from hushctl import fsimage, ota_sign
+    from tests.sim.ota_sim import EXPIRES, RELEASED, Signer, provision_trust
+    from ota_sim_support import BOARD, CHIP
+
+    signer = Signer(tmp_path / "keys")
+    provision_trust(handset.root, signer)
+    image, _ = fsimage.pack({"main.py": b"print('hi')\n"}, 16 * 1024)
+    path = tmp_path / "fs.hushota"
+    path.write_bytes(ota_sign.build_fs_bundle(image, [str(signer.key_path)], [BOARD], CHIP, "2.0.0", 2,
+                                              released=RELEASED, expires=EXPIRES))
+    before = [open(handset.root + "/flash/%s.bin" % n, "rb").read() for n in ("otadata", "ota_1")]
+
+    async def client(port):
+        return await fleet.push_one(fleet.parse_target("127.0.0.1:%d" % port), path, path.stat().st_size,
+                                    tech_context(pki), timeout=30)
+
+    result, updated = with_agent(handset, pki, client)
+    assert (result.status, result.reason) == ("refused", "kind"), result.as_dict()
+    assert result.message == "update is a fs image, this handset installs app images"
+    assert updated == [] and [open(handset.root + "/flash/%s.bin" % n, "rb").read()
+                              for n in ("otadata", "ota_1")] == before

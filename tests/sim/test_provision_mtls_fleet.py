@@ -83,10 +83,9 @@ def test_provisioned_handset_takes_a_fleet_push_from_the_makers_technician(maker
     _, events = run_handset(root, "boot")
     assert events[-1]["event"] == "boot" and events[-1]["version"] == "1.0.0" and events[-1]["confirmed"]
 
-    # The agent serves with the provisioned identity and trusts the provisioned fleet CA (the last CA slot).
+    # The agent serves with the provisioned identity and trusts the provisioned fleet CA (named fleet_ca).
     ident, trust = sim_namespace(root, "hush_id"), sim_namespace(root, "hush_trust")
-    fleet_slot = max(k for k in trust if k.startswith("ca"))
-    files = {"cert.der": ident["dev_cert"], "key.der": ident["dev_key"], "fleet.der": trust[fleet_slot]}
+    files = {"cert.der": ident["dev_cert"], "key.der": ident["dev_key"], "fleet.der": trust["fleet_ca"]}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         (tmp_path / name).chmod(0o600)

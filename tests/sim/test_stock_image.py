@@ -154,6 +154,92 @@ def test_signed_update_of_the_firmware_image_then_it_boots(built, lab, tmp_path)
     assert "hushboot: firmware image from hush_1" in h.lines
 
 
+def test_fleet_push_updates_a_stock_handset_through_its_code_slots(built, tmp_path):
+    """A handset on stock MicroPython (the factory app below, the firmware
+    booted by the hushboot loader from a code slot of the built image) runs
+    the update agent from its own main.py. Refused without a byte in the
+    running slot or the selection changed: an app bundle (wrong kind) and
+    an fs bundle signed by a key the handset does not trust. Then `hushctl
+    fleet push` of a signed fs bundle installs it into hush_1; the handset
+    resets (the launcher starts main.py through the loader again), boots
+    hush_1, passes its self-test and confirms the image (not the factory
+    app, which ESP-IDF refuses to mark), and the push reports it confirmed,
+    on the new version, with the loader's rollback."""
+    import sys
+
+    from hushctl import fleet, ota_sign
+    from hushctl.lab import free_tcp_port
+    from hushctl.sim import SimHandset, write_config
+    from hushphone.ota import fsslots, otadata
+    from tests.sim.ota_sim import CHIP, EXPIRES, RELEASED, Signer, provision_trust
+    from tests.sim.pki import TestPki
+
+    layout = fsimage.stock_layout(boards.get_board("sim"))
+    code = (built / "hush.bin").read_bytes()
+    root = tmp_path / "handset"
+    flash = fsimage.write_sim_flash(fsimage.factory_partitions((built / "vfs.bin").read_bytes(), code, layout),
+                                    layout, root / "flash")
+    signer, stranger = Signer(tmp_path / "keys"), Signer(tmp_path / "stranger")
+    provision_trust(root, signer)
+    files = fsimage.read_image(code)
+    files["release.txt"] = b"2.0.0\n"
+    new_image, _ = fsimage.pack(files, len(code))
+
+    def fs_bundle(name, key):
+        path = tmp_path / name
+        path.write_bytes(ota_sign.build_fs_bundle(new_image, [str(key.key_path)], ["sim"], CHIP, "2.0.0", 1,
+                                                  released=RELEASED, expires=EXPIRES))
+        return path
+
+    good, untrusted = fs_bundle("fw-2.hushota", signer), fs_bundle("stranger.hushota", stranger)
+    app_bundle = signer.bundle("app.hushota", "2.0.0", 1, 8 * 1024, boards=("sim",))
+    pki = TestPki(tmp_path / "fleet-pki")
+    port = free_tcp_port()
+    config = write_config(tmp_path / "phone.json", {
+        "name": "stock", "root": str(root), "account": {"registrar": "sip:nobody.invalid", "user": "stock"},
+        "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "ca_der": [],  # no registrar: not needed here
+        "tls_cert_der": str(pki.server.cert_der), "tls_key_der": str(pki.server.key_der),
+        "fleet_ca_der": str(pki.ca.cert_der), "ota_port": port, "ota_board": "sim", "chip": CHIP})
+    h = SimHandset(config, flash=flash)
+    try:
+        boot = h.wait_event("boot", WAIT_S)
+        assert (boot["image"], boot["state"], boot["confirmed"], boot["slot"]) == ("fs", "VALID", True, "hush_0"), boot
+        assert h.wait_event("ota_agent", WAIT_S)["listening"] is True
+        tech = pki.client("technician")
+        ctx = fleet.client_context(str(tech.cert_pem), str(tech.key_pem), str(pki.ca.cert_pem))
+        target = fleet.parse_target("127.0.0.1:%d" % port)
+        before = {n: (flash / (n + ".bin")).read_bytes() for n in ("hushsel", "hush_0")}
+        refused = [fleet.push(str(b), [target], ctx)[0] for b in (app_bundle, untrusted)]
+        assert [(r.status, r.reason) for r in refused] == [("refused", "kind"), ("refused", "untrusted-key")], \
+            [r.as_dict() for r in refused]
+        assert "this handset installs fs images" in refused[0].message
+        assert {n: (flash / (n + ".bin")).read_bytes() for n in before} == before  # the running slot untouched
+        assert h.resets == 0 and not h.find_events("ota_installed")
+
+        push = subprocess.run([sys.executable, "-m", "hushctl", "fleet", "push", str(good), "--to", target.address,
+                               "--cert", str(tech.cert_pem), "--key", str(tech.key_pem), "--ca", str(pki.ca.cert_pem),
+                               "--json", "--wait-boot", "60"], cwd=str(REPO), capture_output=True, text=True,
+                              timeout=180)
+        assert push.returncode == 0, push.stdout + push.stderr
+        (r,) = json.loads(push.stdout)
+        assert (r["status"], r["version"], r["confirmed"], r["rollback"]) == ("updated", "2.0.0", True, "yes"), r
+        assert (r["boot"]["image"], r["boot"]["state"], r["boot"]["self_test"]) == ("fs", "PENDING_VERIFY", "passed")
+        new_boot = h.wait_event("boot", WAIT_S, count=2)
+        assert (new_boot["version"], new_boot["slot"], new_boot["confirmed"]) == ("2.0.0", "hush_1", True), new_boot
+        assert h.resets == 1 and "hushboot: firmware image from hush_1" in h.lines
+        assert any("firmware image confirmed" in line for line in h.lines)
+    finally:
+        h.stop()
+    _, signed = ota_sign.split_bundle(good.read_bytes())
+    assert (flash / "hush_1.bin").read_bytes()[:len(signed)] == signed
+    assert (flash / "hush_0.bin").read_bytes() == before["hush_0"]  # the old image stays for a rollback
+    # The selection as the loader reads it at the next reset: hush_1, confirmed.
+    entries = [otadata.OtaEntry.from_bytes((flash / "hushsel.bin").read_bytes()[i * 4096:i * 4096 + 32])
+               for i in (0, 1)]
+    active = entries[otadata.active_index(entries)]
+    assert (active.slot(len(fsslots.SLOT_LABELS)), otadata.STATE_NAMES[active.state]) == (1, "VALID")
+
+
 # A board whose filesystem is small: a 256 KiB LittleFS2 in RAM, made the
 # working directory before the REPL starts (as a stock ESP32 with a small
 # vfs partition), holding one file of the handset's.

@@ -12,9 +12,9 @@
 # simulation's tls_cert_der/tls_key_der files) and accepts only clients
 # whose certificate the fleet CA issued: the fleet CA alone, never the SIP
 # server CAs (those issued the handsets' own certificates too): hush_trust
-# `fleet_ca` when provisioning wrote it, else the last occupied CA slot
-# (`hushctl provision` writes the server CAs first, the fleet CA last); the
-# simulation may name it with fleet_ca_der instead.
+# `fleet_ca` (hushctl provision writes it), else, on a handset provisioned
+# before that, the last occupied CA slot (the server CAs come first, the
+# fleet CA last); the simulation may name it with fleet_ca_der instead.
 #
 # After an update is installed the handset resets into it, but never in the
 # middle of a call: the reset waits until the app says no call is up.

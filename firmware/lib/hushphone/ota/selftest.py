@@ -43,6 +43,22 @@ def storage_check(partition_cls):
     return ("storage", check)
 
 
+def image_check(slots):
+    """A handset on stock MicroPython: the code slot it runs from still
+    holds, block for block, the image its selection entry names
+    (fsslots.FsSlots), as the loader checked before mounting it."""
+
+    def check():
+        i, entry = slots.active()
+        if i < 0:
+            return "no code slot selected"
+        if not slots.image_ok(entry.slot(len(slots.slots)), entry):
+            return "the code slot's image differs from its entry's hash"
+        return True
+
+    return ("storage", check)
+
+
 def nvs_check(nvs, key="sec_ver"):
     """The settings store answers (the trust store's floor is always set)."""
 

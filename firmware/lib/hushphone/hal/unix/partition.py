@@ -8,6 +8,9 @@
 # The flash is a directory of partition files (see flash.py); which slot is
 # running is decided by the simulated bootloader (bootloader.py), which
 # attaches the Device here, as the real chip "attaches" its flash at reset.
+# Before any OTA slot was booted the running app is the factory app (the
+# simulated stock MicroPython handset: the unix port itself), which ESP-IDF
+# refuses to mark valid: OSError(-ESP_FAIL, "ESP_FAIL").
 import errno
 import json
 import os
@@ -23,6 +26,8 @@ _TYPE_APP = 0
 _TYPE_DATA = 1
 _SUBTYPE_OTA_DATA = 0x00
 _SUBTYPE_OTA_0 = 0x10
+_SUBTYPE_FACTORY = 0x00
+FACTORY_OFFSET = 0x20000  # boards/sim/partitions-stock.csv
 
 _BUILD_OPTIONS = "/flash/sdkconfig.json"
 _ROLLBACK_OPTION = "CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE"
@@ -48,6 +53,7 @@ def read_app_rollback(root):
 # esp_err_t codes that MicroPython turns into OSError(-code).
 ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
 ESP_ERR_NOT_FOUND = 0x105
+ESP_FAIL = -1
 
 
 class Device:
@@ -103,6 +109,17 @@ class Device:
                 self.secure_boot.raise_floor(version)
 
 
+class _FactoryApp:
+    """The factory app's flash: the simulation has no image of it."""
+
+    size = 0
+
+    def read_into(self, offset, buf):
+        raise OSError(errno.ENODEV, "the simulated factory app is the unix port itself: no image to read")
+
+    write = erase = read_into
+
+
 _device = None
 
 
@@ -124,9 +141,17 @@ class Partition(BlockRegion):
     TYPE_DATA = _TYPE_DATA
 
     def __init__(self, id, block_size=4096):
-        dev = attached()
         if block_size != SECTOR_SIZE:
             raise ValueError("the simulation supports 4096-byte blocks only")
+        if id == Partition.RUNNING and (_device is None or _device.running_slot is None):
+            # No OTA slot was booted: what runs is the factory app (the unix
+            # port itself, as stock MicroPython runs from its factory app).
+            self._region = _FactoryApp()
+            self._slot = None
+            self._info = (_TYPE_APP, _SUBTYPE_FACTORY, FACTORY_OFFSET, 0, "factory", False)
+            self._dev = None
+            return
+        dev = attached()
         if id == Partition.BOOT:
             label = SLOT_LABELS[dev.boot_slot()]
         elif id == Partition.RUNNING:
@@ -173,4 +198,11 @@ class Partition(BlockRegion):
 
     @staticmethod
     def mark_app_valid_cancel_rollback():
+        if _device is None or _device.running_slot is None:
+            # No OTA slot was booted: the running app is the factory app
+            # (the unix port itself, as a stock MicroPython release runs from
+            # its factory partition). ESP-IDF refuses to mark it ("Running
+            # firmware is factory": ESP_FAIL), which MicroPython raises as
+            # OSError(-ESP_FAIL, "ESP_FAIL").
+            raise OSError(-ESP_FAIL, "ESP_FAIL")
         attached().mark_running_valid()
