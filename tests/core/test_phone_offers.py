@@ -45,7 +45,7 @@ class ZrtpAloneAfter488(unittest.TestCase):
                 if ev is None:
                     break
                 moved = True
-                self.alice._on_sip(ev)
+                self.alice.sip.on_event(ev)
             while True:
                 ev = self.peer.next_event()
                 if ev is None:

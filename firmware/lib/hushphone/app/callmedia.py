@@ -107,7 +107,7 @@ class CallMedia:
         self.direction = neg.direction
         if security.kind == ZRTP:
             if self.zsession is None:
-                from hushphone.zrtp.session import ZrtpMediaSession
+                from hushphone.app.zrtpmedia import ZrtpMediaSession
 
                 self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
                 self.zsession = ZrtpMediaSession(self.engine, neg.codec, self.random_bytes,
