@@ -82,7 +82,7 @@ class CallMedia:
         self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
         self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
         self.offer = None  # our last offer (outgoing call, our re-INVITE)
-        self.zrtp_alone = False  # we offered again with ZRTP alone after a 488
+        self.plan = None  # the call's offers (app/offers.py): ZRTP first, SDES only as a fallback
         self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
         self.session = None
         self.neg = None
@@ -92,6 +92,10 @@ class CallMedia:
         self.dtmf = DtmfSender()
         self.keys_received = []
         self.old_stats = []
+
+    def heard_zrtp(self):
+        """Whether any ZRTP message came from the peer."""
+        return self.engine is not None and self.engine.stats["received"] > 0
 
     def hello_hash(self):
         return self.engine.hello_hash() if self.engine is not None else None
@@ -109,7 +113,8 @@ class CallMedia:
             if self.zsession is None:
                 from hushphone.app.zrtpmedia import ZrtpMediaSession
 
-                self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
+                if neg.zrtp_hash is not None:  # else (no a=zrtp-hash) the Hello is not bound to SIP
+                    self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
                 self.zsession = ZrtpMediaSession(self.engine, neg.codec, self.random_bytes,
                                                  payload_type=neg.payload_type)
                 self.zsession.start(now)

@@ -23,9 +23,13 @@
 #   ca_der             [paths of DER CA certificates] (else NVS hush_trust)
 #   media_host         our media address (127.0.0.1 in the simulation)
 #   allow_insecure_media  accept plain RTP, shown NOT ENCRYPTED (default off)
-#   zrtp               offer and prefer ZRTP end-to-end keys (default on); the
-#                      ZID cache (retained secrets) lives in the secrets store
-#   zrtp_only          ZRTP or no call: offers without SDES keys (default off)
+#   zrtp               offer ZRTP first, no keys in SIP, and prefer it (default
+#                      on); the ZID cache (retained secrets) is in the secrets store
+#   sdes_fallback      a peer without ZRTP gets SDES keys in SIP, shown "provider
+#                      can decrypt" (default true; false = ZRTP or no call;
+#                      zrtp_only: true is the same); saved to NVS
+#   withhold_caller_id, turn {uri, user, password}, settings {NVS name: value}:
+#                      saved to NVS (app/settings.py apply_config)
 #   codecs, max_calls, calllog_path, contacts_path, log_max, name
 import gc
 import json
@@ -33,7 +37,6 @@ import sys
 
 import asyncio
 
-from hushphone import sdp
 from hushphone.app import callcontrol as cc
 from hushphone.app import display_model as dm
 from hushphone.app.calllog import CallLog
@@ -41,8 +44,9 @@ from hushphone.app.console import LineReader, event_line
 from hushphone.app.contacts import Contacts, ContactsError
 from hushphone.app.callmedia import CallMedia
 from hushphone.app.media import FRAME_BYTES
+from hushphone.app.offers import OfferPlan, plan_for
 from hushphone.app.security import ZRTP, MediaPolicy
-from hushphone.app.settings import Settings
+from hushphone.app.settings import Settings, SettingsError
 from hushphone.app.sipwiring import SipWiring
 from hushphone.app.supervisor import Supervisor
 from hushphone.app.ui import Ui
@@ -109,10 +113,12 @@ class Phone:
         # since start that never wrap, however long the phone runs.
         self.now = MonotonicMs()
         self.settings = Settings(hal.settings, hal.secrets, _trust_store(hal)).load()
-        if config.get("account"):
-            for key, value in config["account"].items():
-                self.settings.set_account(key, value)
+        config_error = None
+        try:
+            self.settings.apply_config(config)  # checked whole: a bad value changes nothing
             self.settings.save()
+        except SettingsError as e:
+            config_error = "config: %s" % e
         account = self.settings.account
         registrar = account["registrar"] or "sip:localhost"
         domain = parse_uri(registrar).host
@@ -140,11 +146,13 @@ class Phone:
         if self.missing is None:
             self.sip.make()
         self.policy = MediaPolicy(allow_insecure=config.get("allow_insecure_media", False),
-                                  zrtp=config.get("zrtp", True), zrtp_only=config.get("zrtp_only", False))
+                                  zrtp=config.get("zrtp", True), sdes_fallback=self.settings.sdes_fallback)
         self.zrtp = ZrtpCalls(self, self.policy.zrtp)
         self.codecs = config.get("codecs", ["PCMU", "PCMA"])
         self.media_host = config.get("media_host", "127.0.0.1")
         self.calls = cc.CallControl(config.get("max_calls", 2))
+        if config_error is not None:
+            self.emit("error", text=config_error)
         self.contacts = Contacts(config.get("contacts_path", "/data/contacts.vcf"))
         try:
             self.contacts.load()
@@ -230,9 +238,8 @@ class Phone:
             self.calls.remote_ended(line, now, self.missing)
             return
         media = CallMedia(self.media_host, self.hal.random_bytes, self.zrtp.engine())
-        media.offer = sdp.build_offer(self.media_host, media.port, self.codecs, self.policy.offer_suites(),
-                                      self.hal.random_bytes, zrtp_hash=media.hello_hash())
-        call = self.ua.call(action[2], media.offer.to_bytes(), now)
+        media.plan = OfferPlan(self.policy)  # ZRTP first: no keys in SIP
+        call = self.ua.call(action[2], self.sip.offer(media, self.codecs), now)
         line.ref = (call, media)
         self.emit("calling", peer=line.peer, anonymous=call.anonymous)
 
@@ -246,7 +253,9 @@ class Phone:
         body, neg = media.pending_answer
         media.pending_answer = None
         self.ua.answer(call, body, now)
-        media.start(neg, self.policy.decide(neg), self.now())
+        security = self.policy.decide(neg)
+        media.plan = plan_for(self.policy, security)  # our re-INVITEs offer in the call's mode
+        media.start(neg, security, self.now())
         self.in_call(line)
 
     def _do_reject(self, line, action, now):
@@ -262,10 +271,8 @@ class Phone:
     def _do_reinvite(self, line, action, now):
         call, media = line.ref
         direction = action[2]
-        media.offer = sdp.build_offer(self.media_host, media.port, [media.neg.codec], self.policy.offer_suites(),
-                                      self.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=direction)
         try:
-            self.ua.reinvite(call, media.offer.to_bytes(), now)
+            self.ua.reinvite(call, self.sip.offer(media, [media.neg.codec], direction), now)
         except LocalSipError:  # the peer's re-INVITE is in progress (glare): try again later
             self.calls.update_failed(line, direction)
             self.emit("error", text="hold/resume not possible now")
@@ -363,6 +370,8 @@ class Phone:
         media = line.ref[1]
         for e in media.drain(now):
             self.zrtp.on_event(line, media, e, now)
+        if media.plan is not None and media.plan.hello_deadline is not None and line.ref is not None:
+            self.sip.waiting_for_zrtp(line, media, now)
         if media.keys_received:
             for k in media.keys_received:
                 self.emit("dtmf", peer=line.peer, key=k)

@@ -2,8 +2,9 @@
 # client to the proxy, or a listener for direct calls), runs the transport's
 # task, and turns the UA's events into call control: incoming calls (the
 # offer checked before ringing), answers, failures, hang-ups and the peer's
-# re-INVITEs. A failure here ends that call through the supervisor
-# (app/supervisor.py), never the phone.
+# re-INVITEs. What a call offers, and its fallback to SDES keys, follow
+# the call's offer plan (app/offers.py). A failure here ends that call
+# through the supervisor (app/supervisor.py), never the phone.
 import gc
 
 import asyncio
@@ -11,10 +12,12 @@ import asyncio
 from hushphone import sdp
 from hushphone.app import callcontrol as cc
 from hushphone.app.callmedia import CallMedia
-from hushphone.app.security import PolicyRefused
+from hushphone.app.offers import FALL_BACK, GIVE_UP
+from hushphone.app.security import SDES, ZRTP, PolicyRefused
 from hushphone.sip import events
 from hushphone.sip.message import SipError, parse_name_addr
-from hushphone.sip.transport import SipTlsListener, SipTlsTransport, make_tls_context, make_tls_server_context
+from hushphone.sip.transport import (CertificateError, SipTlsListener, SipTlsTransport, make_tls_context,
+                                     make_tls_server_context)
 from hushphone.sip.useragent import UaConfig, UserAgent
 
 
@@ -118,17 +121,37 @@ class SipWiring:
         elif isinstance(ev, events.Unregistered):
             self.unregistered.set()
         elif isinstance(ev, events.RegistrationFailed):
-            phone.view.registration = "failed"
-            phone.emit("registration_failed", status=ev.status, reason=ev.reason)
+            refused = self.certificate_refused(ev.reason)
+            if refused is not None:  # our TLS refused the proxy (or it ours): no server status to show
+                phone.view.registration = refused
+                phone.emit("registration_failed", status=None, reason=ev.reason, cause="certificate")
+            else:
+                phone.view.registration = "failed"
+                phone.emit("registration_failed", status=ev.status, reason=ev.reason)
         elif isinstance(ev, events.ConnectionLost):
-            phone.view.registration = "offline"
-            phone.emit("connection_lost", reason=ev.reason)
+            refused = self.certificate_refused(ev.reason)
+            phone.view.registration = refused or "offline"
+            if refused is not None:
+                phone.emit("connection_lost", reason=ev.reason, cause="certificate")
+            else:
+                phone.emit("connection_lost", reason=ev.reason)
         elif isinstance(ev, events.IncomingCall):
             self.incoming(ev, now)
         else:
             line = self.line_of(getattr(ev, "call", None))
             if line is not None:
                 self.call_event(ev, line, now)
+
+    def certificate_refused(self, reason):
+        """"cert_refused" (we refused the proxy's certificate),
+        "client_cert_refused" (it refused ours) when the transport's last
+        error was that and `reason` is its text (the UA turns a lost
+        connection into a local 503, which is no server's answer), else
+        None."""
+        err = getattr(self.phone.transport, "last_error", None)
+        if not isinstance(err, CertificateError) or reason != err.reason:
+            return None
+        return "client_cert_refused" if err.kind == "client" else "cert_refused"
 
     def line_of(self, call):
         for line in self.phone.calls.lines:
@@ -166,14 +189,14 @@ class SipWiring:
             phone.emit("ringing", peer=line.peer)
         elif isinstance(ev, events.CallAnswered):
             calls.answered(line, now)
-            agreed = self.take_answer(line, media, ev.body)
+            agreed = self.take_answer(line, media, ev.body, now)
             if agreed is None:
                 calls.hangup(now, "media refused")
                 return
             media.start(agreed[0], agreed[1], phone.now())
             phone.in_call(line)
         elif isinstance(ev, events.CallFailed):
-            if not self.offer_zrtp_alone(line, call, media, ev.status, now):
+            if not self.offer_sdes(line, call, media, ev.status, now):
                 calls.failed(line, ev.status, now)
         elif isinstance(ev, events.CallEnded):
             reason = {"cancelled": "missed" if line.direction == "in" else "cancelled",
@@ -182,22 +205,33 @@ class SipWiring:
         elif isinstance(ev, events.UpdateRequested):
             self.peer_update(ev, line, call, media, now)
         elif isinstance(ev, events.CallUpdated):
-            agreed = self.take_answer(line, media, ev.body)
+            was = media.security
+            agreed = self.take_answer(line, media, ev.body, now, update=True)
             if agreed is None:
                 calls.hangup(now, "media refused", line)
                 return
             media.start(agreed[0], agreed[1], phone.now())
+            if media.security is not was and agreed[1].kind == SDES and media.plan.fell_back == "no ZRTP":
+                phone.emit("media_security", peer=line.peer, security=SDES, label=media.security.label(),
+                           suite=agreed[0].crypto_suite)
         elif isinstance(ev, events.UpdateFailed):
             direction = "sendonly" if line.state == cc.HELD else "sendrecv"
             calls.update_failed(line, direction)
             phone.emit("update_failed", peer=line.peer, status=ev.status)
 
-    def take_answer(self, line, media, body):
-        """(Negotiated, CallSecurity) for the peer's answer to our offer, or
-        None when it fails the policy (said as a "refused" event)."""
+    def take_answer(self, line, media, body, now, update=False):
+        """(Negotiated, CallSecurity) for the peer's answer to our offer
+        (the call's offer plan decides), or None when it fails the policy
+        (said as a "refused" event). The answer to our re-INVITE in a ZRTP
+        call that says nothing about ZRTP (linphone's empty a=zrtp-hash)
+        keeps the ZRTP session: its keys are in the media path."""
         try:
             neg = sdp.process_answer(media.offer, body)
-            return neg, self.phone.policy.decide(neg)
+            running = media.security
+            if (update and running is not None and running.kind == ZRTP and media.plan.mode == ZRTP
+                    and not neg.rejected and neg.zrtp_hash is None and neg.crypto_suite is None):
+                return neg, running
+            return neg, media.plan.answered(neg, now)
         except (sdp.SdpError, PolicyRefused) as e:
             self.refused(line.peer, e)
             return None
@@ -205,23 +239,41 @@ class SipWiring:
     def refused(self, peer, exc):
         self.phone.emit("refused", peer=peer, status=488, reason=getattr(exc, "reason", None) or str(exc))
 
-    def offer_zrtp_alone(self, line, call, media, status, now):
-        """A peer that requires ZRTP (e.g. linphone with ZRTP mandatory)
-        refuses our usual offer, which carries SDES keys next to
-        a=zrtp-hash, with 488. Once per call, offer again with ZRTP alone
-        (RTP/AVP: no keys in SIP at all; audio flows only once ZRTP is
-        secure, and an answer without ZRTP is refused as unencrypted).
-        Returns whether the new INVITE went out."""
+    def offer(self, media, codecs, direction="sendrecv"):
+        """Our offer in the call's mode (its plan): no keys while ZRTP is
+        to agree them, SDES keys only once the plan fell back."""
         phone = self.phone
-        if status != 488 or media.engine is None or media.zrtp_alone or not phone.policy.offer_suites():
+        media.offer = sdp.build_offer(phone.media_host, media.port, codecs, media.plan.suites(),
+                                      phone.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=direction)
+        return media.offer.to_bytes()
+
+    def offer_sdes(self, line, call, media, status, now):
+        """The peer refused our keyless ZRTP offer (488, 606): once per
+        call, and only where the policy allows the fallback, a new INVITE
+        with SDES keys (a=zrtp-hash still: ZRTP wins if the peer runs it).
+        Returns whether it went out."""
+        phone = self.phone
+        if media.plan is None or not media.plan.refused(status):
             return False
-        media.zrtp_alone = True
-        media.offer = sdp.build_offer(phone.media_host, media.port, phone.codecs, [], phone.hal.random_bytes,
-                                      zrtp_hash=media.hello_hash())
-        again = phone.ua.call(call.invite.uri, media.offer.to_bytes(), now, anonymous=call.anonymous)
+        again = phone.ua.call(call.invite.uri, self.offer(media, phone.codecs), now, anonymous=call.anonymous)
         line.ref = (again, media)
-        phone.emit("offer_again", peer=line.peer, status=status, offer="zrtp")
+        phone.emit("offer_again", peer=line.peer, status=status, offer="sdes")
         return True
+
+    def waiting_for_zrtp(self, line, media, now):
+        """Each tick of a call whose peer answered without ZRTP: after
+        HELLO_WAIT_MS without a ZRTP message, a re-INVITE with SDES keys
+        (if allowed), else the call ends. Nothing flows meanwhile."""
+        phone = self.phone
+        what = media.plan.silent(now, media.heard_zrtp())
+        if what == FALL_BACK:
+            phone.ua.reinvite(line.ref[0], self.offer(media, [media.neg.codec]), now)
+            phone.emit("offer_again", peer=line.peer, status=None, offer="sdes", why="no ZRTP from the peer")
+            phone.actions()
+        elif what == GIVE_UP:
+            phone.emit("refused", peer=line.peer, status=None, reason="ZRTP required, the peer has none")
+            phone.calls.hangup(now, "no ZRTP", line)
+            phone.actions()
 
     def peer_update(self, ev, line, call, media, now):
         """The peer's re-INVITE (hold, resume, new keys): answer with our

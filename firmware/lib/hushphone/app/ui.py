@@ -17,6 +17,15 @@ _KEY_ALIASES = {hw.OFFHOOK: "CALL", hw.ONHOOK: "HANGUP", hw.OK: "OK", hw.BACK: "
 _SOFT = (hw.SOFT1, hw.SOFT2, hw.SOFT3)
 
 
+def turn_host(uri):
+    """The host of a turn:/turns: URI (RFC 7065), for the display."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    rest = rest.split("?", 1)[0]
+    if rest.startswith("["):
+        return rest[1:rest.find("]")] if "]" in rest else rest
+    return rest.split(":", 1)[0]
+
+
 class Ui:
     """Keys, menus and console of the phone; `phone` is the app
     (app/phone.py)."""
@@ -80,6 +89,13 @@ class Ui:
                 phone.ua.config.anonymous = settings.withhold_caller_id
             menu.replace("Settings", self.settings_items())
             phone.emit("setting", name="withhold_caller_id", value=settings.withhold_caller_id)
+        elif action == "toggle_sdes":
+            settings = phone.settings
+            settings.set("sdes_fallback", 0 if settings.sdes_fallback else 1)
+            settings.save()
+            phone.policy.sdes_fallback = settings.sdes_fallback  # the next call's offers and answers
+            menu.replace("Settings", self.settings_items())
+            phone.emit("setting", name="sdes_fallback", value=settings.sdes_fallback)
         elif action == "clear_log":
             phone.calllog.clear()
             phone.view.message = "Call log cleared"
@@ -98,7 +114,9 @@ class Ui:
 
     def settings_items(self):
         phone = self.phone
-        return dm.settings_items(phone.settings.withhold_caller_id, phone.calllog.max_days, phone.calllog.max_entries)
+        turn = phone.settings.turn
+        return dm.settings_items(phone.settings.withhold_caller_id, phone.calllog.max_days, phone.calllog.max_entries,
+                                 phone.settings.sdes_fallback, turn_host(turn[0]) if turn else None)
 
     def protections(self):
         phone = self.phone
