@@ -110,9 +110,6 @@ class DisplayTest(unittest.TestCase):
         self.view.registration = "cert_refused"
         self.assertEqual(screen(self.view, width=21)[0], "Server cert refused")
         self.assertEqual(screen(self.view, width=16)[0], "Cert refused")
-        self.view.registration = "client_cert_refused"
-        self.assertEqual(screen(self.view, width=24)[0], "Proxy refused our cert")
-        self.assertEqual(screen(self.view, width=16)[0], "Our cert refused")
 
     def test_every_setting_readable_on_both_widths(self):
         menu = self.view.menu

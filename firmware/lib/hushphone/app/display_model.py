@@ -16,8 +16,7 @@ from hushphone.app import callcontrol as cc
 
 REG_TEXT = {"registered": "Ready", "registering": "Registering", "failed": "Not registered",
             "offline": "No network", "unprovisioned": "No account", "direct": "Ready (direct)",
-            "cert_refused": ("Server cert refused", "Cert refused"),
-            "client_cert_refused": ("Proxy refused our cert", "Our cert refused")}
+            "cert_refused": ("Server cert refused", "Cert refused")}
 _STATE_TEXT = {cc.CALLING: "Calling", cc.RINGING: "Incoming call", cc.IN_CALL: "In call", cc.HELD: "On hold"}
 
 

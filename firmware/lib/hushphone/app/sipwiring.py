@@ -143,15 +143,16 @@ class SipWiring:
                 self.call_event(ev, line, now)
 
     def certificate_refused(self, reason):
-        """"cert_refused" (we refused the proxy's certificate),
-        "client_cert_refused" (it refused ours) when the transport's last
-        error was that and `reason` is its text (the UA turns a lost
-        connection into a local 503, which is no server's answer), else
-        None."""
+        """"cert_refused" when our TLS refused the proxy's certificate and
+        `reason` is that error's text (the UA turns the lost connection
+        into a local 503, which is no server's answer), else None. (A
+        "client" certificate error is the transport's best guess for a
+        proxy that hung up during the handshake, which an unreachable
+        proxy can look like too: it stays "offline".)"""
         err = getattr(self.phone.transport, "last_error", None)
-        if not isinstance(err, CertificateError) or reason != err.reason:
+        if not isinstance(err, CertificateError) or err.kind == "client" or reason != err.reason:
             return None
-        return "client_cert_refused" if err.kind == "client" else "cert_refused"
+        return "cert_refused"
 
     def line_of(self, call):
         for line in self.phone.calls.lines:

@@ -80,7 +80,9 @@ class Ui:
         elif action == "settings":
             menu.push("Settings", self.settings_items())
         elif action == "about":
-            menu.push("About", dm.about_items(self.protections(), phone.version))
+            from hushphone.app.transparency import about_lines
+
+            menu.push("About", dm.about_items(about_lines(self.report()) + self.protections(), phone.version))
         elif action == "toggle_withhold":
             settings = phone.settings
             settings.set("hide_callid", 0 if settings.withhold_caller_id else 1)
@@ -125,6 +127,21 @@ class Ui:
         lines += ["Random SSRC and ports", "Fixed-size packets", "No User-Agent",
                   "Log: %d days/%d calls" % (phone.calllog.max_days, phone.calllog.max_entries), "No telemetry"]
         return lines
+
+    def report(self):
+        """What the proxy, the peer and the network can see, from the live
+        configuration (app/transparency.py)."""
+        from hushphone.app.transparency import report
+
+        phone = self.phone
+        settings = phone.settings
+        direct = not phone.registers
+        host = None
+        if phone.missing is None and phone.listen_port is None:
+            host = phone.sip.proxy(settings.account, phone.domain)[2]
+        turn = settings.turn
+        return report(phone.aor, host, settings.withhold_caller_id, phone.policy.zrtp, phone.policy.sdes_fallback,
+                      phone.policy.allow_insecure, (turn[0], turn[1]) if turn else None, direct)
 
     def dial(self, target):
         phone = self.phone
@@ -174,6 +191,8 @@ class Ui:
             self.key(verb.upper())
         elif verb == "stats":
             phone.emit("stats", **self.stats())
+        elif verb == "report":
+            phone.emit("report", **self.report())
         elif verb == "export":
             # Data portability from the handset itself: settings (never the
             # password) and the address book as vCard 4.
