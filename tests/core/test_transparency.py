@@ -29,14 +29,14 @@ class ReportTest(unittest.TestCase):
         withheld = tr.report(AOR, "p", True, True, True)
         self.assertEqual(withheld["peer"]["caller_id"], "withheld (anonymous)")
         self.assertEqual(withheld["proxy"]["aor"], AOR)  # the proxy still knows who calls
-        relayed = tr.report(AOR, "p", False, True, True, turn=("turns:relay.example.org:5349", "u"))
-        if tr.MEDIA_RELAY:
-            self.assertEqual(relayed["peer"]["media_address"], "the relay's (relay.example.org)")
-            self.assertEqual(relayed["proxy"]["media_address"], "the relay's (relay.example.org)")
-            self.assertEqual(relayed["network"]["relay"], "turns")
-        else:  # a relay this firmware does not use yet hides nothing, and the report says so
-            self.assertEqual(relayed["peer"]["media_address"], "yours")
-            self.assertIn("does not relay media yet", relayed["network"]["relay"])
+        relayed = tr.report(AOR, "p", False, True, True, turn=("turn:relay.example.org:3478?transport=udp", "u"))
+        self.assertEqual(relayed["peer"]["media_address"], "the relay's (relay.example.org)")
+        self.assertEqual(relayed["proxy"]["media_address"], "the relay's (relay.example.org)")
+        self.assertEqual(relayed["network"]["relay"], "turn")
+        # TURN over TLS carries no calls yet: it hides nothing, and the report says so.
+        tls = tr.report(AOR, "p", False, True, True, turn=("turns:relay.example.org:5349", "u"))
+        self.assertEqual(tls["peer"]["media_address"], "yours")
+        self.assertIn("your IP is seen", tls["network"]["relay"])
         direct = tr.report(AOR, None, False, True, True, direct=True)
         self.assertIsNone(direct["proxy"])
         self.assertTrue(direct["peer"]["device_certificate"])
@@ -61,7 +61,7 @@ class ReportTest(unittest.TestCase):
                                                                   turn=("turn:r.example", "u")))]
         self.assertIn(" caller ID: withheld", texts)
         self.assertIn(" decrypts: never", texts)
-        self.assertIn(" relay's IP, not yours" if tr.MEDIA_RELAY else " your IP address", texts)
+        self.assertIn(" relay's IP, not yours", texts)
 
 
 if __name__ == "__main__":

@@ -308,3 +308,19 @@ class TurnClientTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TurnUriTest(unittest.TestCase):
+    def test_forms(self):
+        from hushphone.turn import uri
+
+        for text, want in (("turn:relay.example.org", ("turn", "relay.example.org", 3478, "udp")),
+                           ("turn:127.0.0.3:3479?transport=udp", ("turn", "127.0.0.3", 3479, "udp")),
+                           ("turn:r.example?transport=tcp", ("turn", "r.example", 3478, "tcp")),
+                           ("turns:r.example", ("turns", "r.example", 5349, "tls")),
+                           ("turns:[2001:db8::1]:443", ("turns", "2001:db8::1", 443, "tls"))):
+            u = uri.parse(text)
+            self.assertEqual((u.scheme, u.host, u.port, u.transport), want, text)
+        for bad in ("stun:x", "turn:", "turn:x:0", "turn:x:99999", "turn:x?transport=sctp", "turns:x?transport=udp",
+                    "turn:[::1", "turn:x:ab"):
+            self.assertRaises(uri.TurnUriError, uri.parse, bad)

@@ -49,7 +49,7 @@ class Coturn:
         self.proc = None
 
     def args(self):
-        a = [TURNSERVER, "-n", "--listening-ip=%s" % self.host, "--relay-ip=%s" % self.host,
+        a = [TURNSERVER, "-n", "-v", "--listening-ip=%s" % self.host, "--relay-ip=%s" % self.host,
              "--listening-port=%d" % self.udp_port, "--tls-listening-port=%d" % self.tls_port,
              "--min-port=%d" % self.relay_ports[0], "--max-port=%d" % self.relay_ports[1],
              "--lt-cred-mech", "--user=%s:%s" % (self.user, self.password), "--realm=%s" % self.realm,

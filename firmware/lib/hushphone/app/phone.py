@@ -51,6 +51,7 @@ from hushphone.app.sipwiring import SipWiring
 from hushphone.app.supervisor import Supervisor
 from hushphone.app.ui import Ui
 from hushphone.app.zrtpcalls import ZrtpCalls
+from hushphone.turn.udprelay import RelayError
 from hushphone.audio.tone import ToneGenerator, fill_silence
 from hushphone.compat import sleep_ms
 from hushphone.sip.message import LocalSipError, parse_uri
@@ -237,11 +238,57 @@ class Phone:
             self.emit("error", text="cannot call: %s" % self.missing)
             self.calls.remote_ended(line, now, self.missing)
             return
-        media = CallMedia(self.media_host, self.hal.random_bytes, self.zrtp.engine())
+        try:
+            media = self.new_media()
+        except RelayError as e:
+            self.emit("refused", peer=line.peer, status=None, reason="TURN relay: %s" % e)
+            self.calls.remote_ended(line, now, "no TURN relay")
+            return
         media.plan = OfferPlan(self.policy)  # ZRTP first: no keys in SIP
         call = self.ua.call(action[2], self.sip.offer(media, self.codecs), now)
         line.ref = (call, media)
         self.emit("calling", peer=line.peer, anonymous=call.anonymous)
+
+    def new_media(self):
+        """A call's media: its own UDP port, and with a TURN relay
+        configured (turn: over UDP) an allocation on it, made before the
+        SDP (RelayError: no call, rather than one that shows our address)."""
+        media = CallMedia(self.media_host, self.hal.random_bytes, self.zrtp.engine())
+        turn = self.settings.turn
+        if turn is None:
+            return media
+        try:
+            media.relay = self._relay_for(media, turn)
+            media.relay.allocate(self.now, self._media_readable(media), _sleep_none)
+        except Exception:
+            media.close()
+            raise
+        return media
+
+    def _relay_for(self, media, turn):
+        from hushphone.app.media import sockaddr
+        from hushphone.turn import uri as turn_uri
+        from hushphone.turn.udprelay import UdpRelay
+
+        try:
+            u = turn_uri.parse(turn[0])
+        except turn_uri.TurnUriError as e:
+            raise RelayError("bad TURN URI: %s" % e)
+        if u.transport != "udp":
+            raise RelayError("TURN over %s is not supported for calls yet (use turn:...?transport=udp)"
+                             % u.transport.upper())
+        try:
+            server = sockaddr(u.host, u.port)
+        except OSError as e:
+            raise RelayError("cannot resolve %s: %s" % (u.host, e))
+        return UdpRelay(media.sock, server, turn[1], turn[2], self.hal.random_bytes)
+
+    def _media_readable(self, media):
+        import select
+
+        poll = select.poll()
+        poll.register(media.sock, select.POLLIN)
+        return lambda ms: bool(poll.poll(ms))
 
     def _do_ring(self, line, action, now):
         call = line.ref[0]
@@ -462,6 +509,10 @@ class Phone:
         if close is not None:
             close()
         self.emit("stopped")
+
+
+def _sleep_none(ms):
+    pass  # the relay's allocation waits in poll(), not in sleeps
 
 
 def _print(line):

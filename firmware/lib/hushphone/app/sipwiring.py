@@ -11,9 +11,9 @@ import asyncio
 
 from hushphone import sdp
 from hushphone.app import callcontrol as cc
-from hushphone.app.callmedia import CallMedia
 from hushphone.app.offers import FALL_BACK, GIVE_UP
 from hushphone.app.security import SDES, ZRTP, PolicyRefused
+from hushphone.turn.udprelay import RelayError
 from hushphone.sip import events
 from hushphone.sip.message import SipError, parse_name_addr
 from hushphone.sip.transport import (CertificateError, SipTlsListener, SipTlsTransport, make_tls_context,
@@ -165,11 +165,17 @@ class SipWiring:
         peer = user_of(ev.call.invite.headers.get("From"))
         # Check the offer before ringing: an offer the policy refuses is
         # answered 488 at once (no ringing for a call we cannot take).
-        media = CallMedia(phone.media_host, phone.hal.random_bytes, phone.zrtp.engine())
+        try:
+            media = phone.new_media()
+        except RelayError as e:
+            phone.ua.reject(ev.call, now, 480)  # Temporarily Unavailable: no call without the relay
+            phone.emit("refused", peer=peer, status=480, reason="TURN relay: %s" % e)
+            return
         try:
             if not ev.body:
                 raise PolicyRefused("no SDP offer")
-            answer, neg = sdp.answer(ev.body, phone.media_host, media.port, phone.codecs, phone.policy.suites,
+            host, port = media.advertised()
+            answer, neg = sdp.answer(ev.body, host, port, phone.codecs, phone.policy.suites,
                                      phone.hal.random_bytes, zrtp_hash=media.hello_hash(),
                                      allow_plain=phone.policy.allow_insecure)
             phone.policy.decide(neg)
@@ -244,7 +250,8 @@ class SipWiring:
         """Our offer in the call's mode (its plan): no keys while ZRTP is
         to agree them, SDES keys only once the plan fell back."""
         phone = self.phone
-        media.offer = sdp.build_offer(phone.media_host, media.port, codecs, media.plan.suites(),
+        host, port = media.advertised()  # the TURN relay's address when one carries the call
+        media.offer = sdp.build_offer(host, port, codecs, media.plan.suites(),
                                       phone.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=direction)
         return media.offer.to_bytes()
 
@@ -282,7 +289,8 @@ class SipWiring:
         phone = self.phone
         wanted = "sendonly" if line.state == cc.HELD else "sendrecv"
         try:
-            answer, neg = sdp.answer(ev.body, phone.media_host, media.port, [media.neg.codec], phone.policy.suites,
+            host, port = media.advertised()
+            answer, neg = sdp.answer(ev.body, host, port, [media.neg.codec], phone.policy.suites,
                                      phone.hal.random_bytes, zrtp_hash=media.hello_hash(), direction=wanted,
                                      allow_plain=phone.policy.allow_insecure)
             security = phone.policy.decide(neg)

@@ -8,9 +8,17 @@
 # the peer (the other phone and its provider), the network (anyone on the
 # path between the handset and the proxy or relay).
 
-# Whether this firmware carries call media through a configured TURN relay.
-# Until it does, a configured relay hides nothing, and the report says so.
-MEDIA_RELAY = False
+
+def relays_media(uri):
+    """Whether this firmware carries call media through the TURN relay at
+    `uri`: over UDP (turn:...), yes; TURN over TCP/TLS carries no calls
+    yet, so such a relay hides nothing, and the report says so."""
+    from hushphone.turn import uri as turn_uri
+
+    try:
+        return turn_uri.parse(uri).transport == "udp"
+    except turn_uri.TurnUriError:
+        return False
 
 NEVER = "never"  # the proxy can decrypt media: never (ZRTP only)
 FALLBACK = "only with peers without ZRTP"  # SDES fallback allowed
@@ -22,7 +30,7 @@ def report(aor, proxy_host, withhold, zrtp, sdes_fallback, allow_insecure=False,
     """What each party sees. turn: (uri, user) of the relay or None; direct:
     calls go to the peer over mutual TLS, no proxy. Returns a JSON-ready
     dict {"proxy": {...} or None, "peer": {...}, "network": {...}}."""
-    relay = _relay_host(turn[0]) if turn and MEDIA_RELAY else None
+    relay = _relay_host(turn[0]) if turn and relays_media(turn[0]) else None
     if allow_insecure:
         decrypt = PLAIN
     elif not zrtp:
@@ -53,7 +61,7 @@ def report(aor, proxy_host, withhold, zrtp, sdes_fallback, allow_insecure=False,
     if relay:
         network["relay"] = turn[0].split(":", 1)[0]  # turn (UDP/TCP) or turns (TLS)
     elif turn:
-        network["relay"] = "configured, but this firmware does not relay media yet: your IP is seen"
+        network["relay"] = "configured, but calls do not use TURN over TCP/TLS yet: your IP is seen"
     return {"proxy": proxy, "peer": peer, "network": network}
 
 
