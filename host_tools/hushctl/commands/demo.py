@@ -281,8 +281,7 @@ def _heard(path, freq, name, out):
     total = len(pcm) / (2 * rate)
     present = bool(parts) and len(with_tone) >= _MIN_TONE_SHARE * len(parts) and median >= MIN_SNR_DB
     if with_tone:
-        text = "Receiving %d Hz tone, SNR %.1f dB, in %.1f of %.1f s (%.2f s of silence while the jitter buffer " \
-               "filled)" % (freq, median, len(with_tone) / 2, total, silent_s)
+        text = "Receiving %d Hz tone, SNR %.1f dB, in %.1f of %.1f s" % (freq, median, len(with_tone) / 2, total)
     elif not sound:
         text = "No %d Hz tone (silence)" % freq
     else:
