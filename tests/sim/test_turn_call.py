@@ -1,8 +1,8 @@
-"""A call through a TURN relay (coturn) with linphone, through Kamailio
+"""Calls through a TURN relay (coturn) with linphone, both ways, through Kamailio
 over TLS, on distinct loopback addresses: our handset's media on
 127.0.0.2, the relay on 127.0.0.3, linphone on 127.0.0.1. The handset
-allocates a relayed address before its offer, and the offer carries that
-address only: Kamailio's log of the SIP (what the peer and its provider
+allocates a relayed address before its offer (or its answer), which
+carries that address only: Kamailio's log of the SIP (what the peer and its provider
 get) never shows 127.0.0.2. ZRTP goes secure through the relay (the SAS
 matches linphone's) and the tone crosses both ways: linphone only knows the
 relay's address, so what it hears came through the relay; and the relay
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 HANDSET, RELAY = "127.0.0.2", "127.0.0.3"
 
 
-def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki):
+@pytest.mark.parametrize("direction", ["we_call", "linphone_calls"])
+def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki, direction):
     mark = len(kamailio.received())
     with Coturn(tmp_path / "coturn", host=RELAY) as turn:
         lin = start_linphone(tmp_path, kamailio, pki, "X255")
@@ -38,7 +39,7 @@ def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki):
             alice = SimHandset(config)
             try:
                 alice.wait_event("registered", WAIT_S)
-                secure, ended, their_sas = zrtp_call(alice, lin, "we_call", 1)
+                secure, ended, their_sas = zrtp_call(alice, lin, direction, 1)
                 alice.send("report")
                 report = alice.wait_event("report", WAIT_S, fail_on=())
             finally:
@@ -55,9 +56,10 @@ def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki):
     check_media(ended)
     check_tones(alice, lin)
     # What the peer and the providers saw: the relay's address, never ours.
-    sip = sip_of_call(kamailio.received()[mark:], "lin")
-    invites = [t for t in sip if t.startswith("INVITE ")]
-    assert invites and all("c=IN IP4 %s" % RELAY in t for t in invites), invites[0]
+    sip = sip_of_call(kamailio.received()[mark:], "lin" if direction == "we_call" else "alice")
+    ours = [t for t in sip if ("INVITE " if direction == "we_call" else "SIP/2.0 200") in t.split("\r\n", 1)[0]
+            and "m=audio" in t]
+    assert ours and all("c=IN IP4 %s" % RELAY in t for t in ours), sip
     assert not [t for t in sip if HANDSET in t], "the handset's address reached the SIP path"
     # coturn relayed the call's packets both ways (its session summary).
     sessions = re.findall(r"rp=(\d+), rb=\d+, sp=(\d+)", log)

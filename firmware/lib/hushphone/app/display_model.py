@@ -15,7 +15,7 @@
 from hushphone.app import callcontrol as cc
 
 REG_TEXT = {"registered": "Ready", "registering": "Registering", "failed": "Not registered",
-            "offline": "No network", "unprovisioned": "No account", "direct": "Ready (direct)",
+            "offline": "No network", "unprovisioned": "No account", "direct": ("Ready (direct)", "Direct"),
             "cert_refused": ("Server cert refused", "Cert refused")}
 _STATE_TEXT = {cc.CALLING: "Calling", cc.RINGING: "Incoming call", cc.IN_CALL: "In call", cc.HELD: "On hold"}
 
@@ -206,17 +206,18 @@ def soft_keys(calls, menu_open=False, security=None):
 
 def status_line(registration, security, width):
     """Registration state, the call's security indicator and SAS. The SAS
-    is never cut: where the registration text and the short indicator do
-    not fit together, the indicator alone is shown (the call lines have
-    the full text)."""
+    is never cut: the texts get shorter (the registration's short form,
+    the indicator's short form) and, where even that does not fit, the
+    indicator is shown alone (the call lines have the full text)."""
     reg = REG_TEXT.get(registration, registration)
     if security is None:
         return pick(reg, width)
-    if not isinstance(reg, str):
-        reg = reg[-1]
-    for text in (reg + " | " + security.label(), reg + " | " + security.short_label(), security.short_label()):
+    regs = (reg,) if isinstance(reg, str) else reg
+    for text in [r + " | " + security.label() for r in regs] + [r + " | " + security.short_label() for r in regs]:
         if len(text) <= width:
             return text
+    if len(security.short_label()) <= width:
+        return security.short_label()
     sas = security.sas
     if sas is not None and len(sas) <= width:
         return sas  # a B256 SAS (two PGP words) on a very narrow display
