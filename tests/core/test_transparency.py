@@ -33,10 +33,13 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(relayed["peer"]["media_address"], "the relay's (relay.example.org)")
         self.assertEqual(relayed["proxy"]["media_address"], "the relay's (relay.example.org)")
         self.assertEqual(relayed["network"]["relay"], "turn")
-        # TURN over TLS carries no calls yet: it hides nothing, and the report says so.
         tls = tr.report(AOR, "p", False, True, True, turn=("turns:relay.example.org:5349", "u"))
-        self.assertEqual(tls["peer"]["media_address"], "yours")
-        self.assertIn("your IP is seen", tls["network"]["relay"])
+        self.assertEqual(tls["peer"]["media_address"], "the relay's (relay.example.org)")
+        self.assertEqual(tls["network"]["relay"], "turns")
+        # TURN over plain TCP carries no calls: it hides nothing, and the report says so.
+        tcp = tr.report(AOR, "p", False, True, True, turn=("turn:relay.example.org?transport=tcp", "u"))
+        self.assertEqual(tcp["peer"]["media_address"], "yours")
+        self.assertIn("your IP is seen", tcp["network"]["relay"])
         direct = tr.report(AOR, None, False, True, True, direct=True)
         self.assertIsNone(direct["proxy"])
         self.assertTrue(direct["peer"]["device_certificate"])

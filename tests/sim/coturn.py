@@ -5,7 +5,7 @@ credential mechanism, UDP and TLS listeners on free ports, a relay port
 range of its own, and loopback peers allowed (FIELD-NOTES: without
 --allow-loopback-peers relaying to 127.x silently fails).
 
-    with Coturn(run_dir, pki, host="127.0.0.3") as turn:
+    with Coturn(run_dir, (cert_pem, key_pem), host="127.0.0.3") as turn:
         turn.udp_port, turn.tls_port, turn.user, turn.password, turn.realm
 """
 import os
@@ -31,7 +31,8 @@ def free_port(host, kind=socket.SOCK_DGRAM):
 class Coturn:
     realm = "hush.test"
 
-    def __init__(self, run_dir, pki=None, host="127.0.0.3", user="handset"):
+    def __init__(self, run_dir, tls_keys=None, host="127.0.0.3", user="handset"):
+        """tls_keys: (certificate PEM path, key PEM path) for TURN over TLS."""
         assert shutil.which(TURNSERVER) or os.path.exists(TURNSERVER), \
             "turnserver is not installed (Debian coturn, see system-packages.txt)"
         self.dir = Path(run_dir)
@@ -44,7 +45,7 @@ class Coturn:
         # A relay port range of our own (parallel runs must not collide).
         low = random.randrange(20000, 60000, 200)
         self.relay_ports = (low, low + 199)
-        self.pki = pki
+        self.tls_keys = tls_keys
         self.log_path = self.dir / "turnserver.log"
         self.proc = None
 
@@ -56,8 +57,8 @@ class Coturn:
              "--fingerprint", "--allow-loopback-peers", "--no-cli", "--no-dtls", "--no-multicast-peers",
              "--log-file=stdout", "--simple-log", "--pidfile=%s" % (self.dir / "turnserver.pid"),
              "--userdb=%s" % (self.dir / "turndb")]
-        if self.pki is not None:
-            a += ["--cert=%s" % self.pki.server_cert_pem, "--pkey=%s" % self.pki.server_key_pem]
+        if self.tls_keys is not None:
+            a += ["--cert=%s" % self.tls_keys[0], "--pkey=%s" % self.tls_keys[1]]
         else:
             a.append("--no-tls")
         return a

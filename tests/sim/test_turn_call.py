@@ -1,4 +1,4 @@
-"""Calls through a TURN relay (coturn) with linphone, both ways, through Kamailio
+"""Calls through a TURN relay (coturn, over UDP and over TLS) with linphone, both ways, through Kamailio
 over TLS, on distinct loopback addresses: our handset's media on
 127.0.0.2, the relay on 127.0.0.3, linphone on 127.0.0.1. The handset
 allocates a relayed address before its offer (or its answer), which
@@ -25,17 +25,17 @@ pytestmark = pytest.mark.slow
 HANDSET, RELAY = "127.0.0.2", "127.0.0.3"
 
 
-@pytest.mark.parametrize("direction", ["we_call", "linphone_calls"])
-def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki, direction):
+@pytest.mark.parametrize("direction,transport", [("we_call", "udp"), ("linphone_calls", "udp"), ("we_call", "tls")])
+def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki, direction, transport):
     mark = len(kamailio.received())
-    with Coturn(tmp_path / "coturn", host=RELAY) as turn:
+    with Coturn(tmp_path / "coturn", (pki.server.cert_pem, pki.server.key_pem), host=RELAY) as turn:
         lin = start_linphone(tmp_path, kamailio, pki, "X255")
         try:
             config = handset_config(
                 tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der, tone_hz=OUR_HZ,
-                media_host=HANDSET,
-                turn={"uri": "turn:%s:%d?transport=udp" % (RELAY, turn.udp_port), "user": turn.user,
-                      "password": turn.password})
+                media_host=HANDSET, turn_server_hostname="localhost",  # (the name on the relay's certificate)
+                turn={"uri": "turn:%s:%d?transport=udp" % (RELAY, turn.udp_port) if transport == "udp" else
+                      "turns:%s:%d" % (RELAY, turn.tls_port), "user": turn.user, "password": turn.password})
             alice = SimHandset(config)
             try:
                 alice.wait_event("registered", WAIT_S)
@@ -66,3 +66,25 @@ def test_zrtp_call_with_linphone_through_the_relay(tmp_path, kamailio, pki, dire
     assert sessions and max(int(rp) for rp, _sp in sessions) >= 50 * (CALL_S - 1), log[-2000:]
     assert max(int(sp) for _rp, sp in sessions) >= 50 * (CALL_S - 1), log[-2000:]
     assert report["peer"]["media_address"] == "the relay's (%s)" % RELAY, report
+
+
+def test_a_relay_whose_certificate_is_refused_makes_no_call(tmp_path, kamailio, pki):
+    # TURN over TLS checks the relay's certificate like the proxy's: under
+    # another name it is refused, and no call is made (none that would
+    # show the handset's address either).
+    with Coturn(tmp_path / "coturn", (pki.server.cert_pem, pki.server.key_pem), host=RELAY) as turn:
+        config = handset_config(
+            tmp_path / "handsets", "alice", USERS["alice"], kamailio, pki.ca.cert_der, media_host=HANDSET,
+            turn_server_hostname="relay.example.net",
+            turn={"uri": "turns:%s:%d" % (RELAY, turn.tls_port), "user": turn.user, "password": turn.password})
+        alice = SimHandset(config)
+        try:
+            alice.wait_event("registered", WAIT_S)
+            alice.send("dial lin")
+            refused = alice.wait_event("refused", WAIT_S, fail_on=())
+            ended = alice.wait_event("ended", WAIT_S, fail_on=())
+        finally:
+            alice.stop()
+    assert refused["reason"].startswith("TURN relay: TLS to the TURN server failed"), refused
+    assert ended["kind"] == "failed" and ended["reason"] == "no TURN relay", ended
+    assert not alice.find_events("calling")

@@ -102,7 +102,7 @@ def run_until(client, link, predicate, what):
 @pytest.fixture
 def coturn(tmp_path):
     pki = LabPki(tmp_path / "pki")
-    with Coturn(tmp_path / "coturn", pki, host=RELAY) as turn:
+    with Coturn(tmp_path / "coturn", (pki.server_cert_pem, pki.server_key_pem), host=RELAY) as turn:
         turn.ca_pem = pki.ca_pem
         yield turn
 

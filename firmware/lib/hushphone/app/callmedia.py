@@ -83,7 +83,7 @@ class CallMedia:
         self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
         self.offer = None  # our last offer (outgoing call, our re-INVITE)
         self.plan = None  # the call's offers (app/offers.py): ZRTP first, SDES only as a fallback
-        self.relay = None  # a TURN relay (turn/udprelay.py): the socket then talks to the relay only
+        self.relay = None  # a TURN relay (turn/callrelay.py): the socket then talks to the relay only
         self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
         self.session = None
         self.neg = None
@@ -168,6 +168,8 @@ class CallMedia:
             else:
                 self._deliver(zs, session, data, now)
         if self.relay is not None:
+            for payload in self.relay.poll(now):  # TURN over TLS: from its stream
+                self._deliver(zs, session, payload, now)
             self.relay.tick(now)
         found = []
         if zs is not None:

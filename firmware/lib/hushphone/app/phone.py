@@ -51,7 +51,7 @@ from hushphone.app.sipwiring import SipWiring
 from hushphone.app.supervisor import Supervisor
 from hushphone.app.ui import Ui
 from hushphone.app.zrtpcalls import ZrtpCalls
-from hushphone.turn.udprelay import RelayError
+from hushphone.turn.callrelay import RelayError
 from hushphone.audio.tone import ToneGenerator, fill_silence
 from hushphone.compat import sleep_ms
 from hushphone.sip.message import LocalSipError, parse_uri
@@ -251,15 +251,16 @@ class Phone:
 
     def new_media(self):
         """A call's media: its own UDP port, and with a TURN relay
-        configured (turn: over UDP) an allocation on it, made before the
-        SDP (RelayError: no call, rather than one that shows our address)."""
+        configured an allocation on it (turn: over UDP on that port, turns:
+        over its own TLS connection), made before the SDP (RelayError: no
+        call, rather than one that shows our address)."""
         media = CallMedia(self.media_host, self.hal.random_bytes, self.zrtp.engine())
         turn = self.settings.turn
         if turn is None:
             return media
         try:
             media.relay = self._relay_for(media, turn)
-            media.relay.allocate(self.now, self._media_readable(media), _sleep_none)
+            media.relay.allocate(self.now, self._media_readable(media), sleep_ms_blocking)
         except Exception:
             media.close()
             raise
@@ -268,15 +269,19 @@ class Phone:
     def _relay_for(self, media, turn):
         from hushphone.app.media import sockaddr
         from hushphone.turn import uri as turn_uri
-        from hushphone.turn.udprelay import UdpRelay
+        from hushphone.turn.callrelay import TlsRelay, UdpRelay, connect_tls
 
         try:
             u = turn_uri.parse(turn[0])
         except turn_uri.TurnUriError as e:
             raise RelayError("bad TURN URI: %s" % e)
+        if u.transport == "tls":
+            # (turn_server_hostname: the name on the relay's certificate
+            # where the URI names it by address, as the simulation does)
+            tls = connect_tls(u.host, u.port, self.config.get("turn_server_hostname", u.host), self.cas)
+            return TlsRelay(tls, turn[1], turn[2], self.hal.random_bytes)
         if u.transport != "udp":
-            raise RelayError("TURN over %s is not supported for calls yet (use turn:...?transport=udp)"
-                             % u.transport.upper())
+            raise RelayError("TURN over TCP is not supported for calls (use UDP or turns: over TLS)")
         try:
             server = sockaddr(u.host, u.port)
         except OSError as e:
@@ -511,8 +516,14 @@ class Phone:
         self.emit("stopped")
 
 
-def _sleep_none(ms):
-    pass  # the relay's allocation waits in poll(), not in sleeps
+def sleep_ms_blocking(ms):
+    """The relay's allocation waits before the SDP exists (bounded)."""
+    import time
+
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
 
 
 def _print(line):

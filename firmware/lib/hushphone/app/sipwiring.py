@@ -13,7 +13,7 @@ from hushphone import sdp
 from hushphone.app import callcontrol as cc
 from hushphone.app.offers import FALL_BACK, GIVE_UP
 from hushphone.app.security import SDES, ZRTP, PolicyRefused
-from hushphone.turn.udprelay import RelayError
+from hushphone.turn.callrelay import RelayError
 from hushphone.sip import events
 from hushphone.sip.message import SipError, parse_name_addr
 from hushphone.sip.transport import (CertificateError, SipTlsListener, SipTlsTransport, make_tls_context,

@@ -11,12 +11,12 @@
 
 def relays_media(uri):
     """Whether this firmware carries call media through the TURN relay at
-    `uri`: over UDP (turn:...), yes; TURN over TCP/TLS carries no calls
-    yet, so such a relay hides nothing, and the report says so."""
+    `uri`: over UDP (turn:) and TLS (turns:), yes; TURN over plain TCP
+    carries no calls, so such a relay hides nothing, and the report says so."""
     from hushphone.turn import uri as turn_uri
 
     try:
-        return turn_uri.parse(uri).transport == "udp"
+        return turn_uri.parse(uri).transport in ("udp", "tls")
     except turn_uri.TurnUriError:
         return False
 
@@ -61,7 +61,7 @@ def report(aor, proxy_host, withhold, zrtp, sdes_fallback, allow_insecure=False,
     if relay:
         network["relay"] = turn[0].split(":", 1)[0]  # turn (UDP/TCP) or turns (TLS)
     elif turn:
-        network["relay"] = "configured, but calls do not use TURN over TCP/TLS yet: your IP is seen"
+        network["relay"] = "configured, but calls do not use TURN over plain TCP: your IP is seen"
     return {"proxy": proxy, "peer": peer, "network": network}
 
 
