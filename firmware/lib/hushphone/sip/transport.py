@@ -28,6 +28,7 @@ _CONNECT_TIMEOUT_S = 15
 # on the first write, so this forces certificate errors to show at once,
 # and a CRLF keepalive ping is harmless to any RFC 5626 registrar.
 _FIRST_PING = b"\r\n\r\n"
+_UNREACHABLE = (111, 113, 101, 110)  # ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT (Linux/lwIP numbers)
 
 
 class TransportError(Exception):
@@ -174,7 +175,31 @@ class MonotonicMs:
         return int((t.monotonic() - self._start) * 1000)
 
 
-async def close_stream(writer):
+async def _open_tls_micropython(address, port, tls_context, server_hostname):
+    """open_connection(ssl=) as MicroPython's asyncio does it, but keeping
+    the socket under the TLS one: after a refused handshake MicroPython's
+    TLS socket closes without closing it (a descriptor left in CLOSE_WAIT
+    per refusal). Returns (stream, raw socket)."""
+    import socket
+
+    ai = socket.getaddrinfo(address, port, 0, socket.SOCK_STREAM)[0]
+    raw = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        raw.setblocking(False)
+        try:
+            raw.connect(ai[-1])
+        except OSError as e:
+            if e.errno != 115:  # EINPROGRESS: the connection completes in the background
+                raise
+        tls = tls_context.wrap_socket(raw, server_hostname=server_hostname, do_handshake_on_connect=False)
+        tls.setblocking(False)
+        return asyncio.StreamReader(tls), raw
+    except BaseException:
+        raw.close()
+        raise
+
+
+async def close_stream(writer, raw=None):
     """Close a stream and free its socket, on every runtime: MicroPython's
     close() does nothing, its wait_closed() closes the socket; CPython's
     wait_closed() waits for the TLS shutdown, bounded here (then aborted)."""
@@ -188,6 +213,11 @@ async def close_stream(writer):
         abort = getattr(getattr(writer, "transport", None), "abort", None)
         if abort is not None:
             abort()
+    if raw is not None:  # MicroPython: the socket under the TLS one (see _open_tls_micropython)
+        try:
+            raw.close()
+        except OSError:  # already closed with its TLS socket
+            pass
 
 
 class SipTlsTransport:
@@ -212,6 +242,7 @@ class SipTlsTransport:
         self._reader = None
         self._writer = None
         self._read_task = None
+        self._raw = None  # MicroPython: the socket under the TLS one
         self.last_error = None
         self.faults = 0  # exceptions caught around one message, timer or event
         # MicroPython reads into this one buffer (made while the heap is
@@ -297,20 +328,31 @@ class SipTlsTransport:
 
     async def _connect(self):
         handshaking = False
+        raw = None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    self.address, self.port, ssl=self.tls_context, server_hostname=self.server_hostname
-                ),
-                _CONNECT_TIMEOUT_S,
-            )
-            handshaking = True  # MicroPython shakes hands on the first write
-            writer.write(_FIRST_PING)
-            await writer.drain()
+            if IS_MICROPYTHON:
+                writer, raw = await _open_tls_micropython(self.address, self.port, self.tls_context,
+                                                          self.server_hostname)
+                reader = writer
+                handshaking = True  # the TCP connect and the handshake run on the first write
+                writer.write(_FIRST_PING)
+                await asyncio.wait_for(writer.drain(), _CONNECT_TIMEOUT_S)
+            else:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        self.address, self.port, ssl=self.tls_context, server_hostname=self.server_hostname
+                    ),
+                    _CONNECT_TIMEOUT_S,
+                )
+                handshaking = True
+                writer.write(_FIRST_PING)
+                await writer.drain()
         except Exception as e:  # every runtime raises its own types here
             err = _classify_tls_error(e)
             if handshaking:
-                await close_stream(writer)
+                await close_stream(writer, raw)
+            if err is None and getattr(e, "errno", None) in _UNREACHABLE:
+                handshaking = False  # no TCP connection at all (MicroPython says so on the first write)
             if err is None and handshaking:
                 # A proxy that wants a client certificate (or refuses ours)
                 # just hangs up: the most likely reason, stated as such.
@@ -318,6 +360,7 @@ class SipTlsTransport:
             if err is None:
                 err = TransportError("cannot connect to %s:%s: %r" % (self.address, self.port, e))
             raise err
+        self._raw = raw
         self._attach(reader, writer)
 
     def _attach(self, reader, writer):
@@ -359,10 +402,10 @@ class SipTlsTransport:
         self._wake.set()
 
     async def _drop(self, error):
-        writer = self._writer
-        self._reader = self._writer = None
+        writer, raw = self._writer, self._raw
+        self._reader = self._writer = self._raw = None
         if writer is not None:
-            await close_stream(writer)
+            await close_stream(writer, raw)
         if error is not None:
             self.last_error = error
         self.ua.connection_lost(self.now(), error.reason if error else None)
@@ -398,9 +441,9 @@ class SipTlsTransport:
         if self._read_task is not None:
             self._read_task.cancel()
         if self._writer is not None:
-            w = self._writer
-            self._reader = self._writer = None
-            await close_stream(w)
+            w, raw = self._writer, self._raw
+            self._reader = self._writer = self._raw = None
+            await close_stream(w, raw)
 
     async def run(self):
         self._running = True
@@ -686,12 +729,7 @@ class SipTlsListener(SipTlsTransport):
         writing = conn.writing
         if writing is not None and writing is not asyncio.current_task():
             writing.cancel()
-        await close_stream(conn.writer)
-        if conn.raw is not None:
-            try:
-                conn.raw.close()
-            except OSError:  # already closed with its TLS socket
-                pass
+        await close_stream(conn.writer, conn.raw)
         for call_id in conn.call_ids:
             if self._routes.get(call_id) is conn:
                 del self._routes[call_id]
