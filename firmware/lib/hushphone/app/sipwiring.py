@@ -56,7 +56,8 @@ class SipWiring:
         if phone.listen_port is not None:
             phone.transport = SipTlsListener(phone.ua, config.get("listen_host", "127.0.0.1"),
                                              int(phone.listen_port), make_tls_server_context(phone.cas, cert, key),
-                                             on_event=self.on_event, clock=phone.now)
+                                             on_event=self.on_event, clock=phone.now,
+                                             on_error=phone.supervisor.transport_fault)
             return
         host, port, server_name = self.proxy(account, phone.domain)
         # The device certificate is a lasting identifier (and TLS 1.2 sends
@@ -66,7 +67,8 @@ class SipWiring:
         if phone.registers and not config.get("mutual_tls", False):
             cert = key = None
         phone.transport = SipTlsTransport(phone.ua, host, port, make_tls_context(phone.cas, cert, key), server_name,
-                                          on_event=self.on_event, clock=phone.now)
+                                          on_event=self.on_event, clock=phone.now,
+                                          on_error=phone.supervisor.transport_fault)
 
     def proxy(self, account, domain):
         """(address, port, TLS server name) of the outbound proxy: the
@@ -181,7 +183,8 @@ class SipWiring:
             phone.policy.decide(neg)
         except (sdp.SdpError, PolicyRefused) as e:
             media.close()
-            phone.ua.reject(ev.call, now, 488)
+            if ev.call.state == "incoming":  # (not when the peer's CANCEL came in the same read)
+                phone.ua.reject(ev.call, now, 488)
             self.refused(peer, e)
             return
         media.pending_answer = (answer.to_bytes(), neg)

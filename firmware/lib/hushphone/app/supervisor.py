@@ -6,15 +6,20 @@
 # re-initialisations within the window and a handset resets (an
 # unconfirmed new firmware that crash-loops is then rolled back).
 #
-# What is counted: only our own failures. A peer's bad message (a
-# malformed request, an offer the policy refuses, a Remote... error) is
-# the peer's: answered and logged as such by the SIP side, never a fault.
+# What is counted: only our own failures (MemoryError, a bug, a
+# LocalSipError). A peer's bad message (a malformed request, an offer the
+# policy refuses, a RemoteSipError or SipParseError that reaches us) is the
+# peer's: it costs that message only, is logged as "peer_error" and never
+# counted, so no peer can make the handset restart SIP or reset.
 import gc
 
 import asyncio
 
 from hushphone.app import callcontrol as cc
 from hushphone.sip import events
+from hushphone.sip.errors import RemoteSipError, SipParseError
+
+PEER_ERRORS = (RemoteSipError, SipParseError)
 
 _FAULTS_BEFORE_RESTART = 5
 _RESTARTS_BEFORE_RESET = 3
@@ -44,9 +49,30 @@ class Supervisor:
         self.restart_at = None  # when a pending SIP re-initialisation may run
         self.give_up = False
 
+    def is_peers(self, exc):
+        return isinstance(exc, PEER_ERRORS)
+
+    def peer_error(self, exc, where, peer=None):
+        """The peer's error: logged (kind and place, no data), not counted."""
+        fields = {"where": where, "error": type(exc).__name__}
+        if peer is not None:
+            fields["peer"] = peer
+        try:
+            self.phone.emit("peer_error", **fields)
+        except Exception:  # the log line failed: nothing else to do for the peer's error
+            pass
+
+    def transport_fault(self, exc, where):
+        """What the SIP transport caught around one message, timer or event."""
+        self.note_fault(exc, "sip-" + where, self.phone.now())
+
     def note_fault(self, exc, where, now, peer=None):
         """Log a failure (its kind and place, no data) and count it; too
-        many in a short time and SIP is re-initialised."""
+        many in a short time and SIP is re-initialised. A peer's error is
+        only logged."""
+        if self.is_peers(exc):
+            self.peer_error(exc, where, peer)
+            return
         gc.collect()  # a MemoryError: free what the failed work left behind
         fields = {"where": where, "error": type(exc).__name__, "reason": fault_text(exc)}
         if peer is not None:
@@ -65,8 +91,12 @@ class Supervisor:
     def call_fault(self, line, exc, where, now):
         """A call's handler failed (MemoryError, a bug): end that call
         cleanly (BYE, CANCEL or an error response), free its media and
-        say so; the phone stays registered for the next call."""
+        say so; the phone stays registered for the next call. A peer's
+        error costs the message only: the call goes on."""
         phone = self.phone
+        if self.is_peers(exc):
+            self.peer_error(exc, where, line.peer)
+            return
         text = fault_text(exc)
         self.note_fault(exc, where, now, peer=line.peer)
         if line.ref is not None:
@@ -84,12 +114,13 @@ class Supervisor:
 
     def orphan_fault(self, ev, exc, now):
         """A failure on a SIP event with no line (yet): a new incoming
-        call is refused 500; anything else is only logged."""
+        call is refused 500 (400 when the peer's message was at fault);
+        anything else is only logged."""
         self.note_fault(exc, "sip", now)
         call = getattr(ev, "call", None)
         if isinstance(ev, events.IncomingCall) and call is not None and call.state == "incoming":
             try:
-                self.phone.ua.reject(call, now, 500)
+                self.phone.ua.reject(call, now, 400 if self.is_peers(exc) else 500)
             except Exception:  # e.g. no memory for the response either: the caller times out
                 pass
 

@@ -215,5 +215,7 @@ class Ui:
             gc.collect()
             heap = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
         d = phone.hal.display
+        sip = phone.transport.stats() if phone.transport is not None else None
         return {"registration": phone.view.registration, "state": phone.calls.state, "lines": lines, "heap": heap,
+                "sip": sip,
                 "screen": [s.rstrip() for s in dm.render(phone.view, phone.now(), d.width, d.height)]}
