@@ -163,8 +163,9 @@ class CallMedia:
             except OSError:
                 break  # nothing after all (EAGAIN), or an ICMP error
             if self.relay is not None:
-                for payload in self.relay.receive(data, now):  # what the peer sent through the relay
-                    self._deliver(zs, session, payload, now)
+                data = self.relay.receive(data, now)  # what the peer sent through the relay, if anything
+                if data is not None:
+                    self._deliver(zs, session, data, now)
             else:
                 self._deliver(zs, session, data, now)
         if self.relay is not None:

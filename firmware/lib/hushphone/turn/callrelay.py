@@ -69,16 +69,23 @@ class UdpRelay:
             self._flush()
 
     def poll(self, now):
-        """Payloads that arrived other than as datagrams of the call's
-        socket (none over UDP)."""
-        return ()
-
-    def receive(self, data, now):
-        """A datagram from the server: the peer's payloads it carried."""
-        self.client.receive(data, now)
+        """Payloads that came other than as ChannelData on the call's
+        socket: Data indications (before the channel is bound), and over
+        TLS everything (a tuple or list, empty: nothing)."""
         return self._payloads_out()
 
+    def receive(self, data, now):
+        """A datagram from the server: the payload the peer sent in it when
+        it is ChannelData (the usual case, no garbage but the payload), else
+        None (anything else goes to the client; poll() has its payloads)."""
+        payload = self.client.unwrap(data)
+        if payload is None:
+            self.client.receive(data, now)
+        return payload
+
     def _payloads_out(self):
+        if not self.client.has_events():
+            return ()
         out = []
         while True:
             e = self.client.next_event()
@@ -153,7 +160,7 @@ class TlsRelay(UdpRelay):
         return self._payloads_out()
 
     def receive(self, data, now):
-        return ()  # (nothing comes on the call's UDP socket)
+        return None  # (nothing comes on the call's UDP socket)
 
     def _read(self, now):
         for _ in range(32):  # bounded work per tick

@@ -28,6 +28,8 @@ PERMISSION_REFRESH_MS = 240000  # permissions last 5 minutes
 CHANNEL_REFRESH_MS = 540000  # channel bindings last 10 minutes
 FIRST_CHANNEL = 0x4000
 DEFAULT_LIFETIME_S = 600
+_MAX_PAYLOAD = 1500  # a ChannelData frame of at most this much is built in place (no garbage per packet)
+_MAX_VIEWS = 8  # cached frame views, one per frame length (media packets have one size)
 
 IDLE = "idle"
 ALLOCATING = "allocating"
@@ -105,6 +107,9 @@ class TurnClient:
         self._channel_peers = {}  # channel -> peer
         self._channel_refresh = {}  # channel -> refresh time
         self._next_channel = FIRST_CHANNEL
+        self._frame = bytearray(4 + _MAX_PAYLOAD + 3)
+        self._frame_view = memoryview(self._frame)
+        self._views = {}  # frame length -> view of _frame
         self.stats = {"sent": 0, "received": 0, "dropped": 0, "retransmits": 0}
 
     # -- the app's side ------------------------------------------------------------
@@ -145,12 +150,29 @@ class TurnClient:
         return channel
 
     def wrap(self, peer, payload):
-        """What to send to the server so that `payload` reaches `peer`."""
+        """What to send to the server so that `payload` reaches `peer`. A
+        ChannelData frame is built in a buffer of the client's and the view
+        returned is valid until the next wrap(): send it at once (no
+        garbage per media packet)."""
         self._need_allocation()
         self.stats["sent"] += 1
         channel = self._channels.get(peer)
         if channel is not None:
-            return stun.encode_channel_data(channel, payload, self.stream)
+            n = len(payload)
+            if n > _MAX_PAYLOAD:
+                return stun.encode_channel_data(channel, payload, self.stream)
+            total = 4 + n + ((4 - n % 4) % 4 if self.stream else 0)
+            frame = self._frame
+            struct.pack_into("!HH", frame, 0, channel, n)
+            frame[4:4 + n] = payload
+            view = self._views.get(total)
+            if view is None:
+                if len(self._views) >= _MAX_VIEWS:
+                    self._views = {}
+                view = self._views[total] = self._frame_view[:total]
+            if total > 4 + n:
+                frame[4 + n:total] = b"\0\0\0"[:total - 4 - n]
+            return view
         m = self._new(stun.SEND, stun.INDICATION)
         m.add(stun.XOR_PEER_ADDRESS, stun.encode_xor_address(peer, m.txid))
         m.add(stun.DATA_ATTR, payload)
@@ -174,6 +196,9 @@ class TurnClient:
 
     def next_event(self):
         return self._events.pop(0) if self._events else None
+
+    def has_events(self):
+        return bool(self._events)
 
     def get_timer(self):
         times = [p.deadline for p in self._pending.values()]
@@ -212,6 +237,18 @@ class TurnClient:
                 self.bind(self._channel_peers[channel], now)
 
     # -- the server's side --------------------------------------------------------
+
+    def unwrap(self, data):
+        """The payload of a ChannelData frame from a bound peer, or None
+        (then hand the frame to receive()): the media path's way, with no
+        event per packet."""
+        if not stun.is_channel_data(data):
+            return None
+        channel, size = struct.unpack_from("!HH", data, 0)
+        if channel not in self._channel_peers or 4 + size > len(data):
+            return None
+        self.stats["received"] += 1
+        return data[4:4 + size]
 
     def receive(self, data, now):
         """One datagram (UDP) or frame (TCP/TLS) from the server."""
