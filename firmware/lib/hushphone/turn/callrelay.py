@@ -128,9 +128,14 @@ class TlsRelay(UdpRelay):
     after its handshake."""
 
     def __init__(self, tls, username, password, random_bytes):
+        import select
+
         UdpRelay.__init__(self, tls, None, username, password, random_bytes)
         self.client = tc.TurnClient(username, password, random_bytes, stream=True)
         self._buf = b""
+        self._writable = select.poll()
+        self._writable.register(tls, select.POLLOUT)
+        self.write_drops = 0  # frames the stream would not take in time
 
     def allocate(self, clock, poll_readable, sleep):
         c = self.client
@@ -183,16 +188,23 @@ class TlsRelay(UdpRelay):
                 self._buf = self._buf[n:]
 
     def _send(self, data):
+        """The whole frame, or none of it lost silently: a frame cut in the
+        middle would break the stream's framing. A non-blocking TLS socket
+        may take part of it or nothing (EAGAIN, or None on MicroPython):
+        wait until it is writable, at most ~200 ms in all."""
         view = memoryview(data)
-        for _ in range(50):  # a non-blocking socket may take part of it
+        for _ in range(20):
             try:
-                n = self.sock.write(view) if hasattr(self.sock, "write") else self.sock.send(view)
-            except OSError:
-                n = 0
+                n = self.sock.write(view)
+            except OSError:  # would block (CPython's SSLWantWriteError is an OSError)
+                n = None
             if n:
                 view = view[n:]
                 if not len(view):
                     return
+                continue
+            self._writable.poll(10)
+        self.write_drops += 1
 
     def close(self, now):
         UdpRelay.close(self, now)
