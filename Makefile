@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv system-packages test test-core bench demo clean
+.PHONY: venv system-packages test test-core bench demo soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: venv system-packages
 
 demo: venv system-packages
 	$(PY) -m hushctl demo
+
+# 30 minutes of SIPp calls through Kamailio to simulated handsets, a call
+# every 3 s; prints each handset's heap and descriptors every minute.
+soak: venv system-packages
+	$(PY) -m tests.sim.sipp_load --minutes 30 --interval 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info

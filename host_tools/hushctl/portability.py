@@ -125,6 +125,38 @@ def _load(*parts):
         raise PortabilityError("the handset's data cannot be read: %s" % e)
 
 
+def report_sim(sim_dir, config=None):
+    """What the proxy, the peer and the network can see of a simulated
+    handset's calls (hushphone.app.transparency, the About screen's own
+    code), from its settings in NVS and its phone.json `config` (a dict:
+    what the handset reads at start, overriding NVS as it does), if given."""
+    from hushphone.app import transparency
+    from hushphone.sip.message import SipError, parse_uri
+
+    config = config or {}
+    settings, _contacts = _sim(sim_dir)
+    _load(settings)
+    try:
+        settings.apply_config(config)
+    except fw_settings.SettingsError as e:
+        raise PortabilityError("the config is not valid: %s" % e)
+    account = settings.account
+    if not account["user"]:
+        raise PortabilityError("%s has no SIP account" % sim_dir)
+    try:
+        domain = parse_uri(account["registrar"] or "sip:localhost").host
+    except SipError as e:
+        raise PortabilityError("the registrar is not a SIP URI: %s" % e)
+    proxy = account["proxy"].split(":", 1)[1] if account["proxy"].startswith("sip") else account["proxy"]
+    host = config.get("server_hostname") or proxy.split(";")[0].rsplit(":", 1)[0] or domain
+    direct = config.get("listen_port") is not None or config.get("register", True) is False
+    turn = settings.turn
+    return transparency.report("sip:%s@%s" % (account["user"], domain), None if direct else host,
+                               settings.withhold_caller_id, config.get("zrtp", True), settings.sdes_fallback,
+                               bool(config.get("allow_insecure_media", False)), (turn[0], turn[1]) if turn else None,
+                               direct)
+
+
 def export_sim(sim_dir):
     settings, contacts = _sim(sim_dir)
     _load(settings, contacts)

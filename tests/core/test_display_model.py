@@ -73,13 +73,66 @@ class DisplayTest(unittest.TestCase):
         z.keys_changed = True
         lines = screen(self.view, width=30)
         self.assertEqual(lines[0], "Ready | ZRTP SAS ab3d")
-        self.assertEqual(screen(self.view, width=16)[0], "Ready | ZRTP ab~")
+        self.assertEqual(screen(self.view, width=16)[0], "ZRTP ab3d?")  # the SAS whole, the state gives way
         self.assertEqual(screen(self.view, width=20)[0], "Ready | ZRTP ab3d?")
         z.verified = True
         self.assertEqual(screen(self.view, width=30)[-1], "Hold      Mute      End")
         self.assertEqual(screen(self.view, width=30)[0], "Ready | ZRTP ab3d (verified)")
         self.assertEqual(screen(self.view, width=20)[0], "Ready | ZRTP ab3d")
         self.assertIn("! Keys changed: verify the SAS", lines)
+
+    def test_the_sas_is_never_cut_on_a_16_column_display(self):
+        # The 128-pixel SSD1306 boards show 16 columns. Every status the
+        # handset can be in, with a B32 SAS and the longest B256 SAS (two
+        # PGP words): the SAS is on the status line in full where it fits
+        # at all, and always in full in the call lines.
+        from hushphone.zrtp.pgpwords import EVEN_WORDS, ODD_WORDS
+
+        line = self.calls.dial("carol", 0)
+        self.calls.answered(line, 0)
+        longest = max(EVEN_WORDS, key=len) + " " + max(ODD_WORDS, key=len)
+        for sas in ("ab3d", "y1zq", longest):
+            for verified in (False, True):
+                for registration in list(dm.REG_TEXT) + ["something new"]:
+                    z = CallSecurity(security.ZRTP)
+                    z.zrtp_secure(sas, verified)
+                    self.sec[line.number] = z
+                    self.view.registration = registration
+                    for width in (16, 21, 24):
+                        lines = screen(self.view, width=width)
+                        if len(sas) <= width:
+                            self.assertIn(sas, lines[0], (sas, registration, width, lines))
+                        body = " ".join(lines[1:-1])
+                        for word in sas.split(" "):
+                            self.assertIn(word, body.split(" "), (sas, width, lines))
+
+    def test_a_refused_certificate_is_said_as_such(self):
+        self.view.registration = "cert_refused"
+        self.assertEqual(screen(self.view, width=21)[0], "Server cert refused")
+        self.assertEqual(screen(self.view, width=16)[0], "Cert refused")
+
+    def test_every_setting_readable_on_both_widths(self):
+        menu = self.view.menu
+        for withhold in (False, True):
+            for sdes in (False, True):
+                for turn in (None, "relay.example.org"):
+                    menu.close()
+                    menu.push("Settings", dm.settings_items(withhold, 30, 100, sdes, turn))
+                    for width in (16, 21, 24):
+                        lines = screen(self.view, width=width, height=8)
+                        shown = [text[2:] for text in lines[2:-1] if text]
+                        on = lambda flag: "on" if flag else "off"  # noqa: E731
+                        self.assertTrue(shown[0].endswith(": " + on(withhold)), (width, shown))
+                        self.assertTrue(shown[0].split(":")[0] in ("Withhold caller ID", "Withhold my ID",
+                                                                   "Hide my ID", "Hide ID"), shown)
+                        self.assertEqual(shown[1].split(": ")[1], "allowed" if sdes else "off", (width, shown))
+                        self.assertTrue(shown[1].startswith("SDES"), shown)
+                        self.assertEqual(shown[2].split(": ")[1], on(turn), (width, shown))
+                        for text in shown[:3]:
+                            self.assertNotIn("~", text, (width, shown))  # no setting's state cut
+                    self.assertEqual(menu.key("OK"), "toggle_withhold")
+                    menu.key("DOWN")
+                    self.assertEqual(menu.key("OK"), "toggle_sdes")
 
     def test_call_waiting_screen(self):
         first = self.calls.incoming("bob", 0)

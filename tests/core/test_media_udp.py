@@ -3,7 +3,9 @@
 import asyncio
 import unittest
 
-from hushphone.app.media import MediaSession, UdpMediaDriver, bind_random_port, sockaddr, srtp_pair
+from media_drivers import UdpMediaDriver
+
+from hushphone.app.media import MediaSession, bind_random_port, sockaddr, srtp_pair
 from hushphone.audio.tone import ToneDetector, ToneGenerator
 from hushphone.crypto.random import random_below, random_bytes
 

@@ -95,7 +95,7 @@ class Resilience(unittest.TestCase):
                     if ev is None:
                         break
                     moved = True
-                    p._on_sip(ev)
+                    p.sip.on_event(ev)
             if not moved:
                 return
 
@@ -173,41 +173,41 @@ class Resilience(unittest.TestCase):
         self.call()
 
     def test_a_memory_error_on_an_incoming_invite_is_answered_500(self):
-        self.bob._incoming = boom
+        self.bob.sip.incoming = boom
         self.alice.dial("bob")
         self.settle()
         self.assertEqual(events_named(self.alice, "ended")[-1]["reason"], "failed (500)")
         self.assertEqual(events_named(self.bob, "fault")[-1]["reason"], "out of memory")
         self.assertEqual(self.bob.calls.lines, [])
-        del self.bob._incoming
+        del self.bob.sip.incoming
         self.call()
 
     def test_a_bug_in_a_call_event_ends_the_call_with_bye(self):
         self.call()
         self.alice.key("HOLD")  # bob handles the re-INVITE: a bug there
-        self.bob._peer_update = bug
+        self.bob.sip.peer_update = bug
         self.settle()
         self.assert_survived(self.bob, "internal error", 0)
         self.assertEqual(events_named(self.alice, "ended")[-1]["reason"], "ended by peer")
-        del self.bob._peer_update
+        del self.bob.sip.peer_update
         self.call()
 
     def test_repeated_failures_ask_for_a_sip_restart_then_give_up(self):
         now = 1000
         for _ in range(5):
-            self.alice._note_fault(MemoryError(), "loop", now)
+            self.alice.supervisor.note_fault(MemoryError(), "loop", now)
         self.assertEqual(len(events_named(self.alice, "sip_restart")), 1)
-        self.assertIsNotNone(self.alice._restart_at)
-        self.assertFalse(self.alice._give_up)
+        self.assertIsNotNone(self.alice.supervisor.restart_at)
+        self.assertFalse(self.alice.supervisor.give_up)
         for i in range(2):  # two more rounds of restarts...
-            self.alice._restart_at = None
+            self.alice.supervisor.restart_at = None
             for _ in range(5):
-                self.alice._note_fault(MemoryError(), "loop", now + i)
+                self.alice.supervisor.note_fault(MemoryError(), "loop", now + i)
         self.assertEqual(len(events_named(self.alice, "sip_restart")), 3)
-        self.alice._restart_at = None
+        self.alice.supervisor.restart_at = None
         for _ in range(5):  # ...and the next one is a crash loop
-            self.alice._note_fault(MemoryError(), "loop", now + 3)
-        self.assertTrue(self.alice._give_up)
+            self.alice.supervisor.note_fault(MemoryError(), "loop", now + 3)
+        self.assertTrue(self.alice.supervisor.give_up)
 
 
 class Restart(unittest.TestCase):
@@ -222,14 +222,14 @@ class Restart(unittest.TestCase):
             calls.append(1)
             raise MemoryError("no memory for the TLS context")
 
-        phone._make_sip = make_sip
+        phone.sip.make = make_sip
 
         async def main():
             now = 0
             for _ in range(2):  # each round: schedule, wait out the backoff, try (a third restart would give up)
-                await phone._supervise(now)
-                now = phone._restart_at if phone._restart_at is not None else now
-                await phone._supervise(now)
+                await phone.supervisor.supervise(now)
+                now = phone.supervisor.restart_at if phone.supervisor.restart_at is not None else now
+                await phone.supervisor.supervise(now)
 
         asyncio.run(main())
         self.assertGreaterEqual(len(calls), 2)  # tried again, the app still runs
@@ -275,7 +275,7 @@ class Supervisor(unittest.TestCase):
         phone = make_phone(root + "/p", "alice", zrtp=True)
         phone.ua = None
         phone.missing = "no SIP account"
-        pool = phone._keypool
+        pool = phone.zrtp.keypool
         for _ in range(31):  # one pair per 10 ticks while idle: 2 X25519 and 1 DH-3072
             phone._tick(phone.now())
         self.assertTrue(pool.full())
@@ -286,7 +286,7 @@ class Supervisor(unittest.TestCase):
                 tries.append(phone._ticks)
                 raise MemoryError("memory allocation failed, allocating 768 bytes")
 
-        phone._keypool = NoMemory()
+        phone.zrtp.keypool = NoMemory()
         for _ in range(200):
             phone._tick(phone.now())
         self.assertEqual(len(tries), 1)  # then a pause, not a failure every 200 ms

@@ -85,7 +85,7 @@ class PolicyTest(unittest.TestCase):
         self.assertIn("ZRTP required", cm.exception.reason)
         plain = negotiate([], allow_plain=True)
         self.assertRaises(PolicyRefused, MediaPolicy(allow_insecure=True, zrtp_only=True).decide, plain)
-        self.assertEqual(policy.protections(), ["SIP: TLS, cert checked", "ZRTP required"])
+        self.assertEqual(policy.protections(), ["SIP: TLS, cert checked", "ZRTP required", "No keys in SIP"])
 
     def test_transparency_lines(self):
         lines = MediaPolicy().protections()

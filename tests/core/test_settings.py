@@ -134,6 +134,72 @@ class SettingsTest(unittest.TestCase):
             self.assertRaises(SettingsError, s.import_, text)
             self.assertEqual(s.export(include_password=True), before, text)
 
+    def test_privacy_settings_from_the_config(self):
+        # phone.json: withhold caller ID, the SDES fallback and the TURN
+        # relay, by name; saved to NVS (the TURN password in the secrets
+        # namespace, next to the SIP password).
+        root, make_settings = self.store()
+        s = make_settings().load()
+        self.assertFalse(s.withhold_caller_id)
+        self.assertTrue(s.sdes_fallback)  # default: a peer without ZRTP still gets a call
+        self.assertIsNone(s.turn)
+        turn_pw = "tp-" + SECRET
+        s.apply_config({"account": {"user": "alice"}, "withhold_caller_id": True, "sdes_fallback": False,
+                        "turn": {"uri": "turns:relay.example.org:5349", "user": "alice", "password": turn_pw}})
+        s.save()
+        self.assertEqual(read_namespace(root, layout.NS_CFG)["hide_callid"], 1)
+        self.assertEqual(read_namespace(root, layout.NS_CFG)["sdes_fallback"], 0)
+        self.assertEqual(read_namespace(root, layout.NS_CFG)["turn_uri"], b"turns:relay.example.org:5349")
+        self.assertEqual(read_namespace(root, layout.NS_SIP)[layout.KEY_TURN_PASSWORD], turn_pw.encode())
+        self.assertNotIn(turn_pw.encode(), json.dumps({k: str(v) for k, v in
+                                                       read_namespace(root, layout.NS_CFG).items()}).encode())
+        again = make_settings().load()
+        self.assertTrue(again.withhold_caller_id)
+        self.assertFalse(again.sdes_fallback)
+        self.assertEqual(again.turn, ("turns:relay.example.org:5349", "alice", turn_pw))
+        self.assertNotIn(turn_pw, repr(again))
+        # zrtp_only (older configs) means no fallback; "settings" by their NVS names.
+        other = make_settings()
+        other.apply_config({"zrtp_only": True, "settings": {"hide_callid": 1}})
+        self.assertFalse(other.sdes_fallback)
+        self.assertTrue(other.withhold_caller_id)
+
+    def test_bad_privacy_config_changes_nothing(self):
+        _root, make_settings = self.store()
+        s = make_settings().load()
+        before = s.export(include_password=True)
+        for bad in ({"withhold_caller_id": "yes"}, {"sdes_fallback": 1}, {"turn": {"uri": "http://x"}},
+                    {"turn": {"uri": "turn:x", "pasword": "p"}}, {"turn": "turn:x"},
+                    {"settings": {"sdes_fallback": 2}}, {"account": {"user": "a"}, "settings": {"nosuch": 1}}):
+            self.assertRaises(SettingsError, s.apply_config, bad)
+            self.assertEqual(s.export(include_password=True), before, bad)
+
+    def test_privacy_settings_travel_in_the_export_without_the_turn_password(self):
+        _root, _open, s = self.filled()
+        turn_pw = "tp-" + SECRET
+        s.apply_config({"sdes_fallback": False, "turn": {"uri": "turn:127.0.0.3:3478?transport=udp",
+                                                         "user": "u1", "password": turn_pw}})
+        doc = s.export()
+        self.assertEqual(doc["settings"]["hide_callid"], 1)
+        self.assertEqual(doc["settings"]["sdes_fallback"], 0)
+        self.assertEqual(doc["settings"]["turn_uri"], "turn:127.0.0.3:3478?transport=udp")
+        self.assertEqual(doc["settings"]["turn_user"], "u1")
+        self.assertNotIn(turn_pw, json.dumps(doc))
+        self.assertNotIn("secrets", doc)
+        _root2, make_other = self.store()
+        other = make_other()
+        other.set_turn_password("theirs")
+        other.import_(json.dumps(doc))
+        self.assertEqual(other.turn, ("turn:127.0.0.3:3478?transport=udp", "u1", "theirs"))  # kept
+        self.assertFalse(other.sdes_fallback)
+        self.assertTrue(other.withhold_caller_id)
+        with_secrets = s.export(include_password=True)
+        self.assertEqual(with_secrets["secrets"], {layout.KEY_TURN_PASSWORD: turn_pw})
+        other.import_(json.dumps(with_secrets))
+        self.assertEqual(other.turn[2], turn_pw)
+        self.assertRaises(SettingsError, other.import_, json.dumps(dict(with_secrets, secrets={"pin": "1"})))
+        self.assertRaises(SettingsError, other.import_, json.dumps(dict(with_secrets, secrets=["x"])))
+
     def test_set_checks(self):
         _root, make_settings = self.store()
         s = make_settings()

@@ -5,6 +5,7 @@
 import asyncio
 import unittest
 
+from media_drivers import ZrtpUdpDriver
 from zrtp_fakelink import Party
 
 from hushphone.app.media import bind_random_port, sockaddr
@@ -13,7 +14,7 @@ from hushphone.crypto.random import random_below, random_bytes
 from hushphone.zrtp import packets
 from hushphone.zrtp.engine import ZrtpConfig
 from hushphone.zrtp.events import ZrtpSecure
-from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver
+from hushphone.app.zrtpmedia import ZrtpMediaSession
 
 
 def sessions(b_config=None):

@@ -21,7 +21,8 @@ VCARDS = (
     " olded over two lines.\r\nX-CUSTOM;TYPE=a:kept verbatim\r\nEND:VCARD\r\n"
     "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Reception\r\nTEL;VALUE=uri:tel:100\r\nEND:VCARD\r\n"
 )
-SETTINGS_A = {"ring_vol": 7, "hide_callid": 1, "log_days": 14, "lang": "fr-CH", "turn_uri": "turns:relay.example:5349"}
+SETTINGS_A = {"ring_vol": 7, "hide_callid": 1, "log_days": 14, "lang": "fr-CH", "turn_uri": "turns:relay.example:5349",
+              "turn_user": "desk-a", "sdes_fallback": 0}
 
 
 def _settings(sim_dir):
@@ -176,7 +177,8 @@ def test_real_handset_path_over_mpremote(handsets, handset_on_a_pty, tmp_path, m
     port, sim = handset_on_a_pty
     ok(hushctl("handset", "export", "--port", port, "--out", tmp_path / "empty.json"))
     empty = json.loads((tmp_path / "empty.json").read_text(encoding="utf-8"))
-    assert empty["settings"] == {"ring_vol": 5, "hide_callid": 0, "log_days": 30, "lang": "en", "turn_uri": ""}
+    assert empty["settings"] == {"ring_vol": 5, "hide_callid": 0, "log_days": 30, "lang": "en", "turn_uri": "",
+                                 "turn_user": "", "sdes_fallback": 1}
     assert empty["account"]["user"] == "" and empty["ca_certs"] == [] and empty["contacts_vcf"] == ""
 
     ok(hushctl("handset", "export", "--sim", handsets / "a", "--out", tmp_path / "a.json"))

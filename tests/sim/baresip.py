@@ -56,7 +56,7 @@ snd_path {rec_dir}
 
 # answermode=auto: baresip answers incoming calls itself (as linphonec -a).
 _ACCOUNT = ('<sip:{user}@{host};transport=tls>;auth_pass={password};'
-            'outbound="sip:127.0.0.1:{port};transport=tls";mediaenc=srtp-mand;'
+            'outbound="sip:127.0.0.1:{port};transport=tls";mediaenc={mediaenc};'
             'audio_codecs=PCMU/8000/1,PCMA/8000/1;regint=600;answermode={answermode}\n')
 
 
@@ -83,7 +83,7 @@ def _netstrings(buffer):
 
 
 class Baresip:
-    def __init__(self, workdir, proxy, ca_pem, user, password, source_wav, auto_answer=True):
+    def __init__(self, workdir, proxy, ca_pem, user, password, source_wav, auto_answer=True, mediaenc="srtp-mand"):
         self.dir = Path(workdir)
         self.user = user
         self.domain = proxy.host
@@ -99,7 +99,7 @@ class Baresip:
         accounts = self.config_dir / "accounts"
         fd = os.open(str(accounts), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(_ACCOUNT.format(user=user, host=proxy.host, password=password, port=proxy.port,
+            f.write(_ACCOUNT.format(user=user, host=proxy.host, password=password, port=proxy.port, mediaenc=mediaenc,
                                     answermode="auto" if auto_answer else "manual"))
         self.proc = None
         self._sock = None

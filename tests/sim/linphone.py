@@ -1,6 +1,7 @@
 """linphonec (Debian linphone-cli 5.1) as a third-party SIP/TLS phone for the
 interop tests: its own HOME and config, registered to our Kamailio over TLS
-with the test CA, SDES-SRTP mandatory, sound from files, auto-answer.
+with the test CA, SDES-SRTP mandatory (or `media_encryption`="zrtp", and
+`mandatory`=False for optional), sound from files, auto-answer.
 
     with Linphone(home, kamailio, pki, "lin", "pw") as lin:
         lin.wait_registered()
@@ -28,7 +29,7 @@ root_ca={ca}
 verify_server_certs=1
 verify_server_cn=1
 media_encryption={media_encryption}
-media_encryption_mandatory=1
+media_encryption_mandatory={mandatory}
 register_only_when_network_is_up=0
 register_only_when_upnp_is_ok=0
 inc_timeout=60
@@ -58,13 +59,14 @@ enabled=0
 
 
 class Linphone:
-    def __init__(self, home, kamailio, pki, user, password, auto_answer=True, media_encryption="srtp"):
+    def __init__(self, home, kamailio, pki, user, password, auto_answer=True, media_encryption="srtp",
+                 mandatory=True):
         self.home = Path(home)
         self.user = user
         self.rc = self.home / ".linphonerc"
         (self.home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         self.rc.write_text(_RC.format(
-            tls_port=free_port(), ca=pki.ca.cert_pem, media_encryption=media_encryption,
+            tls_port=free_port(), ca=pki.ca.cert_pem, media_encryption=media_encryption, mandatory=int(mandatory),
             host=kamailio.host, port=kamailio.port, user=user, password=password, realm=kamailio.realm,
             rtp_port=free_port()))
         self.auto_answer = auto_answer

@@ -27,7 +27,7 @@ from hushctl.sim import micropython_exe
 CODE_MODULES = (
     "hushphone.hal.unix.display", "hushphone.app.phone", "hushphone.hal.unix.board",
     "hushphone.hal.unix.partition", "hushphone.ota.otadata",
-    "hushphone.zrtp.engine", "hushphone.zrtp.session", "hushphone.zrtp.cache", "hushphone.zrtp.keypool",
+    "hushphone.zrtp.engine", "hushphone.app.zrtpmedia", "hushphone.zrtp.cache", "hushphone.zrtp.keypool",
     "asyncio.event", "asyncio.funcs", "asyncio.stream",
 )
 _SLOTS = 8192  # ballast objects: one per 32-byte block in the code's holes (~3,400 today)

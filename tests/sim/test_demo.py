@@ -1,7 +1,10 @@
 """`hushctl demo` end to end: a real Kamailio over TLS, two handsets on the
-MicroPython unix port, SDES-SRTP media. The tone must arrive both ways with
-an SNR of at least 30 dB; a muted handset must make the command fail; and
-nothing the demo started may outlive it."""
+MicroPython unix port, ZRTP end-to-end keys (no keys in SIP) and SRTP
+media. Both displays must show the same SAS, the second call must show the
+peer verified on both, the tone must arrive both ways with an SNR of at
+least 30 dB; a muted handset must make the command fail; and nothing the
+demo started may outlive it."""
+import re
 import json
 import subprocess
 import sys
@@ -44,7 +47,7 @@ def check_cleaned_up(result):
     assert processes_mentioning(str(lab)) == [], "Kamailio or a handset outlived the demo"
 
 
-def test_demo_tone_arrives_both_ways():
+def test_demo_tone_arrives_both_ways_end_to_end_encrypted():
     proc = run_demo("--seconds", "2")
     story = proc.stderr
     assert proc.returncode == 0, story[-3000:]
@@ -54,11 +57,26 @@ def test_demo_tone_arrives_both_ways():
     for (sender, receiver), r in rows.items():
         assert r["arrived"] is True
         assert r["snr_db"] >= 30.0, r
-        assert r["seconds"] >= 1.5, r  # measured over the call, not one lucky frame
-        assert r["packets_received"] >= 75, r
+        assert r["seconds"] >= 1.5, r  # measured over the calls, not one lucky frame
+        assert r["packets_received"] >= 100, r  # two calls
         assert r["dropped_auth"] == 0, r
+        assert r["mode"] == "ZRTP" and r["second_call_mode"] == "ZRTP", r
     assert rows[("alice", "bob")]["freq"] == 1000
     assert rows[("bob", "alice")]["freq"] == 1500
+    # Both displays showed the same SAS in the first call (what the two
+    # people read to each other), and "verified" in the second call.
+    sas = rows[("alice", "bob")]["sas"]
+    assert re.fullmatch(r"[a-z0-9]{4}", sas), sas
+    assert rows[("bob", "alice")]["sas"] == sas
+    for r in rows.values():
+        first, second = r["screens"]
+        assert first[0] == "Ready | ZRTP SAS %s" % sas, first
+        assert first[-1].split() == ["Confirm", "Reject", "End"], first
+        sas2 = r["second_call_sas"]
+        assert r["verified_second_call"] is True, r
+        assert "ZRTP %s (verified)" % sas2 in second, second
+        assert second[-1].split() == ["Hold", "Mute", "End"], second  # nothing left to confirm
+    assert rows[("alice", "bob")]["second_call_sas"] == rows[("bob", "alice")]["second_call_sas"]
     assert result["seconds"] < 60
     # What a newcomer reads: registration, the call, its security, the tone.
     for line in (
@@ -66,16 +84,24 @@ def test_demo_tone_arrives_both_ways():
         "[bob] Registered as bob@localhost",
         "[alice] Calling bob ...",
         "[bob] Incoming call from alice",
-        "[alice] In call with bob \u00b7 SRTP (provider can decrypt)",
-        "[bob] Receiving 1000 Hz tone, SNR",
-        "[alice] Receiving 1500 Hz tone, SNR",
+        "[alice] In call with bob \u00b7 ZRTP: securing...",
+        "[alice] ZRTP secure: ZRTP SAS %s (X25519, AES_CM_128_HMAC_SHA1_" % sas,
+        "[bob] ZRTP secure: ZRTP SAS %s (X25519, AES_CM_128_HMAC_SHA1_" % sas,
+        "[alice] Confirms the SAS %s" % sas,
+        "[bob] Confirms the SAS %s" % sas,
+        "[alice] Key continuity: the secret retained from the last call matched",
         "[bob] Call with alice ended (remote)",
         "alice's display",  # both displays, side by side, mid-call
-        "|Ready | SRTP*           | |Ready | SRTP*           |",
+        "|Ready | ZRTP SAS %s   | |Ready | ZRTP SAS %s   |" % (sas, sas),
         "|bob                     | |alice                   |",
-        "|Hold    Mute    End     | |Hold    Mute    End     |",
+        "|Confirm Reject  End     | |Confirm Reject  End     |",
+        "(verified)    | |ZRTP ",
     ):
         assert line in story, line
+    # Each handset says once what it heard.
+    assert story.count("[bob] Receiving 1000 Hz tone, SNR") == 1, story
+    assert story.count("[alice] Receiving 1500 Hz tone, SNR") == 1, story
+    assert "provider can decrypt" not in story
     # No secrets in the output: no SDES key material, no password field.
     assert "inline:" not in story + proc.stdout
     assert "password" not in (story + proc.stdout).lower()

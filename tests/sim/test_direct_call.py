@@ -57,7 +57,7 @@ def test_a_direct_call_over_mutual_tls_carries_the_tone_both_ways(tmp_path):
         assert in_call["security"] == "zrtp", in_call
         secure = [h.wait_event("secure", WAIT_S) for h in (alice, bob)]
         assert secure[0]["sas"] == secure[1]["sas"], secure
-        assert bob.stats()["screen"][0].startswith("Ready (direct)"), bob.stats()["screen"]
+        assert bob.stats()["screen"][0] == "Direct | ZRTP SAS %s" % secure[1]["sas"], bob.stats()["screen"]
         time.sleep(3)
         bob.send("hangup")  # the listening side ends it: requests flow both ways on one connection
         assert alice.wait_event("ended", WAIT_S)["reason"] == "ended by peer"

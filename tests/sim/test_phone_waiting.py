@@ -93,7 +93,7 @@ def test_call_waiting_decline_answer_switch_and_return(lab):
     assert screen[1] == "Call log"
     assert [line[2:5] for line in screen[2:6]] == ["< a", "< c", "b d", "x c"], screen
     bob.key("BACK")
-    bob.keys("SOFT1,DOWN,DOWN,OK,DOWN,OK")
+    bob.keys("SOFT1,DOWN,DOWN,OK,DOWN,DOWN,DOWN,OK")  # Menu, Settings, Clear call log
     bob.wait_event("calllog_cleared", WAIT_S)
     bob.keys("BACK,BACK,SOFT2")
     deadline = time.monotonic() + WAIT_S

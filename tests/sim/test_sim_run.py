@@ -134,16 +134,16 @@ def test_withhold_caller_id_and_the_transparency_screen(config):
     proc = hushctl("sim", "run", "--config", config, stdin="\n".join([
         "key MENU", "key DOWN", "key DOWN", "key OK", "key OK",  # Settings > Withhold caller ID
         "key BACK", "key DOWN", "key OK", "stats",  # back to the menu, About
-        "key DOWN", "key DOWN", "key DOWN", "key DOWN", "key DOWN", "stats",  # scroll to the caller ID line
+        "key DOWN", "key DOWN", "key DOWN", "key DOWN", "key DOWN", "key DOWN", "key DOWN", "stats",  # to caller ID
         "key BACK", "key BACK", "dial bob", "quit", ""]))
     assert proc.returncode == 0, proc.stderr + proc.stdout[-2000:]
     evs = events_of(proc.stdout)
     assert {"event": "setting", "name": "withhold_caller_id", "value": True} in evs
     about = [e for e in evs if e["event"] == "stats"][0]["screen"]
     assert about[1] == "About" and about[2].startswith("> Hushphone ")
-    assert about[3:7] == ["  SIP: TLS, cert checked", "  ZRTP keys preferred", "  SRTP required",
-                          "  SDES only over TLS"]
-    assert "> Caller ID withheld" in [e for e in evs if e["event"] == "stats"][1]["screen"]
+    # What the proxy sees, from the live configuration (app/transparency.py).
+    assert about[3:7] == ["  Proxy sees:", "   your account", "   your IP address", "   your media IP"], about
+    assert ">  caller ID: withheld" in [e for e in evs if e["event"] == "stats"][1]["screen"]
     calling = [e for e in evs if e["event"] == "calling"][0]
     assert calling == {"event": "calling", "peer": "bob", "anonymous": True}
     # The setting is kept in NVS (hush_cfg) for the next start.
@@ -193,7 +193,8 @@ def test_console_export_imports_into_another_handset(tmp_path):
         "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "server_hostname": "localhost",
     }) for name in ("front", "back")}
     front = settings_of(tmp_path / "front")
-    for key, value in {"ring_vol": 2, "hide_callid": 1, "log_days": 9, "lang": "de", "turn_uri": "turn:t.example"}.items():
+    for key, value in {"ring_vol": 2, "hide_callid": 1, "log_days": 9, "lang": "de", "turn_uri": "turn:t.example",
+                       "turn_user": "front", "sdes_fallback": 0}.items():
         front.set(key, value)
     front.save()
     (tmp_path / "front" / "contacts.vcf").write_bytes(
@@ -217,3 +218,38 @@ def test_console_export_imports_into_another_handset(tmp_path):
     assert vcard.parse(again["contacts_vcf"]) == [
         {"fn": "Bo", "tel": [{"value": "200"}], "email": [{"value": "bo@example.org"}]},
         {"fn": "Ånne", "tel": [{"value": "sip:anne", "pref": 1}]}]
+
+
+def test_report_states_what_each_party_sees_from_the_live_configuration(tmp_path):
+    # The handset's own `report` (what its About screen lists) and
+    # `hushctl handset report` agree, and follow the configuration:
+    # withholding hides the caller from the peer but not from the proxy;
+    # without the SDES fallback the proxy can never decrypt media.
+    pki = LabPki(tmp_path / "pki")
+    cfg = {"name": "desk", "root": str(tmp_path / "desk"), "ca_der": [str(pki.ca_der)],
+           "account": {"registrar": "sip:example.org", "user": "desk", "password": SECRET},
+           "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "server_hostname": "pbx.example.org",
+           "withhold_caller_id": True, "sdes_fallback": False}
+    path = write_config(tmp_path / "phone.json", cfg)
+    proc = hushctl("sim", "run", "--config", path, stdin="report\nquit\n")
+    assert proc.returncode == 0, proc.stderr
+    live = [e for e in events_of(proc.stdout) if e["event"] == "report"][0]
+    del live["event"]
+    assert live["proxy"]["aor"] == "sip:desk@example.org" and live["proxy"]["host"] == "pbx.example.org"
+    assert live["proxy"]["can_decrypt_media"] == "never"
+    assert live["peer"]["caller_id"] == "withheld (anonymous)"
+    assert live["peer"]["media_address"] == "yours"
+    tool = hushctl("handset", "report", "--config", path, "--json")
+    assert tool.returncode == 0, tool.stderr
+    assert json.loads(tool.stdout) == live
+    text = hushctl("handset", "report", "--config", path)
+    assert "can decrypt media:         never" in text.stdout, text.stdout
+    assert SECRET not in proc.stdout + tool.stdout + text.stdout
+    # The fallback allowed again (an import of the setting): the proxy may decrypt calls with peers without ZRTP.
+    doc = tmp_path / "fallback.json"
+    doc.write_text(json.dumps({"format": "hushphone-settings", "version": 1, "settings": {"sdes_fallback": 1}}))
+    assert hushctl("handset", "import", "--sim", tmp_path / "desk", "--in", doc).returncode == 0
+    again = json.loads(hushctl("handset", "report", "--sim", tmp_path / "desk", "--json").stdout)
+    assert again["proxy"]["can_decrypt_media"] == "only with peers without ZRTP"
+    bad = hushctl("handset", "report", "--sim", tmp_path / "nothing")
+    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0, bad.stderr

@@ -27,7 +27,8 @@ from hushphone.sip import events  # noqa: E402
 from hushphone.zrtp.cache import MemoryStorage, ZidCache  # noqa: E402
 from hushphone.zrtp.engine import ZrtpConfig, ZrtpEngine  # noqa: E402
 from hushphone.zrtp.events import ZrtpCacheMismatch, ZrtpSecure  # noqa: E402
-from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver  # noqa: E402
+from hushphone.app.zrtpmedia import ZrtpMediaSession  # noqa: E402
+from tests.core.media_drivers import ZrtpUdpDriver  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -218,7 +219,8 @@ from hushphone.sip.useragent import UaConfig, UserAgent
 from hushphone.zrtp.cache import MemoryStorage, ZidCache
 from hushphone.zrtp.engine import ZrtpConfig, ZrtpEngine
 from hushphone.zrtp.events import ZrtpSecure
-from hushphone.zrtp.session import ZrtpMediaSession, ZrtpUdpDriver
+from hushphone.app.zrtpmedia import ZrtpMediaSession
+from media_drivers import ZrtpUdpDriver  # tests/core is on MICROPYPATH
 
 cfg = json.loads(sys.argv[1])
 with open(cfg["ca_der"], "rb") as f:

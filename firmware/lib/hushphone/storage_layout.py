@@ -34,6 +34,7 @@ KEY_SIP_USER = "user"
 KEY_SIP_PASSWORD = "password"
 KEY_SIP_DISPLAY = "display"
 SIP_KEYS = (KEY_SIP_REGISTRAR, KEY_SIP_PROXY, KEY_SIP_USER, KEY_SIP_PASSWORD, KEY_SIP_DISPLAY)
+KEY_TURN_PASSWORD = "turn_pass"  # the TURN relay's long-term credential password (UTF-8 blob), a secret
 
 # User settings. esp32.NVS cannot list a namespace, so settings that must
 # survive an export from a real handset are listed here with their type
@@ -44,7 +45,9 @@ CFG_SETTINGS = (
     ("hide_callid", "i32"),  # 1 = withhold caller ID (RFC 3323)
     ("log_days", "i32"),  # call-log retention in days
     ("lang", "blob"),  # UI language tag, UTF-8
-    ("turn_uri", "blob"),  # optional TURN relay URI, UTF-8
+    ("turn_uri", "blob"),  # optional TURN relay URI (RFC 7065 turn:/turns:), UTF-8; "" = no relay
+    ("turn_user", "blob"),  # the TURN relay's long-term credential user name, UTF-8
+    ("sdes_fallback", "i32"),  # 1 = a peer without ZRTP gets SDES keys in SIP (provider can decrypt)
 )
 
 # Files in the handset's filesystem.

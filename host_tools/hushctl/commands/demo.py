@@ -4,12 +4,18 @@ proxy, on this machine, in a few seconds.
 What runs: a throw-away lab PKI, Kamailio as a TLS-only registrar/proxy on a
 free loopback port, and two handsets: the phone application
 (hushphone.app.phone) on the MicroPython unix port, as `hushctl sim run`
-starts it (SIP over TLS, SDES-SRTP media, G.711). Everything happens by key
-presses: Alice picks Bob from her contacts, Bob answers with his soft key,
-Alice hangs up. Each microphone plays a tone (Alice 1000 Hz, Bob 1500 Hz:
+starts it (SIP over TLS, ZRTP end-to-end keys, SRTP media, G.711), with the
+handset's default security: the offers carry no media keys, so the proxy
+cannot decrypt the call. Everything happens by key presses: Alice picks Bob
+from her contacts, Bob answers with his soft key; both displays show the
+same short authentication string (SAS), which they read to each other and
+confirm (Confirm soft key); Alice hangs up. A second call shows the peer as
+verified: the secret retained from the first call matched (key
+continuity). Each microphone plays a tone (Alice 1000 Hz, Bob 1500 Hz:
 different, so each side provably hears the other and not itself); each
 speaker is a WAV file that is measured afterwards. The command exits
-non-zero unless both tones arrived with an SNR of at least 30 dB.
+non-zero unless both tones arrived with an SNR of at least 30 dB, both
+displays showed the same SAS and the second call was verified on both.
 
 Without Kamailio (or with --direct) the handsets call each other directly
 over mutual TLS: each has its own certificate from the lab CA, Bob listens
@@ -34,8 +40,11 @@ MIN_SNR_DB = 30.0
 STEP_TIMEOUT_S = 30.0  # one step (register, call, hang up): generous for loaded machines
 TONES = {"alice": 1000, "bob": 1500}
 _STYLE = {"alice": "cyan", "bob": "magenta"}
-_SKIP_S = 0.3  # the jitter buffer fills first: judge the audio after it
+_SKIP_S = 0.3  # the jitter buffer fills first: a little more audio to judge
+_MIN_TONE_SHARE = 0.8  # of the half seconds of sound heard
 _ENDED = {"ended by peer": "remote", "hung up": "we hung up"}
+_AGREEMENT = {"X255": "X25519", "DH3k": "DH-3072", "EC25": "ECDH P-256"}
+_SECOND_CALL_S = 1.0  # long enough to see the verified display and hear the tones
 
 
 class DemoError(HushctlError):
@@ -124,8 +133,7 @@ def _handset_config(workdir, name, network, pki, tone_hz, contacts=()):
         "media_host": "127.0.0.1",
         "tone_hz": tone_hz,
         "speaker_wav": str(root / "speaker.wav"),
-        "zrtp": False,  # this demo shows SDES-SRTP (keys inside the TLS signalling)
-    }
+    }  # the handset's default media security: ZRTP first, no keys in SIP
     config.update(network.config(name))
     return write_config(Path(workdir) / ("%s.json" % name), config)
 
@@ -153,7 +161,15 @@ def _story(out):
             line = "Incoming call from %s" % e["peer"]
         elif kind == "in_call":
             line = "In call with %s \u00b7 %s" % (e["peer"], e["label"])
-            line += "\n[%s] Media: %s %d ms, %s" % (name, e["codec"], e["ptime"], e["suite"])
+            if e.get("suite"):  # SDES: the suite is known now; ZRTP: with "secure"
+                line += "\n[%s] Media: %s %d ms, %s" % (name, e["codec"], e["ptime"], e["suite"])
+        elif kind == "secure":
+            line = "ZRTP secure: %s (%s, %s)" % (e["label"], _AGREEMENT.get(e["agreement"], e["agreement"]),
+                                                  e["suite"])
+            if e.get("cache_matched"):
+                line += "\n[%s] Key continuity: the secret retained from the last call matched" % name
+        elif kind == "sas_confirmed":
+            line = "Confirms the SAS %s (read aloud by both)" % e["sas"]
         elif kind == "ended":
             line = "Call with %s ended (%s)" % (e["peer"], _ENDED.get(e["reason"], e["reason"]))
         elif kind in ("registration_failed", "connection_lost", "refused", "error"):
@@ -174,6 +190,7 @@ def _call(workdir, network, pki, seconds, mute, out, handsets):
         cfg = _handset_config(workdir, name, network, pki, tone, contacts)
         handsets[name] = SimHandset(cfg, on_line=on_line)
     alice, bob = handsets["alice"], handsets["bob"]
+    width = max(h.config["display_width"] for h in handsets.values())
 
     if network.direct:
         out.step("2. Two handsets (the phone app on the MicroPython unix port), no proxy: mutual TLS")
@@ -183,92 +200,180 @@ def _call(workdir, network, pki, seconds, mute, out, handsets):
     bob.wait_event(network.ready_event, STEP_TIMEOUT_S)
 
     out.step("3. Alice picks Bob from her contacts (Menu, Contacts, OK); Bob presses Answer")
-    alice.keys("SOFT1,OK,OK")
-    bob.wait_event("incoming", STEP_TIMEOUT_S)
+    out.note("The offer carries no media keys: ZRTP agrees them end to end, in the media path")
+    first = _one_call(alice, bob, 1)
+
+    out.step("4. Both displays show the same SAS; Alice and Bob read it to each other and press Confirm")
+    out.displays(_screens(handsets), width)
+    alice.key("SOFT1")
     bob.key("SOFT1")
-    ins = {"alice": alice.wait_event("in_call", STEP_TIMEOUT_S), "bob": bob.wait_event("in_call", STEP_TIMEOUT_S)}
-
-    out.step("4. SRTP media: each microphone plays a tone, each speaker is recorded")
-    time.sleep(seconds / 2)
-    screens = {name: h.stats()["screen"] for name, h in handsets.items()}
-    out.displays(screens, max(h.config["display_width"] for h in handsets.values()))
-    time.sleep(seconds / 2 + _SKIP_S)
-
-    out.step("5. Alice hangs up (End)")
+    for h in (alice, bob):
+        h.wait_event("sas_confirmed", STEP_TIMEOUT_S)
+    out.step("5. ZRTP-keyed SRTP media: each microphone plays a tone, each speaker is recorded")
+    time.sleep(seconds + _SKIP_S)
+    out.step("6. Alice hangs up (End)")
     alice.key("SOFT3")
-    ended = {"alice": alice.wait_event("ended", STEP_TIMEOUT_S), "bob": bob.wait_event("ended", STEP_TIMEOUT_S)}
+    first["ended"] = {"alice": alice.wait_event("ended", STEP_TIMEOUT_S),
+                      "bob": bob.wait_event("ended", STEP_TIMEOUT_S)}
+
+    out.step("7. A second call: the peer is shown verified (key continuity), nothing to confirm")
+    alice.keys("SOFT1,OK,OK")
+    second = _one_call(alice, bob, 2)
+    time.sleep(_SECOND_CALL_S / 2)
+    out.displays(_screens(handsets), width)
+    time.sleep(_SECOND_CALL_S / 2)
+    bob.key("SOFT3")
+    second["ended"] = {"alice": alice.wait_event("ended", STEP_TIMEOUT_S, count=2),
+                       "bob": bob.wait_event("ended", STEP_TIMEOUT_S, count=2)}
     for h in handsets.values():
         h.stop()
+    heard = {}
     for name, h in handsets.items():
-        ended[name]["tone"] = _heard(Path(h.config["speaker_wav"]), TONES["bob" if name == "alice" else "alice"],
-                                     name, out)
-        ended[name]["in_call"] = ins[name]
-    return ended
+        heard[name] = _heard(Path(h.config["speaker_wav"]), TONES["bob" if name == "alice" else "alice"],
+                             name, out)
+    return [first, second], heard
+
+
+def _one_call(alice, bob, n):
+    """Alice calls Bob (her keys are already pressed for n > 1), Bob
+    answers; returns {"in_call", "secure", "screens"} per handset once both
+    are secure."""
+    if n == 1:
+        alice.keys("SOFT1,OK,OK")
+    bob.wait_event("incoming", STEP_TIMEOUT_S, count=n)
+    bob.key("SOFT1")
+    call = {"in_call": {}, "secure": {}}
+    fail_on = ("refused",) + (("ended",) if n == 1 else ())  # an earlier call's "ended" would count too
+    for name, h in (("alice", alice), ("bob", bob)):
+        call["in_call"][name] = h.wait_event("in_call", STEP_TIMEOUT_S, count=n)
+        if call["in_call"][name]["security"] == "zrtp":
+            call["secure"][name] = h.wait_event("secure", STEP_TIMEOUT_S, count=n, fail_on=fail_on)
+    call["screens"] = {"alice": alice.stats()["screen"], "bob": bob.stats()["screen"]}
+    return call
+
+
+def _screens(handsets):
+    return {name: h.stats()["screen"] for name, h in handsets.items()}
 
 
 def _heard(path, freq, name, out):
-    """The tone in a speaker recording: per second for the story, and over
-    the whole call (after the jitter buffer filled) for the verdict."""
+    """The tone in a speaker recording (both calls, one after the other),
+    judged per half second of sound: the digital silence a jitter buffer
+    plays while it fills at the start of each call (whole frames of zero
+    samples) is counted apart, not judged; the tone must be clearly there
+    (SNR >= MIN_SNR_DB) in at least _MIN_TONE_SHARE of the rest. Said once
+    per handset."""
     from hushphone.audio.tone import measure
 
     with wave.open(str(path)) as w:
         rate = w.getframerate()
         pcm = w.readframes(w.getnframes())
-    pcm = pcm[int(_SKIP_S * rate) * 2:]
-    second = 2 * rate
-    for i in range(0, len(pcm) - second + 1, second):
-        r = measure(pcm[i:i + second], freq, rate)
-        if r.present(min_snr_db=10):
-            text = "Receiving %d Hz tone, SNR %.1f dB" % (freq, r.snr_db)
-        elif r.level_dbfs <= -100:
-            text = "No %d Hz tone (silence)" % freq
-        else:
-            text = "No %d Hz tone (SNR %.1f dB, level %.1f dBFS)" % (freq, r.snr_db, r.level_dbfs)
-        out.handset(name, "[%s] %s" % (name, text))
-    r = measure(pcm, freq, rate)
-    return {"freq": freq, "snr_db": round(r.snr_db, 1), "level_dbfs": round(r.level_dbfs, 1),
-            "present": r.present(min_snr_db=10), "seconds": round(len(pcm) / second, 2)}
+    frame = 2 * rate // 50  # 20 ms
+    zero = bytes(frame)
+    frames = [pcm[i:i + frame] for i in range(0, len(pcm), frame)]
+    sound = b"".join(f for f in frames if f != zero[:len(f)])
+    silent_s = (len(pcm) - len(sound)) / (2 * rate)
+    window = rate  # bytes in half a second (16-bit samples)
+    parts = [measure(sound[i:i + window], freq, rate) for i in range(0, len(sound) - window + 1, window)]
+    with_tone = [r for r in parts if r.present(min_snr_db=MIN_SNR_DB)]
+    snrs = sorted(r.snr_db for r in parts)
+    median = snrs[len(snrs) // 2] if snrs else -100.0
+    total = len(pcm) / (2 * rate)
+    present = bool(parts) and len(with_tone) >= _MIN_TONE_SHARE * len(parts) and median >= MIN_SNR_DB
+    if with_tone:
+        text = "Receiving %d Hz tone, SNR %.1f dB, in %.1f of %.1f s" % (freq, median, len(with_tone) / 2, total)
+    elif not sound:
+        text = "No %d Hz tone (silence)" % freq
+    else:
+        level = measure(sound, freq, rate).level_dbfs
+        text = "No %d Hz tone (SNR %.1f dB, level %.1f dBFS)" % (freq, median, level)
+    out.handset(name, "[%s] %s" % (name, text))
+    return {"freq": freq, "snr_db": round(median, 1), "present": present, "seconds": len(with_tone) / 2,
+            "recorded_seconds": round(total, 2), "silent_seconds": round(silent_s, 2)}
 
 
-def _verdict(ended):
-    """Per direction: who sent, who heard, the measurement, and whether it passed."""
+def _mode(call, name):
+    """(mode, SAS, verified) of one handset in one call."""
+    in_call = call["in_call"][name]
+    secure = call["secure"].get(name)
+    if secure is not None:
+        return "ZRTP", secure["sas"], bool(secure["verified"])
+    return {"sdes": "SDES-SRTP", "none": "none"}.get(in_call["security"], in_call["security"]), None, False
+
+
+def _verdict(calls, heard):
+    """Per direction: who sent, who heard, the measurement, the security
+    of the calls, and whether it passed: the tone arrived, both displays
+    showed the same SAS in the first call, and the second call was shown
+    verified on both (key continuity)."""
     rows = []
     for sender, receiver in (("alice", "bob"), ("bob", "alice")):
-        tone = ended[receiver].get("tone") or {}
-        stats = ended[receiver].get("stats") or {}
-        ok = bool(tone.get("present")) and tone.get("snr_db", -100) >= MIN_SNR_DB
+        tone = heard.get(receiver) or {}
+        stats = [c["ended"][receiver].get("stats") or {} for c in calls]
+        mode, sas, _ = _mode(calls[0], receiver)
+        peer_mode, peer_sas, _ = _mode(calls[0], sender)
+        second = _mode(calls[1], receiver) if len(calls) > 1 else (None, None, False)
+        arrived = bool(tone.get("present"))
         rows.append(
             {
                 "from": sender,
                 "to": receiver,
                 "freq": TONES[sender],
                 "snr_db": tone.get("snr_db"),
-                "level_dbfs": tone.get("level_dbfs"),
+                "silent_seconds": tone.get("silent_seconds"),
                 "seconds": tone.get("seconds"),
-                "arrived": ok,
-                "packets_received": stats.get("received"),
-                "packets_lost": stats.get("lost"),
-                "dropped_auth": stats.get("dropped_auth"),
+                "arrived": arrived,
+                "mode": mode,
+                "sas": sas,
+                "same_sas": sas is not None and sas == peer_sas and mode == peer_mode,
+                "second_call_mode": second[0],
+                "second_call_sas": second[1],
+                "verified_second_call": second[2],
+                "screens": [c["screens"][receiver] for c in calls],
+                "packets_received": sum(s.get("received") or 0 for s in stats),
+                "packets_lost": sum(s.get("lost") or 0 for s in stats),
+                "dropped_auth": sum(s.get("dropped_auth") or 0 for s in stats),
             }
         )
     return rows
 
 
+def _failures(rows):
+    """What did not work, one phrase per problem (empty: all passed)."""
+    failed = []
+    for r in rows:
+        direction = "%s>%s" % (r["from"], r["to"])
+        if not r["arrived"]:
+            failed.append("the tone did not arrive: %s (SNR %s dB)" % (direction, r["snr_db"]))
+    receivers = {r["to"]: r for r in rows}
+    if not all(r["mode"] == "ZRTP" and r["same_sas"] for r in rows):
+        failed.append("the displays did not show the same ZRTP SAS (%s)" % ", ".join(
+            "%s: %s %s" % (n, r["mode"], r["sas"]) for n, r in sorted(receivers.items())))
+    if not all(r["verified_second_call"] for r in rows):
+        failed.append("the second call was not shown verified on %s" % ", ".join(
+            n for n, r in sorted(receivers.items()) if not r["verified_second_call"]))
+    return failed
+
+
 def _show_table(out, rows):
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="Tones through SIP/TLS + SRTP")
-    for col in ("direction", "tone", "SNR", "heard", "in/lost", "forged", "result"):
-        table.add_column(col)
+    table = Table(title="Tones through SIP/TLS + ZRTP/SRTP (two calls)", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  show_edge=False, pad_edge=False, collapse_padding=True)  # fits 80 columns
+    for col in ("direction", "tone", "SNR", "in/lost", "forged", "mode", "SAS", "2nd call", "result"):
+        table.add_column(col, no_wrap=True)
     for r in rows:
         table.add_row(
             "%s>%s" % (r["from"], r["to"]),
             "%d Hz" % r["freq"],
             "-" if r["snr_db"] is None else "%.1f dB" % r["snr_db"],
-            "-" if r["seconds"] is None else "%.1f s" % r["seconds"],
             "%s/%s" % (r["packets_received"], r["packets_lost"]),
             str(r["dropped_auth"]),
-            "[green]arrived[/green]" if r["arrived"] else "[red]NOT arrived[/red]",
+            r["mode"],
+            r["sas"] or "-",
+            "verified" if r["verified_second_call"] else "[red]unverified[/red]",
+            "[green]arrived[/green]" if r["arrived"] else "[red]MISSING[/red]",
         )
     out.console.print()
     out.console.print(table)
@@ -314,7 +419,7 @@ def run_demo(seconds=3.0, mute=None, quiet=False, direct=None):
             out.note("--mute %s: %s sends silence, so that direction must fail" % (mute, mute))
         handsets = {}
         try:
-            ended = _call(workdir, network, pki, seconds, mute, out, handsets)
+            calls, heard = _call(workdir, network, pki, seconds, mute, out, handsets)
         except SimError as e:
             raise DemoError(str(e))
         finally:
@@ -324,12 +429,15 @@ def run_demo(seconds=3.0, mute=None, quiet=False, direct=None):
         if proxy is not None:
             proxy.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    rows = _verdict(ended)
+    rows = _verdict(calls, heard)
     _show_table(out, rows)
     elapsed = time.monotonic() - started
-    if all(r["arrived"] for r in rows):
-        out.console.print("\n[bold green]The tone arrived both ways[/bold green] (SNR >= %.0f dB)." % MIN_SNR_DB)
-        out.note("Signalling over TLS, media over SRTP; everything stopped again after %.1f s." % elapsed)
+    if not _failures(rows):
+        out.console.print("\n[bold green]The tone arrived both ways[/bold green] (SNR >= %.0f dB), end to end "
+                          "encrypted: both displays showed SAS %s, and the second call was verified."
+                          % (MIN_SNR_DB, rows[0]["sas"]))
+        out.note("Signalling over TLS, media keys by ZRTP (never in SIP: the proxy cannot decrypt), media over "
+                 "SRTP; everything stopped again after %.1f s." % elapsed)
     return rows, elapsed, workdir
 
 
@@ -343,15 +451,15 @@ def run_demo(seconds=3.0, mute=None, quiet=False, direct=None):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout (the story goes to stderr).")
 def demo(seconds, mute, direct, as_json):
     """Two simulated handsets call each other through Kamailio over TLS
-    (directly over mutual TLS without it) with SRTP media; each measures
-    the other's tone. Exits non-zero unless the tone arrived both ways."""
+    (directly over mutual TLS without it) with ZRTP end-to-end keys and
+    SRTP media: both show the same SAS and confirm it, a second call shows
+    the peer verified; each measures the other's tone. Exits non-zero
+    unless the tone arrived both ways, the SAS matched and the second call
+    was verified."""
     rows, elapsed, lab_dir = run_demo(seconds, mute, quiet=as_json, direct=direct)
     if as_json:
         result = {"directions": rows, "seconds": round(elapsed, 1), "min_snr_db": MIN_SNR_DB, "lab_dir": lab_dir}
         click.echo(json.dumps(result))
-    failed = [r for r in rows if not r["arrived"]]
+    failed = _failures(rows)
     if failed:
-        raise DemoError(
-            "the tone did not arrive: "
-            + ", ".join("%s>%s (SNR %s dB)" % (r["from"], r["to"], r["snr_db"]) for r in failed)
-        )
+        raise DemoError("; ".join(failed))

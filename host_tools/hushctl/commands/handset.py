@@ -1,5 +1,6 @@
 """`hushctl handset`: export and import a handset's settings and contacts,
-in the document the handset's firmware exports itself (see portability)."""
+in the document the handset's firmware exports itself (see portability);
+`report`: what the proxy, the peer and the network can see of its calls."""
 import json
 from pathlib import Path
 
@@ -77,3 +78,47 @@ def import_cmd(sim_dir, port, in_file, vcard_in):
         "%d contact(s)" % portability.contact_count(doc) if portability.CONTACTS_FIELD in doc else "no contacts (kept)"))
     if skipped:
         click.echo("Not imported: %s (a simulated handset reads its CA certificates from its config)" % ", ".join(skipped))
+
+
+_PARTY_TEXT = {
+    "proxy": [("host", "the proxy"), ("aor", "your account"), ("ip", "your IP address"),
+              ("media_address", "media address"), ("can_decrypt_media", "can decrypt media")],
+    "peer": [("caller_id", "caller ID"), ("media_address", "media address"),
+             ("device_certificate", "your device certificate"), ("sas", "a SAS to compare (ZRTP)")],
+    "network": [("signalling", "signalling"), ("media", "media"), ("endpoints", "who talks to whom"),
+                ("relay", "TURN relay transport")],
+}
+
+
+@handset_group.command("report")
+@click.option("--sim", "sim_dir", type=click.Path(file_okay=False), help="Simulated handset storage directory.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
+              help="The handset's phone.json (its storage is its root; it overrides NVS as at start).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report_cmd(sim_dir, config_path, as_json):
+    """State what the proxy, the peer and the network can see of this
+    handset's calls, from its live configuration (the same code as the
+    handset's About screen)."""
+    config = None
+    if config_path:
+        from hushctl.sim import load_config
+
+        config = load_config(config_path)
+        sim_dir = sim_dir or config["root"]
+    if not sim_dir:
+        raise UsageError("give --sim DIR or --config phone.json")
+    report = portability.report_sim(sim_dir, config)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for party in ("proxy", "peer", "network"):
+        facts = report[party]
+        if facts is None:
+            click.echo("The proxy: none (direct calls over mutual TLS)")
+            continue
+        click.echo("The %s sees:" % party if party != "network" else "The network sees:")
+        for key, text in _PARTY_TEXT[party]:
+            if key in facts:
+                value = facts[key]
+                value = {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+                click.echo("  %-26s %s" % (text + ":", value))

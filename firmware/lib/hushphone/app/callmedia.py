@@ -84,7 +84,8 @@ class CallMedia:
         self.engine = zrtp_engine  # offered ZRTP (its Hello hash is in our SDP)
         self.zsession = None  # the ZRTP-keyed media, once ZRTP was chosen
         self.offer = None  # our last offer (outgoing call, our re-INVITE)
-        self.zrtp_alone = False  # we offered again with ZRTP alone after a 488
+        self.plan = None  # the call's offers (app/offers.py): ZRTP first, SDES only as a fallback
+        self.relay = None  # a TURN relay (turn/callrelay.py): the socket then talks to the relay only
         self.pending_answer = None  # (answer bytes, Negotiated) for a ringing call
         self.session = None
         self.neg = None
@@ -94,6 +95,17 @@ class CallMedia:
         self.dtmf = DtmfSender()
         self.keys_received = []
         self.old_stats = []
+
+    def advertised(self):
+        """(address, port) for our SDP: the relayed address when a TURN
+        relay carries the call, else our own."""
+        if self.relay is not None:
+            return self.relay.relayed
+        return self.host, self.port
+
+    def heard_zrtp(self):
+        """Whether any ZRTP message came from the peer."""
+        return self.engine is not None and self.engine.stats["received"] > 0
 
     def hello_hash(self):
         return self.engine.hello_hash() if self.engine is not None else None
@@ -105,13 +117,17 @@ class CallMedia:
         # (sessions, jitter buffer) is placed low in a clean heap rather
         # than above holes that would fragment it for the whole call.
         gc.collect()
-        self.remote = sockaddr(neg.remote_addr, neg.remote_port)
+        if self.relay is not None:
+            self.relay.peer(neg.remote_addr, neg.remote_port, now)  # the peer is reached through the relay
+        else:
+            self.remote = sockaddr(neg.remote_addr, neg.remote_port)
         self.direction = neg.direction
         if security.kind == ZRTP:
             if self.zsession is None:
-                from hushphone.zrtp.session import ZrtpMediaSession
+                from hushphone.app.zrtpmedia import ZrtpMediaSession
 
-                self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
+                if neg.zrtp_hash is not None:  # else (no a=zrtp-hash) the Hello is not bound to SIP
+                    self.engine.set_peer_hello_hash("%s %s" % neg.zrtp_hash)
                 self.zsession = ZrtpMediaSession(self.engine, neg.codec, self.random_bytes,
                                                  payload_type=neg.payload_type)
                 self.zsession.start(now)
@@ -139,6 +155,8 @@ class CallMedia:
         if self._closed:
             return _NO_EVENTS  # released after a failure: nothing more to do
         size = _MAX_DATAGRAM if session is None else _MAX_MEDIA_DATAGRAM
+        if self.relay is not None:
+            size += 64  # a Data indication's header and attributes around the packet
         for _ in range(_MAX_READS):
             if not self._readable():
                 break
@@ -146,10 +164,16 @@ class CallMedia:
                 data = self.sock.recv(size)
             except OSError:
                 break  # nothing after all (EAGAIN), or an ICMP error
-            if zs is not None:
-                zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
-            elif session is not None:
-                session.receive_packet(data, now)
+            if self.relay is not None:
+                data = self.relay.receive(data, now)  # what the peer sent through the relay, if anything
+                if data is not None:
+                    self._deliver(zs, session, data, now)
+            else:
+                self._deliver(zs, session, data, now)
+        if self.relay is not None:
+            for payload in self.relay.poll(now):  # TURN over TLS: from its stream
+                self._deliver(zs, session, payload, now)
+            self.relay.tick(now)
         found = _NO_EVENTS  # a list only when something happened: a tick makes none
         if zs is not None:
             zs.poll(now)
@@ -171,6 +195,12 @@ class CallMedia:
             del session.keys[:]
         return found
 
+    def _deliver(self, zs, session, data, now):
+        if zs is not None:
+            zs.receive_datagram(data, now)  # ZRTP or SRTP on the same port
+        elif session is not None:
+            session.receive_packet(data, now)
+
     def _readable(self):
         if IS_MICROPYTHON:
             for _ in self._poll.ipoll(0):  # no list made when nothing waits
@@ -189,6 +219,9 @@ class CallMedia:
         self._sendto(packet)
 
     def _sendto(self, packet):
+        if self.relay is not None:
+            self.relay.send(packet)
+            return
         try:
             self.sock.sendto(packet, self.remote)
         except OSError:
@@ -205,6 +238,8 @@ class CallMedia:
         return total
 
     def close(self):
+        if self.relay is not None and not self._closed:
+            self.relay.close(0)  # free the allocation at once (Refresh, lifetime 0)
         self._closed = True
         try:
             self.sock.close()

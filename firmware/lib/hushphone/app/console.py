@@ -19,7 +19,7 @@ _MAX_LINE = 1024
 _MAX_READ = 512
 # Verbs and how many words follow them (None: the rest of the line).
 _VERBS = {"key": 1, "keys": None, "dial": 1, "answer": 0, "decline": 0, "hangup": 0, "hold": 0, "mute": 0,
-          "dtmf": 1, "stats": 0, "export": 0, "quit": 0}
+          "dtmf": 1, "stats": 0, "report": 0, "export": 0, "quit": 0}
 
 
 class ConsoleError(ValueError):

@@ -8,11 +8,15 @@
 #
 # soft_keys() gives the labels together with the action each key does, so
 # what is shown and what happens cannot disagree. Menus are pages of
-# (label, action) items navigated with UP/DOWN/OK/BACK.
+# (label, action) items navigated with UP/DOWN/OK/BACK; a label may be a
+# tuple of texts, longest first: the first that fits the display is shown,
+# so a setting's state stays readable on a 16-column display too. The SAS
+# is never cut: on a narrow status line the registration text gives way.
 from hushphone.app import callcontrol as cc
 
 REG_TEXT = {"registered": "Ready", "registering": "Registering", "failed": "Not registered",
-            "offline": "No network", "unprovisioned": "No account", "direct": "Ready (direct)"}
+            "offline": "No network", "unprovisioned": "No account", "direct": ("Ready (direct)", "Direct"),
+            "cert_refused": ("Server cert refused", "Cert refused")}
 _STATE_TEXT = {cc.CALLING: "Calling", cc.RINGING: "Incoming call", cc.IN_CALL: "In call", cc.HELD: "On hold"}
 
 
@@ -21,6 +25,17 @@ def fit(text, width):
     if len(text) <= width:
         return text
     return text[: width - 1] + "~" if width > 1 else text[:width]
+
+
+def pick(texts, width):
+    """The first of `texts` (longest first) that fits `width`, else the
+    last one cut; a plain string is one text."""
+    if isinstance(texts, str):
+        return fit(texts, width)
+    for text in texts:
+        if len(text) <= width:
+            return text
+    return fit(texts[-1], width)
 
 
 def wrap(text, width):
@@ -104,7 +119,7 @@ class Menu:
             return out + ["(empty)"]
         first = 0 if cursor < rows else cursor - rows + 1
         for i in range(first, min(len(items), first + rows)):
-            out.append(fit(("> " if i == cursor else "  ") + items[i][0], width))
+            out.append(("> " if i == cursor else "  ") + pick(items[i][0], width - 2))
         return out
 
 
@@ -130,12 +145,29 @@ def calllog_items(entries):
     return items
 
 
-def settings_items(withhold, log_days, log_max):
-    return [
-        ("Withhold caller ID: %s" % ("on" if withhold else "off"), "toggle_withhold"),
-        ("Clear call log", "clear_log"),
-        ("Log kept %d days/%d calls" % (log_days, log_max), None),
+def _on(flag):
+    return "on" if flag else "off"
+
+
+def settings_items(withhold, log_days, log_max, sdes_fallback=True, turn_host=None):
+    """The Settings page: every on/off setting with its state, in words
+    that fit 16 columns too. turn_host: the relay's host (None: no relay)."""
+    sdes = "allowed" if sdes_fallback else "off"
+    relay = _on(turn_host is not None)
+    items = [
+        (("Withhold caller ID: %s" % _on(withhold), "Withhold my ID: %s" % _on(withhold),
+          "Hide my ID: %s" % _on(withhold), "Hide ID: %s" % _on(withhold)), "toggle_withhold"),
+        (("SDES fallback: %s" % sdes, "SDES: %s" % sdes), "toggle_sdes"),
+        (("TURN relay: %s" % relay, "Relay: %s" % relay), None),
     ]
+    if turn_host is not None:
+        items.append((("Relay %s" % turn_host, turn_host), None))
+    items += [
+        ("Clear call log", "clear_log"),
+        (("Log kept %d days/%d calls" % (log_days, log_max), "Log %dd/%d calls" % (log_days, log_max),
+          "Log %dd/%d" % (log_days, log_max)), None),
+    ]
+    return items
 
 
 def about_items(protections, version):
@@ -173,14 +205,23 @@ def soft_keys(calls, menu_open=False, security=None):
 
 
 def status_line(registration, security, width):
-    """Registration state, the call's security indicator and SAS."""
+    """Registration state, the call's security indicator and SAS. The SAS
+    is never cut: the texts get shorter (the registration's short form,
+    the indicator's short form) and, where even that does not fit, the
+    indicator is shown alone (the call lines have the full text)."""
     reg = REG_TEXT.get(registration, registration)
     if security is None:
-        return fit(reg, width)
-    label = security.label()
-    if len(reg) + 3 + len(label) > width:
-        label = security.short_label()  # the full text is in the call lines
-    return fit(reg + " | " + label, width)
+        return pick(reg, width)
+    regs = (reg,) if isinstance(reg, str) else reg
+    for text in [r + " | " + security.label() for r in regs] + [r + " | " + security.short_label() for r in regs]:
+        if len(text) <= width:
+            return text
+    if len(security.short_label()) <= width:
+        return security.short_label()
+    sas = security.sas
+    if sas is not None and len(sas) <= width:
+        return sas  # a B256 SAS (two PGP words) on a very narrow display
+    return fit(security.short_label(), width)
 
 
 class View:

@@ -84,21 +84,40 @@ class CallSecurity:
 
 class MediaPolicy:
     """allow_insecure: accept plain RTP (shown NOT ENCRYPTED); zrtp: offer
-    and prefer ZRTP; zrtp_only: ZRTP or no call (implies zrtp; offers carry
-    no SDES keys, which peers that require ZRTP, e.g. linphone with ZRTP
-    mandatory, refuse with 488); signalling: the SIP transport ("tls" on
-    this phone)."""
+    ZRTP first, with no keys in SIP, and prefer it; sdes_fallback: a peer
+    without ZRTP may have SDES keys (offered only after it refused ZRTP,
+    app/offers.py; shown "provider can decrypt"); off, with zrtp: ZRTP or
+    no call. zrtp_only=True is the same as zrtp with no SDES fallback.
+    signalling: the SIP transport ("tls" on this phone)."""
 
-    def __init__(self, allow_insecure=False, zrtp=False, signalling="tls", suites=SRTP_SUITES, zrtp_only=False):
+    def __init__(self, allow_insecure=False, zrtp=False, signalling="tls", suites=SRTP_SUITES, zrtp_only=False,
+                 sdes_fallback=True):
         self.allow_insecure = bool(allow_insecure)
-        self.zrtp_only = bool(zrtp_only)
-        self.zrtp = bool(zrtp) or self.zrtp_only
+        self.zrtp = bool(zrtp) or bool(zrtp_only)
+        self.sdes_fallback = bool(sdes_fallback) and not zrtp_only
         self.signalling = signalling
         self.suites = tuple(suites)
 
-    def offer_suites(self):
-        """The a=crypto suites to offer: SDES only over TLS, none when ZRTP only."""
+    @property
+    def zrtp_only(self):
+        """ZRTP or no call: no SDES keys ever, offered or accepted."""
+        return self.zrtp and not self.sdes_fallback
+
+    @zrtp_only.setter
+    def zrtp_only(self, value):
+        if value:
+            self.zrtp = True
+        self.sdes_fallback = not value
+
+    def sdes_suites(self):
+        """The a=crypto suites an SDES offer carries: only over TLS, none
+        when ZRTP is required."""
         return list(self.suites) if self.signalling == "tls" and not self.zrtp_only else []
+
+    def offer_suites(self):
+        """The a=crypto suites of a first offer: none when ZRTP is on (its
+        keys never pass through SIP), else the SDES suites."""
+        return [] if self.zrtp else self.sdes_suites()
 
     def decide(self, neg):
         """The CallSecurity for a negotiated stream (sdp.Negotiated), or
@@ -124,9 +143,10 @@ class MediaPolicy:
         display is narrow): what protects calls."""
         lines = ["SIP: TLS, cert checked"]
         if self.zrtp_only:
-            return lines + ["ZRTP required"]
+            return lines + ["ZRTP required", "No keys in SIP"]
         if self.zrtp:
             lines.append("ZRTP keys preferred")
+            lines.append("SDES only if no ZRTP")
         lines.append("SRTP required" if not self.allow_insecure else "UNENCRYPTED allowed")
         lines.append("SDES only over TLS")
         return lines

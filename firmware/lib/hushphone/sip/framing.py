@@ -35,8 +35,9 @@ class StreamParser:
     def feed(self, data):
         if self._error is not None:
             raise self._error
-        if self._pos and self._pos >= len(self._buf) // 2:
-            # Drop consumed octets now and then, not on every read.
+        if self._pos and self._pos >= len(self._buf) // 2 and self._pending is None:
+            # Drop consumed octets now and then, not on every read (never
+            # under a pending message: its body offsets point into _buf).
             self._buf = self._buf[self._pos :]
             self._pos = 0
         self._buf.extend(data)

@@ -1,12 +1,13 @@
 # One call's media keyed by ZRTP: ZRTP and SRTP share the RTP port, told
 # apart by packets.is_zrtp (RFC 6189 §5). No audio flows until the key
 # agreement is done (no plaintext fallback); then a MediaSession runs with
-# the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO;
-# ZrtpUdpDriver runs it over a UDP socket: an app.media.UdpMediaDriver that
-# also carries the ZRTP packets.
+# the SRTP contexts ZRTP produced. ZrtpMediaSession is sans-IO; the
+# phone's 20 ms loop (app/callmedia.py) carries its datagrams. It lives in
+# app/ as it joins the ZRTP core to the app's MediaSession (zrtp/ never
+# imports app/).
 import gc
 
-from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, MediaSession, UdpMediaDriver
+from hushphone.app.media import FRAME_BYTES, MAX_MEDIA_PACKET, MediaSession
 from hushphone.srtp import SrtpError
 from hushphone.zrtp import events
 from hushphone.zrtp.packets import is_zrtp
@@ -106,37 +107,3 @@ class ZrtpMediaSession:
             elif isinstance(e, events.ZrtpFailed):
                 self.failed = e
             self._events.append(e)
-
-
-class ZrtpUdpDriver(UdpMediaDriver):
-    """Runs a ZrtpMediaSession over a non-blocking UDP socket on the media
-    driver's 20 ms schedule: each tick reads what arrived, runs the ZRTP
-    timers, sends ZRTP packets and (once secure) one audio frame, and plays
-    one frame. `on_event(e)` sees every ZRTP event as it happens (to show
-    the SAS, warn, hang up...)."""
-
-    def __init__(self, session, sock, remote, on_event=None):
-        UdpMediaDriver.__init__(self, session, sock, remote)
-        self.on_event = on_event
-
-    def _received(self, data, now):
-        self.session.receive_datagram(data, now)  # ZRTP or SRTP on the same port
-
-    def _drain(self, now):
-        UdpMediaDriver._drain(self, now)
-        session = self.session
-        session.poll(now)
-        for d in session.datagrams_to_send():
-            self._send(d)
-        while True:
-            e = session.next_event()
-            if e is None:
-                break
-            if self.on_event is not None:
-                self.on_event(e)
-
-    async def run(self, source, sink, duration_ms=None):
-        """source(frame) fills the outgoing frame, sink(frame, now_ms) takes
-        the played one; until stop() or duration_ms."""
-        self.session.start(0)
-        await UdpMediaDriver.run(self, source, sink, duration_ms)
