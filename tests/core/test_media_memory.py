@@ -72,7 +72,7 @@ def _zrtp_call():
     from zrtp_fakelink import Party
 
     from hushphone.zrtp.engine import ZrtpConfig
-    from hushphone.zrtp.session import ZrtpMediaSession
+    from hushphone.app.zrtpmedia import ZrtpMediaSession
 
     counter = [100]
 
