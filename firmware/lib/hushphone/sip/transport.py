@@ -451,8 +451,12 @@ class SipTlsTransport:
             while self._running:
                 now = self.now()
                 self._timer(now)
-                await self._housekeeping(now)
-                await self._flush()
+                try:
+                    await self._housekeeping(now)
+                    await self._flush()
+                except Exception as e:  # e.g. no memory for a new connection: this round only
+                    self._fault(e, "flush")
+                    await sleep_ms(100)  # no busy loop if it keeps failing (the supervisor counts it)
                 self._deliver_events()
                 if not self._running:
                     break
@@ -735,6 +739,8 @@ class SipTlsListener(SipTlsTransport):
                 del self._routes[call_id]
         if self._last is conn:
             self._last = None
+        if self._conn is conn:
+            self._conn = None
         if conn.opened and self.ua.connected:
             now = self.now()
             if self._has_call(conn) or not self.connected:
