@@ -573,9 +573,11 @@ class SipTlsListener(SipTlsTransport):
     TLS on the accepted socket ourselves, after the slot check, and the
     handshake runs on the first reads."""
 
-    def __init__(self, ua, address, port, tls_context, on_event=None, clock=None, on_error=None):
+    def __init__(self, ua, address, port, tls_context, on_event=None, clock=None, on_error=None,
+                 on_listening=None):
         SipTlsTransport.__init__(self, ua, address, port, tls_context, None, on_event=on_event, clock=clock,
                                  on_error=on_error)
+        self.on_listening = on_listening  # called once the port takes connections
         self._server = None
         self._conns = []
         self._routes = {}  # Call-ID -> _Connection
@@ -829,6 +831,11 @@ class SipTlsListener(SipTlsTransport):
 
     async def run(self):
         self._server = await asyncio.start_server(self._accept, self.address, self.port, **self._server_options())
+        if self.on_listening is not None:
+            try:
+                self.on_listening()
+            except Exception as e:
+                self._fault(e, "listening")
         try:
             await SipTlsTransport.run(self)
         finally:
