@@ -57,7 +57,7 @@ class SipWiring:
             phone.transport = SipTlsListener(phone.ua, config.get("listen_host", "127.0.0.1"),
                                              int(phone.listen_port), make_tls_server_context(phone.cas, cert, key),
                                              on_event=self.on_event, clock=phone.now,
-                                             on_error=phone.supervisor.transport_fault)
+                                             on_error=phone.supervisor.transport_fault, on_listening=self.listening)
             return
         host, port, server_name = self.proxy(account, phone.domain)
         # The device certificate is a lasting identifier (and TLS 1.2 sends
@@ -91,10 +91,14 @@ class SipWiring:
         self.task = asyncio.create_task(phone.transport.run())
         if phone.registers:
             phone.ua.register(phone.now())
-        else:
-            phone.view.registration = "direct"
-            phone.emit("direct", aor=phone.aor, listen_port=phone.listen_port)
+        elif phone.listen_port is None:
+            self.listening()  # a direct caller: ready at once (a listener: once its port is open)
         phone.transport.wakeup()
+
+    def listening(self):
+        phone = self.phone
+        phone.view.registration = "direct"
+        phone.emit("direct", aor=phone.aor, listen_port=phone.listen_port)
 
     # -- the UA's events ---------------------------------------------------------
 

@@ -451,8 +451,12 @@ class SipTlsTransport:
             while self._running:
                 now = self.now()
                 self._timer(now)
-                await self._housekeeping(now)
-                await self._flush()
+                try:
+                    await self._housekeeping(now)
+                    await self._flush()
+                except Exception as e:  # e.g. no memory for a new connection: this round only
+                    self._fault(e, "flush")
+                    await sleep_ms(100)  # no busy loop if it keeps failing (the supervisor counts it)
                 self._deliver_events()
                 if not self._running:
                     break
@@ -569,9 +573,11 @@ class SipTlsListener(SipTlsTransport):
     TLS on the accepted socket ourselves, after the slot check, and the
     handshake runs on the first reads."""
 
-    def __init__(self, ua, address, port, tls_context, on_event=None, clock=None, on_error=None):
+    def __init__(self, ua, address, port, tls_context, on_event=None, clock=None, on_error=None,
+                 on_listening=None):
         SipTlsTransport.__init__(self, ua, address, port, tls_context, None, on_event=on_event, clock=clock,
                                  on_error=on_error)
+        self.on_listening = on_listening  # called once the port takes connections
         self._server = None
         self._conns = []
         self._routes = {}  # Call-ID -> _Connection
@@ -735,6 +741,8 @@ class SipTlsListener(SipTlsTransport):
                 del self._routes[call_id]
         if self._last is conn:
             self._last = None
+        if self._conn is conn:
+            self._conn = None
         if conn.opened and self.ua.connected:
             now = self.now()
             if self._has_call(conn) or not self.connected:
@@ -823,6 +831,11 @@ class SipTlsListener(SipTlsTransport):
 
     async def run(self):
         self._server = await asyncio.start_server(self._accept, self.address, self.port, **self._server_options())
+        if self.on_listening is not None:
+            try:
+                self.on_listening()
+            except Exception as e:
+                self._fault(e, "listening")
         try:
             await SipTlsTransport.run(self)
         finally:
