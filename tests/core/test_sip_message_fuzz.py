@@ -299,6 +299,11 @@ def check_stream(data, rng):
             if ev is None:
                 break
             events += 1
+            if isinstance(ev, SipParseError):
+                # A well-framed bad message: returned, never fatal.
+                if ev.fatal or ev.reason == INTERNAL:
+                    _fail("fatal or internal error returned as an event", data)
+                continue
             if ev == "ping" or ev == "pong":
                 continue
             if isinstance(ev, str):

@@ -33,7 +33,10 @@ def via_value(host, branch):
 
 class Dialog:
     """A dialog as one side sees it. `local`/`remote` are name-addr values
-    without tags; `route_set` is a list of Route values in sending order."""
+    without tags; `route_set` is a list of Route values in sending order.
+    `remote_tag` is None when an RFC 2543 caller sent no From tag: a UAS
+    must accept that (RFC 3261 §12.1.1, RFC 4475 §3.4.1) and the dialog
+    is then identified by Call-ID and our tag alone."""
 
     def __init__(self, call_id, local, local_tag, remote, remote_tag, local_seq, remote_seq, remote_target,
                  route_set, contact, via_host, random_bytes):
@@ -79,10 +82,11 @@ class Dialog:
 
     @classmethod
     def from_uas(cls, invite, local_tag, local_seq, contact, via_host, random_bytes):
-        """The dialog our response to an INVITE creates (§12.1.1)."""
+        """The dialog our response to an INVITE creates (§12.1.1). An RFC
+        2543 caller may send no Contact: its From URI is the target then."""
         target = contact_uri(invite)
         if target is None:
-            raise RemoteSipError("INVITE without Contact")
+            target = str(parse_name_addr(invite.headers.get("From")).uri)
         return cls(
             invite.headers.get("Call-ID"),
             _without_tag(invite.headers.get("To")),
@@ -116,7 +120,9 @@ class Dialog:
             h.add("Route", route)
         h.add("Max-Forwards", "70")
         h.add("From", self.local + ";tag=" + self.local_tag)
-        h.add("To", self.remote + ";tag=" + self.remote_tag)
+        # A peer of RFC 2543 sent no From tag: its tag is null (§12.1.1) and
+        # our requests carry a To without one (§12.2.1.1).
+        h.add("To", self.remote if self.remote_tag is None else self.remote + ";tag=" + self.remote_tag)
         h.add("Call-ID", self.call_id)
         h.add("CSeq", "%d %s" % (cseq, method))
         if method in ("INVITE", "UPDATE"):

@@ -76,6 +76,9 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
         text = str(head, "utf-8")  # decodes a memoryview without copying it first
     except Exception:
         raise _bad("header not UTF-8")
+    # Let go of the caller's buffer: an error raised below keeps this frame
+    # (and a memoryview would pin the stream's bytearray) in its traceback.
+    head = None
     lines = text.split("\r\n")
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
@@ -84,7 +87,17 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     text = None  # the lines hold the data now; let the GC have the block
     if folded:
         lines = _unfold(lines)
-    msg = _parse_start_line(lines[0])
+    start_error = None
+    try:
+        msg = _parse_start_line(lines[0])
+    except SipParseError as e:
+        if lines[0][:4].upper() == "SIP/" or len(lines[0]) > limit_line:
+            raise  # a response is never answered; an over-long line is not read on
+        # A request line we refuse (SIP/7.0, a bad Request-URI): read the
+        # headers all the same, so the error can be answered (RFC 4475
+        # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
+        start_error = e
+        msg = Request(lines[0].split(" ", 1)[0], "", Headers())
     if len(lines) - 1 > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
@@ -99,6 +112,9 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
         if not is_token(name):
             raise _bad("bad header name")
         items.append(make_field(name, line[colon + 1 :].strip(WSP)))
+    if start_error is not None:
+        start_error.message = msg
+        raise start_error
     return msg
 
 
@@ -177,7 +193,7 @@ def _parse_datagram(data):
         body_start = len(data)
     else:
         body_start = end + 4
-    msg = parse_head(memoryview(data)[start:end])
+    msg = parse_head(memoryview(data)[start:end])  # a refused request line raises here, with .message
     length = content_length(msg)
     rest = len(data) - body_start
     if length is None:

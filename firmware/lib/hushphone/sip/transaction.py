@@ -35,6 +35,10 @@ REASONS = {
     407: "Proxy Authentication Required",
     408: "Request Timeout",
     415: "Unsupported Media Type",
+    406: "Not Acceptable",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Unsupported URI Scheme",
     420: "Bad Extension",
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
@@ -44,6 +48,8 @@ REASONS = {
     500: "Server Internal Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    505: "Version Not Supported",
+    513: "Message Too Large",
     603: "Decline",
 }
 
@@ -79,6 +85,28 @@ def make_response(request, status, reason=None, to_tag=None, body=b""):
     h.add("Call-ID", request.headers.get("Call-ID"))
     h.add("CSeq", request.headers.get("CSeq"))
     return Response(status, reason or REASONS.get(status, "Unknown"), h, body)
+
+
+def make_error_response(request, status, reason=None, to_tag=None):
+    """A stateless error response to a request that may be malformed: the
+    §8.2.6.2 headers that are there are copied as received (RFC 4475 §3.3.1:
+    answer 400 even when From/To/Call-ID are missing); a To that does not
+    parse gets no tag. The caller checks that the top Via can route it."""
+    h = Headers()
+    for via in request.headers.get_fields("Via"):
+        h.add("Via", via)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if name == "To" and to_tag is not None and status > 100:
+            try:
+                if parse_name_addr(value).params.get("tag") is None:
+                    value = value + ";tag=" + to_tag
+            except RemoteSipError:
+                pass
+        h.add(name, value)
+    return Response(status, reason or REASONS.get(status, "Unknown"), h)
 
 
 def make_non2xx_ack(invite, response, branch):
@@ -172,13 +200,14 @@ class ServerTransaction:
         via = top_via(request)
         self.branch = via.params.get("branch")
         self.sent_by = (via.host, via.port)
+        self._key = request_key(request, via)
         self.state = "proceeding" if self.is_invite else "trying"
         self.timer = None
         self.last_response = None
         self.owner = None
 
     def key(self):
-        return server_key(self.branch, self.sent_by, self.method)
+        return self._key
 
     def respond(self, response, now, outbox):
         if self.state not in ("trying", "proceeding"):
@@ -220,10 +249,23 @@ class ServerTransaction:
         return None
 
 
-def server_key(branch, sent_by, method):
+MAGIC_COOKIE = "z9hG4bK"
+
+
+def request_key(request, via, method=None):
+    """The server transaction a request belongs to (§17.2.3). An ACK or a
+    CANCEL (method="INVITE") finds its INVITE. RFC 3261 branches start with
+    the magic cookie; an RFC 2543 peer's (or none at all) are not unique,
+    so Call-ID, CSeq number and From tag join the key."""
+    method = method or request.method
     if method == "ACK":
         method = "INVITE"
-    return (branch, sent_by, method)
+    branch = via.params.get("branch")
+    sent_by = (via.host, via.port)
+    if branch is not None and branch.startswith(MAGIC_COOKIE):
+        return (branch, sent_by, method)
+    from_tag = parse_name_addr(request.headers.get("From")).params.get("tag")
+    return (branch, sent_by, method, request.headers.get("Call-ID"), cseq_of(request)[0], from_tag)
 
 
 class TransactionTable:
@@ -268,8 +310,7 @@ class TransactionTable:
         """(transaction, is_new). A retransmission (or the ACK of a non-2xx)
         returns (tx, False) and is handled here; a 2xx ACK returns (None, False)
         so the dialog layer gets it; a new request gets a new transaction."""
-        via = top_via(request)
-        key = server_key(via.params.get("branch"), (via.host, via.port), request.method)
+        key = request_key(request, top_via(request))
         tx = self.server.get(key)
         if tx is not None:
             absorbed = tx.on_retransmission(request, now, self.outbox)
@@ -287,8 +328,7 @@ class TransactionTable:
 
     def find_invite_server(self, cancel):
         """The INVITE server transaction a CANCEL refers to (same branch and sent-by)."""
-        via = top_via(cancel)
-        return self.server.get(server_key(via.params.get("branch"), (via.host, via.port), "INVITE"))
+        return self.server.get(request_key(cancel, top_via(cancel), "INVITE"))
 
     def get_timer(self):
         best = None
