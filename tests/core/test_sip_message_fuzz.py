@@ -220,13 +220,19 @@ def _stable(parser, value, data):
 
 
 def check_structured(m, data):
+    """What parse_message vouches for: From, To, the top Via and the first
+    Contact (the rest of the lists and Route/Record-Route are checked where
+    they are used: Dialog.check_route_set)."""
     h = m.headers
-    for name in ("From", "To", "Contact", "Route", "Record-Route"):
+    for name in ("From", "To", "Contact"):
+        values = h.get_all(name)
+        if values and values[0] != "*":
+            _stable(parse_name_addr, values[0], data)
+    _stable(parse_via, h.get_all("Via")[0], data)
+    for name in ("Route", "Record-Route", "Via", "Contact"):
         for value in h.get_all(name):
-            if value != "*":
-                _stable(parse_name_addr, value, data)
-    for value in h.get_all("Via"):
-        _stable(parse_via, value, data)
+            if "\r" in value or "\n" in value:
+                _fail("CR/LF in a %s value" % name, data)
     if m.is_request and m.uri[:3].lower() == "sip":
         _stable(parse_uri, m.uri, data)
     for name in ("WWW-Authenticate", "Authorization", "Proxy-Authenticate", "Proxy-Authorization"):

@@ -26,6 +26,29 @@ def _tag_of(value):
     return parse_name_addr(value).params.get("tag")
 
 
+# Record-Route values a dialog keeps (one outbound proxy adds 1-2; more is
+# a peer making every request of the call cost more).
+MAX_ROUTES = 8
+
+
+def route_set(message):
+    """The Record-Route values of a dialog-creating message, in received
+    order, each checked to be a name-addr (parse_message leaves them to
+    the place that uses them). RemoteSipError beyond MAX_ROUTES."""
+    fields = message.headers.get_fields("Record-Route")
+    commas = 0
+    for field in fields:
+        commas += field.count(",")
+    if commas > 2 * MAX_ROUTES:  # C-level count first: never split a list a peer made long
+        raise RemoteSipError("too many Record-Route values")
+    routes = message.headers.get_all("Record-Route")
+    if len(routes) > MAX_ROUTES:
+        raise RemoteSipError("too many Record-Route values")
+    for route in routes:
+        parse_name_addr(route)
+    return routes
+
+
 def via_value(host, branch):
     # rport (RFC 3581): the proxy answers over the connection we opened.
     return "SIP/2.0/TLS %s;branch=%s;rport" % (host, branch)
@@ -63,7 +86,7 @@ class Dialog:
         target = contact_uri(response)
         if remote_tag is None or target is None:
             raise RemoteSipError("dialog-creating response without To tag or Contact")
-        routes = response.headers.get_all("Record-Route")
+        routes = route_set(response)
         routes.reverse()
         return cls(
             invite.headers.get("Call-ID"),
@@ -96,7 +119,7 @@ class Dialog:
             local_seq,
             cseq_of(invite)[0],
             target,
-            list(invite.headers.get_all("Record-Route")),
+            route_set(invite),
             contact,
             via_host,
             random_bytes,

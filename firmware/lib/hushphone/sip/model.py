@@ -12,6 +12,8 @@ MAX_MESSAGE_SIZE = const(8192)
 MAX_HEADERS = const(64)
 # One start line or unfolded header field, in octets.
 MAX_LINE = const(2048)
+# Physical lines of the header block (continuation lines included).
+MAX_LINES = const(128)
 
 
 def _check_field(name, value):

@@ -3,7 +3,7 @@
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.headers import Headers, make_field, parse_cseq, parse_name_addr, parse_via
-from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, Request, Response
+from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
 
@@ -11,7 +11,6 @@ from hushphone.sip.uri import parse_uri
 # §3.3.8); Via must be present at least once.
 _REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
-_NAME_ADDR_LISTS = ("Route", "Record-Route")
 
 
 def _bad(reason, message=None):
@@ -57,15 +56,26 @@ def _parse_start_line(line):
 
 
 def _unfold(lines):
-    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1)."""
+    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1).
+    Each field is joined once from its pieces (appending to the field per
+    continuation line copied it again each time: quadratic)."""
     out = [lines[0]]
-    for line in lines[1:]:
+    pieces = None  # the field being continued, in pieces
+    for k in range(1, len(lines)):
+        line = lines[k]
         if line and line[0] in WSP:
-            if len(out) == 1:
+            if k == 1:
                 raise _bad("continuation without header")
-            out[-1] = out[-1].rstrip(WSP) + " " + line.strip(WSP)
+            if pieces is None:
+                pieces = [out[-1].rstrip(WSP)]
+            pieces.append(line.strip(WSP))
         else:
+            if pieces is not None:
+                out[-1] = " ".join(pieces)
+                pieces = None
             out.append(line)
+    if pieces is not None:
+        out[-1] = " ".join(pieces)
     return out
 
 
@@ -79,6 +89,8 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     # Let go of the caller's buffer: an error raised below keeps this frame
     # (and a memoryview would pin the stream's bytearray) in its traceback.
     head = None
+    if text.count("\r\n") >= MAX_LINES:
+        raise SipParseError(513, "too many lines")  # before split() makes a string of each
     lines = text.split("\r\n")
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
@@ -132,10 +144,51 @@ def content_length(msg):
         raise
 
 
+def _first_value(h, name):
+    """The first element of the fields called name (None if there are
+    none); 400 for an empty element anywhere in them. A plain list (no
+    quotes or <>) is checked with C-level replace/find, not split."""
+    first = None
+    for field in h.get_fields(name):
+        if "," not in field:
+            value = field
+        elif '"' in field or "<" in field:
+            values = split_commas(field)
+            for value in values:
+                if not value:
+                    raise _bad("empty value in " + name)
+            value = values[0]
+        else:
+            packed = field.replace(" ", "").replace("\t", "")
+            if ",," in packed or packed[0] == "," or packed[-1] == ",":
+                raise _bad("empty value in " + name)
+            value = field[: field.find(",")].strip(WSP)
+        if not value:
+            raise _bad("empty value in " + name)
+        if first is None:
+            first = value
+    return first
+
+
+def top_value(h, name):
+    """The first element of the first field called name (None if none):
+    the top Via without splitting the whole list."""
+    field = h.get(name)
+    if field is None or "," not in field:
+        return field
+    if '"' in field or "<" in field:
+        return split_commas(field)[0]
+    return field[: field.find(",")].strip(WSP)
+
+
 def validate(msg):
     """Header checks that need no knowledge beyond RFC 3261 syntax: the
     mandatory fields, single-valued fields, CSeq vs method, and the
-    structured values the core depends on (From/To/Via/Contact/Route)."""
+    structured values every message's handling reads: From, To, the top
+    Via and the first Contact. The rest of the Via/Contact lists and
+    Route/Record-Route are checked where they are used (a dialog's route
+    set when it is made): parsing every value of every list up front let
+    one 8 KiB message cost hundreds of times a normal one."""
     h = msg.headers
     try:
         for name in _REQUIRED_ONCE:
@@ -145,7 +198,8 @@ def validate(msg):
         for name in _AT_MOST_ONCE:
             if h.count(name) > 1:
                 raise _bad("repeated " + name)
-        if "Via" not in h:
+        via = _first_value(h, "Via")
+        if via is None:
             raise _bad("missing Via")
         seq, method = parse_cseq(h.get("CSeq"))
         if msg.is_request and method != msg.method:
@@ -158,17 +212,10 @@ def validate(msg):
         mf = h.get("Max-Forwards")
         if mf is not None:
             parse_uint(mf, 0xFFFFFFFF, "Max-Forwards")
-        for field in h.get_fields("Via"):
-            for value in split_commas(field):
-                parse_via(value)
-        for field in h.get_fields("Contact"):
-            if field != "*":
-                for value in split_commas(field):
-                    parse_name_addr(value)
-        for name in _NAME_ADDR_LISTS:
-            for field in h.get_fields(name):
-                for value in split_commas(field):
-                    parse_name_addr(value)
+        parse_via(via)
+        contact = _first_value(h, "Contact")
+        if contact is not None and contact != "*":
+            parse_name_addr(contact)
     except SipParseError as e:
         e.message = msg
         raise

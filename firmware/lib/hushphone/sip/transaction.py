@@ -10,6 +10,7 @@
 # Over TLS the retransmission timers (A, E, G) never run and D/I/J/K are 0,
 # so completed client and server non-INVITE transactions end at once.
 from hushphone.sip import timers
+from hushphone.sip.parser import top_value
 from hushphone.sip.message import (
     Headers,
     LocalSipError,
@@ -55,10 +56,10 @@ REASONS = {
 
 
 def top_via(message):
-    vias = message.headers.get_all("Via")
-    if not vias:
+    via = top_value(message.headers, "Via")
+    if not via:
         raise RemoteSipError("message without Via")
-    return parse_via(vias[0])
+    return parse_via(via)
 
 
 def cseq_of(message):
@@ -75,7 +76,7 @@ def make_response(request, status, reason=None, to_tag=None, body=b""):
         if request.headers.get(name) is None:
             raise RemoteSipError("cannot answer: no " + name)
     h = Headers()
-    for via in request.headers.get_all("Via"):
+    for via in request.headers.get_fields("Via"):  # copied as received, lists unsplit (§8.2.6.2)
         h.add("Via", via)
     h.add("From", request.headers.get("From"))
     to = request.headers.get("To")

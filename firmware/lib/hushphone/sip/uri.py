@@ -2,7 +2,7 @@
 # and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
 # IPv6 references as RFC 5118 describes: the host is stored without brackets.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, Params, all_in, parse_uint, span, unescape
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, Params, all_in, parse_uint, span, unescape
 
 _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
@@ -86,6 +86,8 @@ class SipUri:
 def _scan_params(text, i, end):
     """';name[=value]' URI parameters in text[i:end]."""
     params = Params()
+    if text.count(";", i, end) > MAX_PARAMS:
+        raise SipParseError(513, "too many URI parameters")
     while i < end:
         if text[i] != ";":
             raise _bad("junk in URI")
@@ -103,13 +105,16 @@ def _scan_params(text, i, end):
             if not value:
                 raise _bad("empty URI parameter value")
             _check(value, _PARAM_CHARS, "URI parameter")
-        params[name] = value
+        params.append(name, value)
         i = j
+    params.check_unique()
     return params
 
 
 def _scan_headers(text):
     headers = Params()
+    if text.count("&") >= MAX_PARAMS:
+        raise SipParseError(513, "too many URI headers")
     for item in text.split("&"):
         eq = item.find("=")
         if eq <= 0:
@@ -118,7 +123,8 @@ def _scan_headers(text):
         value = item[eq + 1 :]
         _check(name, _HEADER_CHARS, "URI header")
         _check(value, _HEADER_CHARS, "URI header")
-        headers[name] = value
+        headers.append(name, value)
+    headers.check_unique()
     return headers
 
 

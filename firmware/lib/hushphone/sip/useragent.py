@@ -11,7 +11,7 @@
 # it (connection reuse), so our Contact and Via hosts are random ".invalid"
 # names that carry no identity.
 from hushphone.sip import events, identity, timers
-from hushphone.sip.dialog import Dialog, via_value
+from hushphone.sip.dialog import Dialog, route_set, via_value
 from hushphone.sip.digest import DigestClient, DigestError, parse_challenges
 from hushphone.sip.keepalive import PING, PONG, Keepalive
 from hushphone.sip.message import (
@@ -26,7 +26,7 @@ from hushphone.sip.message import (
     parse_via,
 )
 from hushphone.sip.registration import Registration
-from hushphone.sip.syntax import split_commas
+from hushphone.sip.parser import top_value
 from hushphone.sip.transaction import TransactionTable, cseq_of, make_error_response, make_response
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
@@ -49,21 +49,36 @@ def _routable(via):
     return False
 
 
-def _accepts_sdp(ranges):
-    """Whether Accept media ranges (list header values; an empty Accept
-    means none) admit application/sdp with a q above 0."""
-    for value in ranges:
-        parts = value.split(";")
-        if parts[0].strip().lower() not in ("application/sdp", "application/*", "*/*"):
-            continue
-        refused = False
-        for param in parts[1:]:
-            name, _, q = param.partition("=")
-            q = q.strip()
-            if name.strip().lower() == "q" and q[:1] == "0" and not q.strip("0."):
-                refused = True  # q=0, q=0.0, q=0.000
-        if not refused:
-            return True
+_SDP_RANGES = ("application/sdp", "application/*", "*/*")
+
+
+def _accepts_sdp(fields):
+    """Whether Accept fields (an empty Accept means none) admit
+    application/sdp with a q above 0. Only the elements naming a range
+    that covers SDP are read (C-level finds): a list of thousands of other
+    types costs no more than one."""
+    for field in fields:
+        low = field.lower()
+        for kind in _SDP_RANGES:
+            at = low.find(kind)
+            while at >= 0:
+                start = low.rfind(",", 0, at) + 1
+                end = low.find(",", at)
+                if end < 0:
+                    end = len(low)
+                parts = low[start:end].split(";")
+                if parts[0].strip() == kind and not _q_zero(parts[1:]):
+                    return True
+                at = low.find(kind, end)
+    return False
+
+
+def _q_zero(params):
+    for param in params:
+        name, _, q = param.partition("=")
+        q = q.strip()
+        if name.strip() == "q" and q[:1] == "0" and not q.strip("0."):
+            return True  # q=0, q=0.0, q=0.000
     return False
 
 
@@ -274,8 +289,8 @@ class UserAgent:
                 return
         except RemoteSipError:
             pass  # no usable CSeq: still answerable
-        vias = message.headers.get_fields("Via")
-        if not vias or not _routable(split_commas(vias[0])[0]):
+        via = top_value(message.headers, "Via")
+        if not via or not _routable(via):
             return
         try:
             self._tx.send_stateless(make_error_response(message, status, reason, identity.new_tag(self._rb)))
@@ -524,7 +539,7 @@ class UserAgent:
             resp.headers.add("Accept", ACCEPT)
             self._tx.respond(tx, resp, now)
             return False
-        if "Accept" in request.headers and not _accepts_sdp(request.headers.get_all("Accept")):
+        if "Accept" in request.headers and not _accepts_sdp(request.headers.get_fields("Accept")):
             resp = make_response(request, 406, None, identity.new_tag(self._rb))
             resp.headers.add("Accept", ACCEPT)
             resp.headers.add("Warning", '399 invalid.invalid "our answers are application/sdp"')
@@ -535,6 +550,7 @@ class UserAgent:
     def _on_new_invite(self, request, tx, now):
         # No Contact (RFC 2543, RFC 4475 §3.4.1 inv2543): the dialog's
         # remote target is the From URI (Dialog.from_uas).
+        route_set(request)  # a bad route set is refused now (400), not when the user answers
         call = self._new_call("in", False)
         call.call_id = request.headers.get("Call-ID")
         call.invite = request
@@ -687,8 +703,10 @@ class UserAgent:
             # §8.2.2.1, RFC 4475 §3.3.2/3.3.3: unkscm, novelsc.
             self._tx.respond(tx, make_response(request, 416, None, identity.new_tag(self._rb)), now)
             return
-        require = [r.strip() for r in request.headers.get_all("Require")]
+        require = request.headers.get_fields("Require")
         if require:
+            # We support no extension: every option tag is unsupported; the
+            # fields are echoed whole (no split of a list a peer made long).
             resp = make_response(request, 420, None, identity.new_tag(self._rb))
             resp.headers.add("Unsupported", ", ".join(require))
             self._tx.respond(tx, resp, now)
