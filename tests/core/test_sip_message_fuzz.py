@@ -115,9 +115,22 @@ def _lines(data):
     return data.split(b"\r\n")
 
 
+# Mutated inputs stop here: three times the message limit is enough to
+# cross every cap, and the handset-sized heaps of the MicroPython run
+# must hold a few of them.
+MAX_INPUT = 3 * 8192
+
+
 def mutate(data, rng, pool):
-    kind = rng.below(11)
+    out = _mutate_one(data, rng, pool)
+    return out[:MAX_INPUT] if len(out) > MAX_INPUT else out
+
+
+def _mutate_one(data, rng, pool):
+    kind = rng.below(17)
     n = len(data)
+    if kind >= 11:
+        return _mutate_more(kind, data, rng)
     if kind == 0:  # bit flips
         b = bytearray(data)
         for _ in range(1 + rng.below(8)):
@@ -140,9 +153,12 @@ def mutate(data, rng, pool):
             lines.insert(1 + rng.below(len(lines) - 1), lines[i])
         return b"\r\n".join(lines)
     if kind == 5:  # a number becomes huge, negative or zero
-        digits = [i for i in range(n) if 48 <= data[i] <= 57]
-        if digits:
-            i = digits[rng.below(len(digits))]
+        # The first digit from a random place (no list of all of them: the
+        # MicroPython run holds big inputs on a small heap).
+        i = rng.below(n + 1)
+        while i < n and not 48 <= data[i] <= 57:
+            i += 1
+        if i < n:
             repl = (b"0", b"-5", b"4294967296", b"9" * (1 + rng.below(30)), b"00000000000000000007")[rng.below(5)]
             return data[:i] + repl + data[i + 1 :]
         return data
@@ -176,6 +192,38 @@ def mutate(data, rng, pool):
     if len(lines) > 2:
         i = 1 + rng.below(len(lines) - 1)
         lines[i] = (b" ", b"\t", b"  ")[rng.below(3)] + lines[i]
+    return b"\r\n".join(lines)
+
+
+def _mutate_more(kind, data, rng):
+    """The hostile shapes of issue 11: huge and duplicated headers,
+    parameter floods, CRLF/LF mixes, binary, Content-Length lies."""
+    lines = _lines(data)
+    n = len(data)
+    k = 1 + rng.below(max(1, len(lines) - 1))  # a header line (or the blank line/body)
+    if kind == 11:  # a huge header (around the line and message limits)
+        size = (100, 2040, 2100, 8000, 9000)[rng.below(5)]
+        lines.insert(k, b"X-Huge: " + b"a" * size)
+    elif kind == 12:  # a parameter flood on a header line
+        unit = (b";p=1", b";a", b";lr", b";tag=x", b";" + b"q" * 20 + b"=\"v\"")[rng.below(5)]
+        lines[k % len(lines)] += unit * (1 + rng.below(600))
+    elif kind == 13:  # CRLF/LF/CR mixes
+        how = rng.below(4)
+        if how == 0:
+            return data.replace(b"\r\n", b"\n")
+        if how == 1:
+            return data.replace(b"\r\n", b"\r")
+        i = rng.below(n + 1)
+        return data[:i] + data[i:].replace(b"\r\n", (b"\n", b"\n\r")[how - 2], 1 + rng.below(5))
+    elif kind == 14:  # binary
+        i = rng.below(n + 1)
+        junk = bytes([rng.below(256) for _ in range(1 + rng.below(64))])
+        return data[:i] + junk + data[i:]
+    elif kind == 15:  # a header duplicated many times
+        line = lines[k % len(lines)][:200]
+        lines[k:k] = [line] * (1 + rng.below(150))
+    else:  # Content-Length lies on a message with a body, or two of them
+        lines.insert(k, b"Content-Length: " + str(rng.below(n + 50)).encode())
     return b"\r\n".join(lines)
 
 
@@ -373,14 +421,17 @@ def check_sdp(data):
     return True
 
 
-def run(count, seed=1, stream_every=4, values_every=10, sdp_every=4):
+def run(count, seed=1, stream_every=4, values_every=10, sdp_every=4, inputs=None):
     """count mutated datagrams (plus streams, header values and SDP bodies
-    at the given ratios). Returns counters; raises FuzzFailure."""
+    at the given ratios), or fewer once `inputs` of all kinds went in.
+    Returns counters (and their sum, "inputs"); raises FuzzFailure."""
     rng = Rng(seed)
     pool = seeds()
     sdp_pool = sdp_seeds()
     stats = {"datagrams": 0, "accepted": 0, "streams": 0, "stream_events": 0, "values": 0, "sdp": 0, "sdp_accepted": 0}
     for i in range(count):
+        if inputs is not None and stats["datagrams"] + stats["streams"] + stats["values"] + stats["sdp"] >= inputs:
+            break
         data = fuzz_input(rng, pool)
         stats["datagrams"] += 1
         if check_datagram(data):
@@ -401,6 +452,7 @@ def run(count, seed=1, stream_every=4, values_every=10, sdp_every=4):
             stats["sdp"] += 1
             if check_sdp(body):
                 stats["sdp_accepted"] += 1
+    stats["inputs"] = stats["datagrams"] + stats["streams"] + stats["values"] + stats["sdp"]
     return stats
 
 

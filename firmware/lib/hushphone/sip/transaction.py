@@ -56,10 +56,15 @@ REASONS = {
 
 
 def top_via(message):
-    via = top_value(message.headers, "Via")
-    if not via:
-        raise RemoteSipError("message without Via")
-    return parse_via(via)
+    """The parsed top Via, kept on the message: matching and answering a
+    request read it several times (set the headers before the first call)."""
+    via = message.__dict__.get("_top_via")
+    if via is None:
+        text = top_value(message.headers, "Via")
+        if not text:
+            raise RemoteSipError("message without Via")
+        via = message._top_via = parse_via(text)
+    return via
 
 
 def cseq_of(message):

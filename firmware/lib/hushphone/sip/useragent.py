@@ -27,7 +27,7 @@ from hushphone.sip.message import (
 )
 from hushphone.sip.registration import Registration
 from hushphone.sip.parser import top_value
-from hushphone.sip.transaction import TransactionTable, cseq_of, make_error_response, make_response
+from hushphone.sip.transaction import ServerTransaction, TransactionTable, cseq_of, make_error_response, make_response
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 ACCEPT = "application/sdp"
@@ -750,6 +750,7 @@ class UserAgent:
         method = request.method
         if method == "BYE":
             self._tx.respond(tx, make_response(request, 200), now)
+            self._answer_pending(call, now)
             self._end(call, "remote")
         elif method == "INVITE":
             if call.update_tx is not None or call.state not in ("confirmed", "answered"):
@@ -763,6 +764,15 @@ class UserAgent:
             self._answer_options(request, tx, now, None)
         else:
             self._not_allowed(request, tx, now, None)
+
+    def _answer_pending(self, call, now):
+        """A BYE ends the dialog (even an early one): the INVITE we have not
+        answered and a re-INVITE in progress get 487 (RFC 3261 §15.1.2), or
+        their transactions would wait for ever."""
+        for tx in (call.invite_tx if call.direction == "in" else None, call.update_tx):
+            if isinstance(tx, ServerTransaction) and tx.state == "proceeding":
+                self._tx.respond(tx, make_response(tx.request, 487, None, call.local_tag), now)
+        call.update_tx = None
 
     def _on_2xx_ack(self, request, now):
         call = self._find_dialog_call(request)
