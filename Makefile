@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv system-packages test test-core bench demo clean
+.PHONY: venv system-packages test test-core bench demo fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: venv system-packages
 # The core suite alone, on both runtimes.
 test-core: venv
 	$(PY) -m pytest tests/core tests/test_core_on_micropython.py $(PYTEST_ARGS)
+
+# SIP/SDP/user-agent mutation fuzzing, 1,000,000 inputs per runtime
+# (CI runs 32,000 of them in `make test`); FUZZ_ARGS="--seed S" repeats a run.
+fuzz: venv
+	$(PY) tools/fuzz_sip.py $(FUZZ_ARGS)
 
 bench: venv system-packages
 	$(PY) bench/run_all.py
