@@ -17,8 +17,7 @@ def contact_uri(message):
 def _without_tag(value):
     addr = parse_name_addr(value)
     if addr.params.get("tag") is not None:
-        params = addr.params
-        del params["tag"]
+        del addr.params["tag"]  # a Params of its own (it had a tag)
     return str(addr)
 
 

@@ -89,41 +89,67 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     # Let go of the caller's buffer: an error raised below keeps this frame
     # (and a memoryview would pin the stream's bytearray) in its traceback.
     head = None
-    if text.count("\r\n") >= MAX_LINES:
-        raise SipParseError(513, "too many lines")  # before split() makes a string of each
-    lines = text.split("\r\n")
+    breaks = text.count("\r\n")
+    if breaks >= MAX_LINES:
+        raise SipParseError(513, "too many lines")  # before anything makes a string of each
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
-    if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
+    if text.count("\r") != breaks or text.count("\n") != breaks:
         raise _bad("bare CR or LF")
-    folded = "\r\n " in text or "\r\n\t" in text
-    text = None  # the lines hold the data now; let the GC have the block
-    if folded:
-        lines = _unfold(lines)
+    if "\r\n " in text or "\r\n\t" in text:
+        lines = _unfold(text.split("\r\n"))
+        text = None  # the lines hold the data now; let the GC have the block
+        return _parse_lines(lines, 1, len(lines), lines, limit_headers, limit_line)
+    # Unfolded (nearly always): names and values are cut straight from the
+    # text, no string per line.
+    return _parse_lines(text, 0, breaks + 1, None, limit_headers, limit_line)
+
+
+def _parse_lines(text, first, count, lines, limit_headers, limit_line):
+    """The start line and `count - 1` header lines, from `lines` (a list,
+    when folding was undone) or from `text` itself (CRLF-separated)."""
+    if lines is not None:
+        start = lines[0]
+    else:
+        eol = text.find("\r\n")
+        start = text if eol < 0 else text[:eol]
+        pos = eol + 2
     start_error = None
     try:
-        msg = _parse_start_line(lines[0])
+        msg = _parse_start_line(start)
     except SipParseError as e:
-        if lines[0][:4].upper() == "SIP/" or len(lines[0]) > limit_line:
+        if start[:4].upper() == "SIP/" or len(start) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
         # A request line we refuse (SIP/7.0, a bad Request-URI): read the
         # headers all the same, so the error can be answered (RFC 4475
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
-        msg = Request(lines[0].split(" ", 1)[0], "", Headers())
-    if len(lines) - 1 > limit_headers:
+        msg = Request(start.split(" ", 1)[0], "", Headers())
+    if count - 1 > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
-    for k in range(1, len(lines)):
-        line = lines[k]
-        if len(line) > limit_line:
+    for k in range(1, count):
+        if lines is not None:
+            line = lines[k]
+            at, end = 0, len(line)
+        else:
+            line = text
+            at = pos
+            end = text.find("\r\n", at)
+            if end < 0:
+                end = len(text)
+            pos = end + 2
+        if end - at > limit_line:
             raise SipParseError(513, "header too long")
-        colon = line.find(":")
-        if colon <= 0:
+        colon = line.find(":", at, end)
+        if colon <= at:
             raise _bad("bad header line")
-        name = line[:colon].rstrip(WSP)
-        if not is_token(name):
+        name = line[at:colon]
+        if name[-1] in WSP:
+            name = name.rstrip(WSP)
+        field = make_field(name, line[colon + 1 : end].strip(WSP))
+        if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
             raise _bad("bad header name")
-        items.append(make_field(name, line[colon + 1 :].strip(WSP)))
+        items.append(field)
     if start_error is not None:
         start_error.message = msg
         raise start_error
@@ -198,8 +224,8 @@ def validate(msg):
         for name in _AT_MOST_ONCE:
             if h.count(name) > 1:
                 raise _bad("repeated " + name)
-        via = _first_value(h, "Via")
-        if via is None:
+        via = top_value(h, "Via")  # the top one routes; the rest is copied as received
+        if not via:
             raise _bad("missing Via")
         seq, method = parse_cseq(h.get("CSeq"))
         if msg.is_request and method != msg.method:

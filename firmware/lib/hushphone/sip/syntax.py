@@ -298,18 +298,32 @@ class Params:
             raise bad("repeated parameter")
 
 
+class _NoParams(Params):
+    """The empty parameter list the parsers share (most URIs and many
+    values have none): one object instead of three per value. Read-only;
+    copy() gives a Params to change."""
+
+    def _frozen(self, *args):
+        raise TypeError("NO_PARAMS is read-only: copy() it")
+
+    __setitem__ = __delitem__ = append = pop = _frozen
+
+
+NO_PARAMS = _NoParams()
+
+
 def parse_header_params(text, i):
     """Parse ';name[=value]' pairs from text[i:] to its end (LWS allowed
     around ';' and '='). Returns (Params, len(text)). Linear: each
     parameter is found with str.find and checked with C-level strips; at
     most MAX_PARAMS of them (513 beyond)."""
-    params = Params()
     n = len(text)
     i = skip_lws(text, i)
     if i >= n:
-        return params, n
+        return NO_PARAMS, n
     if text[i] != ";":
         raise bad("junk after value")
+    params = Params()
     if text.count(";", i) > MAX_PARAMS:
         raise SipParseError(513, "too many parameters")
     while i < n:

@@ -2,7 +2,7 @@
 # and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
 # IPv6 references as RFC 5118 describes: the host is stored without brackets.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, Params, all_in, parse_uint, span, unescape
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, span, unescape
 
 _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
@@ -85,6 +85,8 @@ class SipUri:
 
 def _scan_params(text, i, end):
     """';name[=value]' URI parameters in text[i:end]."""
+    if i >= end:
+        return NO_PARAMS
     params = Params()
     if text.count(";", i, end) > MAX_PARAMS:
         raise SipParseError(513, "too many URI parameters")
@@ -159,28 +161,29 @@ def parse_host_port(text, i=0):
     return host, port, i
 
 
-def _parse_sip(scheme, rest):
+def _parse_sip(scheme, text, start):
+    """The part of a sip/sips URI after 'scheme:' (text[start:]), cut by
+    index: no copy of the rest per part."""
     user = password = None
-    at = rest.find("@")
+    at = text.find("@", start)
     if at >= 0:
-        userinfo = rest[:at]
-        colon = userinfo.find(":")
+        colon = text.find(":", start, at)
         if colon >= 0:
-            user = userinfo[:colon]
-            password = userinfo[colon + 1 :]
+            user = text[start:colon]
+            password = text[colon + 1 : at]
             _check(password, _PASSWORD_CHARS, "URI password")
         else:
-            user = userinfo
+            user = text[start:at]
         if not user:
             raise _bad("empty user in URI")
         _check(user, _USER_CHARS, "URI user")
-        rest = rest[at + 1 :]
-    n = len(rest)
-    host, port, i = parse_host_port(rest)
-    q = rest.find("?", i)
+        start = at + 1
+    n = len(text)
+    host, port, i = parse_host_port(text, start)
+    q = text.find("?", i)
     end = n if q < 0 else q
-    params = _scan_params(rest, i, end)
-    headers = _scan_headers(rest[q + 1 :]) if q >= 0 else None
+    params = _scan_params(text, i, end)
+    headers = _scan_headers(text[q + 1 :]) if q >= 0 else NO_PARAMS
     return SipUri(scheme, user, host, port, params, headers, password)
 
 
@@ -188,15 +191,20 @@ def parse_uri(text):
     """Parse a URI (no surrounding <>, no whitespace). Raises SipParseError."""
     if not isinstance(text, str):
         raise _bad("URI is not text")
+    # The usual spellings first: no slice or lower() for the scheme.
+    if text.startswith("sip:"):
+        return _parse_sip("sip", text, 4)
+    if text.startswith("sips:"):
+        return _parse_sip("sips", text, 5)
     colon = text.find(":")
     if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
         raise _bad("URI without scheme")
     scheme = text[:colon]
     _check(scheme, _SCHEME_CHARS, "URI scheme")
     scheme = scheme.lower()
-    rest = text[colon + 1 :]
     if scheme == "sip" or scheme == "sips":
-        return _parse_sip(scheme, rest)
+        return _parse_sip(scheme, text, colon + 1)
+    rest = text[colon + 1 :]
     _check(rest, _OPAQUE_CHARS, "URI")
     if not rest:
         raise _bad("empty URI")
@@ -205,9 +213,9 @@ def parse_uri(text):
         number = rest if semi < 0 else rest[:semi]
         if not number:
             raise _bad("empty tel number")
-        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else None
-        return SipUri(scheme, number, params=params)
-    return SipUri(scheme, opaque=rest)
+        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else NO_PARAMS
+        return SipUri(scheme, number, params=params, headers=NO_PARAMS)
+    return SipUri(scheme, params=NO_PARAMS, headers=NO_PARAMS, opaque=rest)
 
 
 def _norm_params(params):
