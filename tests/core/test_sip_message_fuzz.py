@@ -394,6 +394,17 @@ def sdp_seeds():
     return out
 
 
+_OFFER = None
+
+
+def _our_offer():
+    global _OFFER
+    if _OFFER is None:
+        _OFFER = sdp.build_offer("192.0.2.10", 4000, ["PCMU", "PCMA"], sdp.DEFAULT_SUITES, lambda n: bytes(range(n)),
+                                 zrtp_hash="1.10 " + "ab" * 32, session_id=7)
+    return _OFFER
+
+
 def check_sdp(data):
     try:
         sd = sdp.SessionDescription.parse(data)
@@ -408,6 +419,13 @@ def check_sdp(data):
         _fail("accepted SDP does not re-parse (%s)" % e, data)
     if again.to_bytes() != wire:
         _fail("SDP serialisation not stable", data)
+    try:
+        # The body as our offer's answer (what the phone does on CallAnswered).
+        sdp.process_answer(_our_offer(), sd)
+    except sdp.SdpError:
+        pass
+    except Exception as e:
+        _fail("%s escaped process_answer()" % type(e).__name__, data)
     try:
         sdp.answer(sd, "192.0.2.1", 4000, ["PCMU", "PCMA"], sdp.DEFAULT_SUITES, lambda n: bytes(n), zrtp_hash="1.10 " + "00" * 32)
         for m in sd.media:

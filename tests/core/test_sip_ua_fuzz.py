@@ -29,8 +29,9 @@ import test_sip_message_fuzz as mfuzz
 from sip_fakelink import Counter, FakeLink, FakeRegistrar, events_of
 
 SUITES = sdp.DEFAULT_SUITES
-OFFER = sdp.build_offer("192.0.2.1", 4000, ["PCMU", "PCMA"], SUITES, Counter(b"offer"),
-                        zrtp_hash="1.10 " + "ab" * 32, session_id=5).to_bytes()
+OFFER_SD = sdp.build_offer("192.0.2.1", 4000, ["PCMU", "PCMA"], SUITES, Counter(b"offer"),
+                           zrtp_hash="1.10 " + "ab" * 32, session_id=5)
+OFFER = OFFER_SD.to_bytes()
 SEEDS = {"a": b"fuzz-a", "b": b"fuzz-b"}
 CONFIGS = {
     "a": ("sip:alice@example.test", "alice", "pa"),
@@ -219,6 +220,14 @@ class Scenario:
                 else:
                     self.act(ua, "accept_update", lambda: ua.accept_update(call, body, now))
             elif kind in ("CallAnswered", "CallConfirmed", "CallUpdated"):
+                if kind != "CallConfirmed":
+                    try:  # the phone takes the answer to its offer
+                        sdp.process_answer(OFFER_SD, ev.body)
+                    except sdp.SdpError:
+                        self.act(ua, "hangup", lambda: ua.hangup(call, now))  # "media refused"
+                        continue
+                    except Exception as e:
+                        self.fail("%s escaped process_answer" % type(e).__name__)
                 choice = rng.below(4)
                 if choice == 0:
                     self.act(ua, "hangup", lambda: ua.hangup(call, now))

@@ -6,6 +6,13 @@
 # hangup, reinvite...) and reads `next_event()`. Time is integer
 # milliseconds; randomness comes from the `random_bytes` passed in.
 #
+# Errors (errors.py): receive() and handle_timer() never raise for what a
+# peer sends (RemoteSipError is answered or dropped and counted in
+# bad_messages); the actions raise LocalSipError when the call is not in a
+# state they fit (e.g. the peer's CANCEL came first: reject() is then a
+# no-op returning False). Anything else that comes out is MemoryError or a
+# bug: a local fault.
+#
 # One connection (the TLS flow to the outbound proxy) carries everything:
 # requests to any Request-URI go out on it and incoming requests arrive on
 # it (connection reuse), so our Contact and Via hosts are random ".invalid"
