@@ -196,6 +196,24 @@ def _first_value(h, name):
     return first
 
 
+def tag_of(message, name):
+    """The tag of a message's From or To (name), None without one; the
+    value is parsed once per message (parse_message keeps what validation
+    parsed). RemoteSipError (SipParseError) when it does not parse."""
+    attr = _ADDR_ATTRS[name]
+    addr = message.__dict__.get(attr)
+    if addr is None:
+        value = message.headers.get(name)
+        if value is None:
+            raise SipParseError(400, "missing " + name)
+        addr = parse_name_addr(value)
+        setattr(message, attr, addr)
+    return addr.params.get("tag")
+
+
+_ADDR_ATTRS = {"From": "_From", "To": "_To"}
+
+
 def top_value(h, name):
     """The first element of the first field called name (None if none):
     the top Via without splitting the whole list."""
@@ -230,8 +248,8 @@ def validate(msg):
         seq, method = parse_cseq(h.get("CSeq"))
         if msg.is_request and method != msg.method:
             raise _bad("CSeq method does not match")
-        parse_name_addr(h.get("From"))
-        parse_name_addr(h.get("To"))
+        msg._From = parse_name_addr(h.get("From"))  # kept for tag_of()
+        msg._To = parse_name_addr(h.get("To"))
         call_id = h.get("Call-ID")
         if not call_id or len(call_id.split()) != 1:
             raise _bad("bad Call-ID")

@@ -10,7 +10,7 @@
 # Over TLS the retransmission timers (A, E, G) never run and D/I/J/K are 0,
 # so completed client and server non-INVITE transactions end at once.
 from hushphone.sip import timers
-from hushphone.sip.parser import top_value
+from hushphone.sip.parser import tag_of, top_value
 from hushphone.sip.message import (
     Headers,
     LocalSipError,
@@ -270,7 +270,7 @@ def request_key(request, via, method=None):
     sent_by = (via.host, via.port)
     if branch is not None and branch.startswith(MAGIC_COOKIE):
         return (branch, sent_by, method)
-    from_tag = parse_name_addr(request.headers.get("From")).params.get("tag")
+    from_tag = tag_of(request, "From")
     return (branch, sent_by, method, request.headers.get("Call-ID"), cseq_of(request)[0], from_tag)
 
 

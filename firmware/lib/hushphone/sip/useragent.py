@@ -28,12 +28,11 @@ from hushphone.sip.message import (
     Request,
     SipParseError,
     parse_message,
-    parse_name_addr,
     parse_uri,
     parse_via,
 )
 from hushphone.sip.registration import Registration
-from hushphone.sip.parser import top_value
+from hushphone.sip.parser import tag_of, top_value
 from hushphone.sip.transaction import ServerTransaction, TransactionTable, cseq_of, make_error_response, make_response
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
@@ -443,7 +442,7 @@ class UserAgent:
             self._end(call, None)
 
     def _on_invite_2xx(self, call, response, now):
-        tag = parse_name_addr(response.headers.get("To")).params.get("tag")
+        tag = tag_of(response, "To")
         if call.dialog is not None:
             if tag == call.dialog.remote_tag and call.ack is not None:
                 self._tx.send_stateless(call.ack)  # the 2xx was retransmitted
@@ -666,8 +665,8 @@ class UserAgent:
 
     def _find_dialog_call(self, request):
         call_id = request.headers.get("Call-ID")
-        to_tag = parse_name_addr(request.headers.get("To")).params.get("tag")
-        from_tag = parse_name_addr(request.headers.get("From")).params.get("tag")
+        to_tag = tag_of(request, "To")
+        from_tag = tag_of(request, "From")
         for call in self._calls:
             d = call.dialog
             if d is not None and d.call_id == call_id and d.local_tag == to_tag and d.remote_tag == from_tag:
@@ -720,7 +719,7 @@ class UserAgent:
             return
         if method == "INVITE" and not self._content_ok(request, tx, now):
             return
-        to_tag = parse_name_addr(request.headers.get("To")).params.get("tag")
+        to_tag = tag_of(request, "To")
         if to_tag is not None:
             self._on_in_dialog(request, tx, now)
         elif method == "INVITE":
