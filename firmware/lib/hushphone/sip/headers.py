@@ -294,7 +294,7 @@ class Via:
     maddr, ttl, ...)."""
 
     def __init__(self, transport, host, port=None, params=None):
-        self.transport = transport.upper()
+        self.transport = transport if transport.isupper() else transport.upper()
         self.host = host
         self.port = port
         self.params = params if isinstance(params, Params) else Params(params)
@@ -327,8 +327,9 @@ def parse_via(text):
     if text.startswith("SIP/2.0/", i):
         # The usual spelling: no LWS around '/' (one slice, no list).
         j = text.find(" ", i + 8)
-        if j > i + 8 and is_token(text[i + 8 : j]):
-            return _parse_via_rest(text, skip_lws(text, j), text[i + 8 : j])
+        transport = text[i + 8 : j] if j > i + 8 else ""
+        if is_token(transport):
+            return _parse_via_rest(text, skip_lws(text, j), transport)
     parts = []
     for k in range(3):
         token, i = scan_token(text, i)

@@ -251,7 +251,7 @@ def validate(msg):
         msg._From = parse_name_addr(h.get("From"))  # kept for tag_of()
         msg._To = parse_name_addr(h.get("To"))
         call_id = h.get("Call-ID")
-        if not call_id or len(call_id.split()) != 1:
+        if not call_id or " " in call_id or "\t" in call_id:  # one word (values come stripped)
             raise _bad("bad Call-ID")
         mf = h.get("Max-Forwards")
         if mf is not None:

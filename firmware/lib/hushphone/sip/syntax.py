@@ -62,11 +62,15 @@ def span(text, i, chars):
     return n
 
 
+# Digits parse_uint reads at most (leading zeros allowed: RFC 4475 wsinv).
+_MAX_DIGITS = 20
+
+
 def parse_uint(text, max_value, what):
     """A non-negative decimal of at most max_value (bounded before int(), so
     a megabyte of digits costs nothing)."""
     text = text.strip(WSP)
-    if not is_digits(text) or len(text) > len(str(max_value)) + 8:
+    if not is_digits(text) or len(text) > _MAX_DIGITS:
         raise bad("bad " + what)
     value = int(text)
     if value > max_value:
@@ -88,6 +92,9 @@ def scan_quoted(text, i):
     rest of the value (513 beyond; real display names have none)."""
     if text.count("\\", i) > MAX_QUOTED_PAIRS:
         raise SipParseError(513, "too many quoted-pairs")
+    close = text.find('"', i + 1)
+    if close > 0 and text.find("\\", i + 1, close) < 0:
+        return text[i + 1 : close], close + 1  # no quoted-pair: one slice
     out = []
     i += 1
     while True:
@@ -208,7 +215,7 @@ class Params:
 
     def append(self, name, value):
         """Add a parameter known to be new (the parsers check repeats)."""
-        self._items.append([name.lower(), name, value])
+        self._items.append([name if name.islower() else name.lower(), name, value])
 
     def __getitem__(self, name):
         i = self._find(name)
@@ -335,14 +342,13 @@ def parse_header_params(text, i):
         quote_at = text.find('"', i + 1, j)
         if quote_at >= 0:
             j = _quoted_param_end(text, i + 1, quote_at)
-        item = text[i + 1 : j]
-        eq = item.find("=")
+        eq = text.find("=", i + 1, j)
         if eq < 0:
-            name = item.strip(WSP)
+            name = text[i + 1 : j].strip(WSP)
             value = None
         else:
-            name = item[:eq].strip(WSP)
-            value = item[eq + 1 :].strip(WSP)
+            name = text[i + 1 : eq].strip(WSP)
+            value = text[eq + 1 : j].strip(WSP)
             if not value:
                 raise bad("empty parameter value")
             if value[0] == '"':

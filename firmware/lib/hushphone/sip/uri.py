@@ -8,6 +8,7 @@ _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
 _HOST_CHARS = ALNUM + "-._"
+_HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
@@ -141,12 +142,17 @@ def _parse_host(text, i, n):
             raise _bad("bad IPv6 reference")
         _check(host, _IPV6_CHARS, "IPv6 reference")
         return host, close + 1
-    start = i
-    i = span(text, i, _HOST_CHARS)
-    host = text[start:i]
-    if not host or host[0] in "-." or ".." in host:
+    # The host runs to the first delimiter that can follow it (finds, no
+    # scan per character); then it must be host characters only.
+    end = n
+    for c in _HOST_ENDS:
+        k = text.find(c, i, end)
+        if k >= 0:
+            end = k
+    host = text[i:end]
+    if not host or not all_in(host, _HOST_CHARS) or host[0] in "-." or ".." in host:
         raise _bad("bad host")
-    return host, i
+    return host, end
 
 
 def parse_host_port(text, i=0):
