@@ -69,7 +69,9 @@ def main():
                   flush=True)
             if not ok:
                 failed.append(module)
-                print(output[-6000:], flush=True)
+                lines = [ln for ln in output.splitlines() if "Failure" in ln or "seed" in ln or "Error" in ln]
+                print("\n".join(ln[:1500] for ln in lines[:12]), flush=True)
+                print(output[-3000:], flush=True)
     print("done in %.0f s: %s" % (time.monotonic() - start, "all passed" if not failed else "FAILED: " + ", ".join(failed)))
     return 1 if failed else 0
 

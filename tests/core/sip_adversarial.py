@@ -86,5 +86,8 @@ def cases():
         lambda k: _message("OPTIONS", "rq", extra=_lines("Require", ",a", "a") * len(k)), "x", 40)))
     out.append(("commas in Accept", _fit(
         lambda k: _message("INVITE", "ac", extra=_lines("Accept", ",text/x", "text/x") * len(k)), "x", 40)))
+    out.append(("Accept look-alikes", _fit(
+        lambda k: _message("INVITE", "al", extra=_lines("Accept", ",application/sdpx", "application/sdpx") * len(k)),
+        "x", 40)))
     out.append(("long unknown headers", _fit(lambda k: _message("OPTIONS", "cl", extra=_lines("Subject", "c") * len(k)), "x", 40)))
     return out

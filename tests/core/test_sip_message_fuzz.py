@@ -251,7 +251,9 @@ class FuzzFailure(AssertionError):
 
 
 def _fail(what, data):
-    raise FuzzFailure("%s for input %r" % (what, data))
+    # The input in full when short; the seed printed with it repeats it.
+    shown = data if len(data) <= 3000 else data[:3000]
+    raise FuzzFailure("%s for input (%d octets) %r" % (what, len(data), shown))
 
 
 def _stable(parser, value, data):

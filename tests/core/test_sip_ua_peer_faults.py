@@ -146,6 +146,21 @@ class BadViaInACall(unittest.TestCase):
         self.assertEqual(ua.calls, [call])
 
 
+class AcceptOfAnInvite(unittest.TestCase):
+    def status_for(self, accept):
+        ua = new_ua()
+        extra = b"Contact: <sip:caller@gw.example.net>\r\n" + (b"Accept: " + accept + b"\r\n" if accept is not None else b"")
+        ua.receive(RFC2543_INVITE % (extra, len(SDP), SDP), 0)
+        return [m.status for m in sent(ua)]
+
+    def test_ranges(self):
+        for accept, status in ((None, 100), (b"application/sdp", 100), (b"text/plain, application/SDP;q=0.5", 100),
+                               (b"*/*", 100), (b"application/*", 100), (b"text/html", 406), (b"", 406),
+                               (b"application/sdp;q=0", 406), (b"application/sdp;q=0.000, text/x", 406),
+                               (b"application/sdpx", 406), (b"application/sdpx, " * 40 + b"application/sdp", 406)):
+            self.assertEqual(self.status_for(accept)[:1], [status], accept)
+
+
 class ErrorClasses(unittest.TestCase):
     def test_hierarchy(self):
         self.assertTrue(issubclass(SipParseError, RemoteSipError))

@@ -32,6 +32,7 @@ from hushphone.sip.message import (
     parse_via,
 )
 from hushphone.sip.registration import Registration
+from hushphone.sip.syntax import MAX_PARAMS
 from hushphone.sip.parser import tag_of, top_value
 from hushphone.sip.transaction import ServerTransaction, TransactionTable, cseq_of, make_error_response, make_response
 
@@ -67,7 +68,9 @@ def _accepts_sdp(fields):
         low = field.lower()
         for kind in _SDP_RANGES:
             at = low.find(kind)
-            while at >= 0:
+            for _ in range(MAX_PARAMS):  # look-alikes ("application/sdpx") read at most this often
+                if at < 0:
+                    break
                 start = low.rfind(",", 0, at) + 1
                 end = low.find(",", at)
                 if end < 0:
