@@ -36,15 +36,24 @@ class SipUri:
     Escaped text is kept as received so str() reproduces it; compare with
     uri_equal(), which unescapes as §19.1.4 says."""
 
+    # Absent parts are class attributes: an instance holds only what the URI
+    # has (a smaller attribute table per parsed URI on the handset's heap).
+    user = password = host = port = opaque = None
+
     def __init__(self, scheme, user=None, host=None, port=None, params=None, headers=None, password=None, opaque=None):
-        self.scheme = scheme.lower()
-        self.user = user
-        self.password = password
-        self.host = host
-        self.port = port
+        self.scheme = scheme if scheme.islower() else scheme.lower()
+        if user is not None:
+            self.user = user
+        if password is not None:
+            self.password = password
+        if host is not None:
+            self.host = host
+        if port is not None:
+            self.port = port
         self.params = params if isinstance(params, Params) else Params(params)
         self.headers = headers if isinstance(headers, Params) else Params(headers)
-        self.opaque = opaque
+        if opaque is not None:
+            self.opaque = opaque
 
     def host_port(self):
         """'host[:port]' with IPv6 in brackets (for Via sent-by, Host lookups)."""
