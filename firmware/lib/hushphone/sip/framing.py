@@ -45,7 +45,10 @@ class StreamParser:
             # Drop consumed octets now and then, not on every read.
             self._buf = self._buf[self._pos :]
             self._pos = 0
-        self._buf.extend(data)
+        try:
+            self._buf.extend(data)
+        except MemoryError:
+            self._fail(513, "out of memory")  # the heap, not the peer: still, this stream is lost
         # Bound memory even if the caller feeds without draining events.
         if len(self._buf) - self._pos > 2 * self.max_message + 4:
             self._fail(513, "Message Too Large")
