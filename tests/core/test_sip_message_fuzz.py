@@ -23,6 +23,7 @@ import unittest
 from coretest import data_path, read_data
 from hushphone import sdp
 from hushphone.sip.message import (
+    MAX_MESSAGE_SIZE,
     Request,
     Response,
     SipParseError,
@@ -299,7 +300,11 @@ def check_message(m, data):
     try:
         again = parse_message(wire)
     except SipParseError as e:
-        _fail("accepted message does not re-parse (%s)" % e.reason, data)
+        # Serialising spells names in full and adds Content-Length: a
+        # message accepted just under the size limit may end just over it.
+        if not (e.status == 513 and len(wire) > MAX_MESSAGE_SIZE):
+            _fail("accepted message does not re-parse (%s)" % e.reason, data)
+        return
     if not _same(m, again):
         _fail("re-parsed message differs", data)
     if again.to_bytes() != wire:
