@@ -161,6 +161,25 @@ class AcceptOfAnInvite(unittest.TestCase):
             self.assertEqual(self.status_for(accept)[:1], [status], accept)
 
 
+class UnusableAnswer(unittest.TestCase):
+    def test_a_2xx_without_dialog_fails_the_call(self):
+        # Nine Record-Route values (over dialog.MAX_ROUTES): no dialog can
+        # be made, the call fails at once instead of ringing on.
+        ua = new_ua()
+        call = ua.call("sip:alice@example.test", SDP, 0)
+        invite = parse_message(ua.data_to_send()[0])
+        ok = (b"SIP/2.0 200 OK\r\nVia: " + invite.headers.get("Via").encode() + b"\r\n"
+              + b"Record-Route: <sip:p.example.test;lr>\r\n" * 9
+              + b"From: " + invite.headers.get("From").encode() + b"\r\nTo: <sip:alice@example.test>;tag=zz\r\n"
+              b"Call-ID: " + invite.headers.get("Call-ID").encode() + b"\r\nCSeq: " + invite.headers.get("CSeq").encode()
+              + b"\r\nContact: <sip:alice@h.example.test>\r\nContent-Length: 0\r\n\r\n")
+        ua.receive(ok, 10)
+        failed = [e for e in events_of(ua) if isinstance(e, events.CallFailed)]
+        self.assertEqual([(e.status, call.state) for e in failed], [(500, "ended")])
+        self.assertEqual(ua.bad_messages, 1)
+        self.assertEqual(ua.calls, [])
+
+
 class ErrorClasses(unittest.TestCase):
     def test_hierarchy(self):
         self.assertTrue(issubclass(SipParseError, RemoteSipError))

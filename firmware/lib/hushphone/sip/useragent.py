@@ -455,7 +455,16 @@ class UserAgent:
                 self._tx.send_stateless(other.create_request("ACK", cseq=cseq_of(call.invite)[0]))
                 self._tx.send_request(other.create_request("BYE"), now)
             return
-        call.dialog = Dialog.from_uac(call.invite, response, call.contact, call.via_host, self._rb)
+        try:
+            call.dialog = Dialog.from_uac(call.invite, response, call.contact, call.via_host, self._rb)
+        except RemoteSipError:
+            # No dialog can be made of this answer (no To tag or Contact, a
+            # bad or too long route set): the call fails here rather than
+            # ring on for ever; the peer, never ACKed, gives up too.
+            if call.state != "ended":
+                self._events.append(events.CallFailed(call, 500, "unusable answer"))
+                self._end(call, None)
+            raise
         call.dialog.local_seq = cseq_of(call.invite)[0]
         call.ack = call.dialog.create_request("ACK", cseq=call.dialog.local_seq)
         self._tx.send_stateless(call.ack)
