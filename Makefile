@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv system-packages test test-core bench demo fuzz clean
+.PHONY: venv system-packages test test-core bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,6 @@ test: venv system-packages
 test-core: venv
 	$(PY) -m pytest tests/core tests/test_core_on_micropython.py $(PYTEST_ARGS)
 
-# SIP/SDP/user-agent mutation fuzzing, 1,000,000 inputs per runtime
-# (CI runs 32,000 of them in `make test`); FUZZ_ARGS="--seed S" repeats a run.
-fuzz: venv
-	$(PY) tools/fuzz_sip.py $(FUZZ_ARGS)
-
 bench: venv system-packages
 	$(PY) bench/run_all.py
 
@@ -39,3 +34,9 @@ demo: venv system-packages
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# SIP/SDP/user-agent mutation fuzzing, 1,000,000 inputs per runtime
+# (CI runs 32,000 of them in `make test`); FUZZ_ARGS="--seed S" repeats a run.
+.PHONY: fuzz
+fuzz: venv
+	$(PY) tools/fuzz_sip.py $(FUZZ_ARGS)
