@@ -121,6 +121,12 @@ def _lines(data):
 MAX_INPUT = 3 * 8192
 
 
+def _room(n):
+    """How much a mutation may add to an input of n octets: every
+    intermediate stays within MAX_INPUT (the MicroPython run's heap)."""
+    return max(0, MAX_INPUT - n)
+
+
 def mutate(data, rng, pool):
     out = _mutate_one(data, rng, pool)
     return out[:MAX_INPUT] if len(out) > MAX_INPUT else out
@@ -172,7 +178,7 @@ def _mutate_one(data, rng, pool):
     if kind == 7:  # repeat a slice (bounded)
         i = rng.below(n + 1)
         piece = data[i : i + 1 + rng.below(64)]
-        times = 1 + rng.below(400)
+        times = min(1 + rng.below(400), _room(n) // max(1, len(piece)))
         return data[:i] + piece * times + data[i:]
     if kind == 8:  # Content-Length says something else
         values = (b"0", b"1", b"-1", b"99999999", str(rng.below(2000)).encode(), b"1 1", b"")
@@ -186,7 +192,9 @@ def _mutate_one(data, rng, pool):
         return data
     if kind == 9:  # splice with another seed
         other = pool[rng.below(len(pool))]
-        return data[: rng.below(n + 1)] + other[rng.below(len(other) + 1) :]
+        cut = rng.below(n + 1)
+        start = rng.below(len(other) + 1)
+        return data[:cut] + other[start : start + MAX_INPUT - cut]
     # fold a line: turn a header line into a continuation
     lines = _lines(data)
     if len(lines) > 2:
@@ -202,11 +210,11 @@ def _mutate_more(kind, data, rng):
     n = len(data)
     k = 1 + rng.below(max(1, len(lines) - 1))  # a header line (or the blank line/body)
     if kind == 11:  # a huge header (around the line and message limits)
-        size = (100, 2040, 2100, 8000, 9000)[rng.below(5)]
+        size = min((100, 2040, 2100, 8000, 9000)[rng.below(5)], _room(n))
         lines.insert(k, b"X-Huge: " + b"a" * size)
     elif kind == 12:  # a parameter flood on a header line
         unit = (b";p=1", b";a", b";lr", b";tag=x", b";" + b"q" * 20 + b"=\"v\"")[rng.below(5)]
-        lines[k % len(lines)] += unit * (1 + rng.below(600))
+        lines[k % len(lines)] += unit * min(1 + rng.below(600), _room(n) // len(unit))
     elif kind == 13:  # CRLF/LF/CR mixes
         how = rng.below(4)
         if how == 0:
@@ -221,7 +229,7 @@ def _mutate_more(kind, data, rng):
         return data[:i] + junk + data[i:]
     elif kind == 15:  # a header duplicated many times
         line = lines[k % len(lines)][:200]
-        lines[k:k] = [line] * (1 + rng.below(150))
+        lines[k:k] = [line] * min(1 + rng.below(150), _room(n) // (len(line) + 2))
     else:  # Content-Length lies on a message with a body, or two of them
         lines.insert(k, b"Content-Length: " + str(rng.below(n + 50)).encode())
     return b"\r\n".join(lines)

@@ -65,7 +65,7 @@ def phone_answer(body):
         answer = answer.to_bytes()
     except sdp.SdpError:
         answer = None
-    if len(_ANSWERS) > 200:
+    if len(_ANSWERS) > 50:
         _ANSWERS.clear()
     _ANSWERS[body] = answer
     return answer
