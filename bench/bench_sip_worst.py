@@ -7,8 +7,9 @@ median of 9 runs with a collection before each (so a collection the
 previous case left due is not billed to this one); the worst case is the
 largest ratio. Target: <= 3x.
 
-Also the typical INVITE+SDP on both runtimes and its allocation on the
-unix port (issue 14: <= 3x CPython, <= 8 KB).
+Also the typical INVITE+SDP on both runtimes (best of 200, the same loop
+on each) and its allocation on the unix port (issue 14: <= 3x CPython,
+<= 8 KB).
 
 Run: .venv/bin/python bench/bench_sip_worst.py   (or `make bench`)"""
 import sys
@@ -54,6 +55,18 @@ def median(clock, diff, work, prepare=None, runs=9):
     times.sort()
     return times[len(times) // 2]
 
+# The typical INVITE's parse, best of runs: the same loop on both
+# runtimes, for their ratio.
+def best_us(clock, diff, runs=200):
+    best = None
+    for _ in range(runs):
+        t0 = clock()
+        parse_message(INVITE)
+        d = diff(clock(), t0)
+        if best is None or d < best:
+            best = d
+    return best
+
 def receive(ua, data):
     ua.receive(data, 0)
     ua.data_to_send()
@@ -71,6 +84,7 @@ MPY = SHARED + """
 import time
 for name, size, outcome, p, r in rows(time.ticks_us, time.ticks_diff):
     print("ROW", name, "|", size, "|", outcome, "|", p, "|", r)
+print("BEST", best_us(time.ticks_us, time.ticks_diff))
 gc.collect()
 gc.disable()
 before = gc.mem_alloc()
@@ -83,8 +97,8 @@ gc.enable()
 def cpython_invite_us():
     scope = {}
     exec(SHARED, scope)
-    clock = lambda: time.perf_counter_ns() // 1000  # noqa: E731
-    return scope["median"](clock, lambda a, b: a - b, lambda _: scope["parse_message"](scope["INVITE"]), runs=51)
+    clock = lambda: time.perf_counter_ns() / 1000  # noqa: E731
+    return scope["best_us"](clock, lambda a, b: a - b)
 
 
 def main():
@@ -92,13 +106,15 @@ def main():
     if result.returncode != 0:
         raise SystemExit("MicroPython benchmark failed:\n" + result.stdout + result.stderr)
     rows = []
-    alloc = None
+    alloc = best_mpy = None
     for line in result.stdout.splitlines():
         if line.startswith("ROW "):
             name, size, outcome, p, r = [x.strip() for x in line[4:].split("|")]
             rows.append((name, int(size), outcome, float(p), float(r)))
         elif line.startswith("ALLOC "):
             alloc = int(line.split()[1])
+        elif line.startswith("BEST "):
+            best_mpy = float(line.split()[1])
     ref_p, ref_r = rows[0][3], rows[0][4]
     print("Hostile SIP input on the MicroPython unix port: median us of 9 (collection before each),")
     print("ratio to the typical INVITE+SDP in this run")
@@ -111,7 +127,8 @@ def main():
     print("worst parse:   %.1fx typical (%s)  target <= 3x" % (worst_p[3] / ref_p, worst_p[0]))
     print("worst receive: %.1fx typical (%s)  target <= 3x" % (worst_r[4] / ref_r, worst_r[0]))
     cp = cpython_invite_us()
-    print("parse INVITE+SDP: MicroPython %.0f us, CPython %.0f us: %.1fx  target <= 3x" % (ref_p, cp, ref_p / cp))
+    print("parse INVITE+SDP, best of 200: MicroPython %.0f us, CPython %.1f us: %.1fx  target <= 3x"
+          % (best_mpy, cp, best_mpy / cp))
     print("parse INVITE+SDP allocates %d B on the unix port (GC off)  target <= 8192 B" % alloc)
 
 

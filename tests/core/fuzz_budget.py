@@ -7,7 +7,7 @@
 import os
 import time
 
-CI_INPUTS = 32000
+CI_INPUTS = 30000
 
 
 def total_inputs():

@@ -6,7 +6,7 @@ import unittest
 import fuzz_budget
 import test_sip_message_fuzz as fuzz
 
-SHARE = 0.45  # of the inputs per runtime (two parser modules, one UA module)
+SHARE = 0.465  # of the inputs per runtime (two parser modules, one UA module)
 OFFSET = 1  # the two parser modules run different streams of the same seed
 
 

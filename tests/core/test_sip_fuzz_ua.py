@@ -6,7 +6,7 @@ import unittest
 import fuzz_budget
 import test_sip_ua_fuzz as fuzz
 
-SHARE = 0.1  # of the inputs per runtime: a UA input costs ~5 parser inputs
+SHARE = 0.07  # of the inputs per runtime: a UA input costs ~5 parser inputs
 
 
 class UaFuzz(unittest.TestCase):
