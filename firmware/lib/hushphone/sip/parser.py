@@ -95,24 +95,15 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if text.count("\r") != breaks or text.count("\n") != breaks:
         raise _bad("bare CR or LF")
-    if "\r\n " in text or "\r\n\t" in text:
-        lines = _unfold(text.split("\r\n"))
-        text = None  # the lines hold the data now; let the GC have the block
-        return _parse_lines(lines, 1, len(lines), lines, limit_headers, limit_line)
-    # Unfolded (nearly always): names and values are cut straight from the
-    # text, no string per line.
-    return _parse_lines(text, 0, breaks + 1, None, limit_headers, limit_line)
-
-
-def _parse_lines(text, first, count, lines, limit_headers, limit_line):
-    """The start line and `count - 1` header lines, from `lines` (a list,
-    when folding was undone) or from `text` itself (CRLF-separated)."""
-    if lines is not None:
-        start = lines[0]
-    else:
-        eol = text.find("\r\n")
-        start = text if eol < 0 else text[:eol]
-        pos = eol + 2
+    # One string per line: MicroPython's str indexes by walking its UTF-8
+    # from the start, so cutting names and values out of the whole block
+    # at growing offsets would be quadratic there; within a line it is not.
+    folded = "\r\n " in text or "\r\n\t" in text
+    lines = text.split("\r\n")
+    text = None  # the lines hold the data now; let the GC have the block
+    if folded:
+        lines = _unfold(lines)
+    start = lines[0]
     start_error = None
     try:
         msg = _parse_start_line(start)
@@ -124,29 +115,20 @@ def _parse_lines(text, first, count, lines, limit_headers, limit_line):
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
         msg = Request(start.split(" ", 1)[0], "", Headers())
-    if count - 1 > limit_headers:
+    if len(lines) - 1 > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
-    for k in range(1, count):
-        if lines is not None:
-            line = lines[k]
-            at, end = 0, len(line)
-        else:
-            line = text
-            at = pos
-            end = text.find("\r\n", at)
-            if end < 0:
-                end = len(text)
-            pos = end + 2
-        if end - at > limit_line:
+    for k in range(1, len(lines)):
+        line = lines[k]
+        if len(line) > limit_line:
             raise SipParseError(513, "header too long")
-        colon = line.find(":", at, end)
-        if colon <= at:
+        colon = line.find(":")
+        if colon <= 0:
             raise _bad("bad header line")
-        name = line[at:colon]
+        name = line[:colon]
         if name[-1] in WSP:
             name = name.rstrip(WSP)
-        field = make_field(name, line[colon + 1 : end].strip(WSP))
+        field = make_field(name, line[colon + 1 :].strip(WSP))
         if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
             raise _bad("bad header name")
         items.append(field)
