@@ -110,6 +110,21 @@ class Uas(unittest.TestCase):
         self.assertIsNone(self.d.check_request(req(50, "ACK")))  # ACK/CANCEL keep the INVITE's number
         self.assertIsNone(self.d.check_request(req(102)))
 
-    def test_invite_without_contact_is_refused(self):
-        with self.assertRaises(RemoteSipError):
-            Dialog.from_uas(invite(contact=None), "t", 1, "<sip:b@x.invalid>", "x.invalid", rb)
+    def test_invite_without_contact_targets_the_from_uri(self):
+        # RFC 2543 callers (RFC 4475 §3.4.1 inv2543) send no Contact.
+        d = Dialog.from_uas(invite(contact=None), "t", 1, "<sip:b@x.invalid>", "x.invalid", rb)
+        self.assertEqual(d.remote_target, "sip:alice@example.test")
+        self.assertEqual(d.create_request("BYE").uri, "sip:alice@example.test")
+
+    def test_caller_without_from_tag(self):
+        # RFC 3261 §12.1.1: a missing From tag is a null remote tag; our
+        # requests then carry a To without tag (not "tag=None", no TypeError).
+        inv = invite()
+        inv.headers.set("From", '"A" <sip:alice@example.test>')
+        d = Dialog.from_uas(inv, "t", 1, "<sip:b@x.invalid>", "x.invalid", rb)
+        self.assertIsNone(d.remote_tag)
+        bye = d.create_request("BYE")
+        to = parse_name_addr(bye.headers.get("To"))
+        self.assertEqual((str(to.uri), to.tag), ("sip:alice@example.test", None))
+        self.assertEqual(parse_name_addr(bye.headers.get("From")).tag, "t")
+        self.assertEqual(d.id(), ("cid", "t", None))

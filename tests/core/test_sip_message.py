@@ -448,9 +448,19 @@ class StreamParserTest(unittest.TestCase):
         bad = request().replace(b"From: <sip:a@example.com>;tag=1\r\n", b"")
         p = StreamParser()
         p.feed(bad + INVITE)
-        with self.assertRaises(SipParseError) as ctx:
-            p.next_event()
-        err = ctx.exception
+        err = p.next_event()  # returned, not raised: the message is bad, the stream is fine
+        self.assertIsInstance(err, SipParseError)
         self.assertEqual((err.status, err.fatal, err.reason), (400, False, "missing From"))
         self.assertEqual(err.message.headers.get("Call-ID"), "c1")  # enough for a 400 reply
+        self.assertEqual(p.next_event().method, "INVITE")
+
+    def test_refused_request_line_is_framed_and_answerable(self):
+        # SIP/7.0 (RFC 4475 badvers) with a Content-Length: the stream goes on.
+        bad = request().replace(b" SIP/2.0\r\n", b" SIP/7.0\r\n", 1)
+        p = StreamParser()
+        p.feed(bad + INVITE)
+        err = p.next_event()
+        self.assertIsInstance(err, SipParseError)
+        self.assertEqual((err.status, err.fatal), (505, False))
+        self.assertEqual(err.message.headers.get("Call-ID"), "c1")
         self.assertEqual(p.next_event().method, "INVITE")

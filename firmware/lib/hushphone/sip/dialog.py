@@ -17,13 +17,35 @@ def contact_uri(message):
 def _without_tag(value):
     addr = parse_name_addr(value)
     if addr.params.get("tag") is not None:
-        params = addr.params
-        del params["tag"]
+        del addr.params["tag"]  # a Params of its own (it had a tag)
     return str(addr)
 
 
 def _tag_of(value):
     return parse_name_addr(value).params.get("tag")
+
+
+# Record-Route values a dialog keeps (one outbound proxy adds 1-2; more is
+# a peer making every request of the call cost more).
+MAX_ROUTES = 8
+
+
+def route_set(message):
+    """The Record-Route values of a dialog-creating message, in received
+    order, each checked to be a name-addr (parse_message leaves them to
+    the place that uses them). RemoteSipError beyond MAX_ROUTES."""
+    fields = message.headers.get_fields("Record-Route")
+    commas = 0
+    for field in fields:
+        commas += field.count(",")
+    if commas > 2 * MAX_ROUTES:  # C-level count first: never split a list a peer made long
+        raise RemoteSipError("too many Record-Route values")
+    routes = message.headers.get_all("Record-Route")
+    if len(routes) > MAX_ROUTES:
+        raise RemoteSipError("too many Record-Route values")
+    for route in routes:
+        parse_name_addr(route)
+    return routes
 
 
 def via_value(host, branch):
@@ -33,7 +55,10 @@ def via_value(host, branch):
 
 class Dialog:
     """A dialog as one side sees it. `local`/`remote` are name-addr values
-    without tags; `route_set` is a list of Route values in sending order."""
+    without tags; `route_set` is a list of Route values in sending order.
+    `remote_tag` is None when an RFC 2543 caller sent no From tag: a UAS
+    must accept that (RFC 3261 §12.1.1, RFC 4475 §3.4.1) and the dialog
+    is then identified by Call-ID and our tag alone."""
 
     def __init__(self, call_id, local, local_tag, remote, remote_tag, local_seq, remote_seq, remote_target,
                  route_set, contact, via_host, random_bytes):
@@ -60,7 +85,7 @@ class Dialog:
         target = contact_uri(response)
         if remote_tag is None or target is None:
             raise RemoteSipError("dialog-creating response without To tag or Contact")
-        routes = response.headers.get_all("Record-Route")
+        routes = route_set(response)
         routes.reverse()
         return cls(
             invite.headers.get("Call-ID"),
@@ -79,10 +104,11 @@ class Dialog:
 
     @classmethod
     def from_uas(cls, invite, local_tag, local_seq, contact, via_host, random_bytes):
-        """The dialog our response to an INVITE creates (§12.1.1)."""
+        """The dialog our response to an INVITE creates (§12.1.1). An RFC
+        2543 caller may send no Contact: its From URI is the target then."""
         target = contact_uri(invite)
         if target is None:
-            raise RemoteSipError("INVITE without Contact")
+            target = str(parse_name_addr(invite.headers.get("From")).uri)
         return cls(
             invite.headers.get("Call-ID"),
             _without_tag(invite.headers.get("To")),
@@ -92,7 +118,7 @@ class Dialog:
             local_seq,
             cseq_of(invite)[0],
             target,
-            list(invite.headers.get_all("Record-Route")),
+            route_set(invite),
             contact,
             via_host,
             random_bytes,
@@ -116,7 +142,9 @@ class Dialog:
             h.add("Route", route)
         h.add("Max-Forwards", "70")
         h.add("From", self.local + ";tag=" + self.local_tag)
-        h.add("To", self.remote + ";tag=" + self.remote_tag)
+        # A peer of RFC 2543 sent no From tag: its tag is null (§12.1.1) and
+        # our requests carry a To without one (§12.2.1.1).
+        h.add("To", self.remote if self.remote_tag is None else self.remote + ";tag=" + self.remote_tag)
         h.add("Call-ID", self.call_id)
         h.add("CSeq", "%d %s" % (cseq, method))
         if method in ("INVITE", "UPDATE"):

@@ -13,11 +13,17 @@ class StreamParser:
     a Request/Response; "ping" (CRLFCRLF keepalive from the peer, answer with
     CRLF); "pong" (a lone CRLF, the answer to our ping).
 
-    Content-Length is mandatory on streams. Errors are SipParseError:
-    .fatal True (bad framing, over-size) -> close the connection, the
-    parser refuses further use; .fatal False (a complete, well-framed
-    message with a bad header) -> the message was consumed, .message holds
-    it for a 400 reply, and parsing can continue."""
+    Content-Length is mandatory on streams. The contract with the
+    transport, the two kinds of bad input:
+    - the message is bad, the stream is fine: a complete, well-framed
+      message with a bad start line or header is consumed and RETURNED as
+      an event, the SipParseError itself (.fatal False, .message holding
+      what could be read, for a 4xx). Hand it to UserAgent.receive() like
+      any event; the connection and its calls go on.
+    - the stream framing is lost (no or bad Content-Length, unreadable
+      header block, over a size cap): next_event()/feed() RAISE
+      SipParseError with .fatal True; close the connection. The parser
+      refuses further use."""
 
     def __init__(self, max_message=MAX_MESSAGE_SIZE, max_headers=MAX_HEADERS, max_line=MAX_LINE):
         self.max_message = max_message
@@ -40,7 +46,10 @@ class StreamParser:
             # under a pending message: its body offsets point into _buf).
             self._buf = self._buf[self._pos :]
             self._pos = 0
-        self._buf.extend(data)
+        try:
+            self._buf.extend(data)
+        except MemoryError:
+            self._fail(513, "out of memory")  # the heap, not the peer: still, this stream is lost
         # Bound memory even if the caller feeds without draining events.
         if len(self._buf) - self._pos > 2 * self.max_message + 4:
             self._fail(513, "Message Too Large")
@@ -86,8 +95,14 @@ class StreamParser:
             if end - pos > self.max_message:
                 self._fail(513, "Message Too Large")
             view = memoryview(buf)  # decode in place, no copy of the header
+            refused = None
             try:
-                msg = parse_head(view[pos:end], self.max_headers, self.max_line)
+                try:
+                    msg = parse_head(view[pos:end], self.max_headers, self.max_line)
+                except SipParseError as e:
+                    if e.message is None:
+                        raise
+                    refused, msg = e, e.message  # a refused request line: framed by its Content-Length
                 length = content_length(msg)
             except SipParseError as e:
                 e.fatal = True  # the parser is closed: buf never grows again
@@ -97,12 +112,17 @@ class StreamParser:
                 self._fail(400, "missing Content-Length")
             if length > self.max_message - (end - pos):
                 self._fail(413, "Request Entity Too Large")
-            self._pending = (msg, end + 4, length)
-        msg, start, length = self._pending
+            self._pending = (msg, end + 4, length, refused)
+        msg, start, length, refused = self._pending
         if len(buf) - start < length:
             return None
         self._pending = None
         self._pos = start + length
         msg.body = bytes(memoryview(buf)[start : start + length])
-        validate(msg)
+        if refused is not None:
+            return refused
+        try:
+            validate(msg)
+        except SipParseError as e:
+            return e  # well framed: the message is bad, the stream is fine
         return msg

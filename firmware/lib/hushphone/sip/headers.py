@@ -61,6 +61,13 @@ for _name in _KNOWN:
     _NAMES[_name.lower()] = (_name.lower(), _name)
 for _short, _name in COMPACT.items():
     _NAMES[_short] = (_name.lower(), _name)
+# The same, looked up by the name exactly as received (no lower()).
+_EXACT = {}
+for _name in _KNOWN:
+    _EXACT[_name] = _NAMES[_name.lower()]
+for _short in COMPACT:
+    _EXACT[_short] = _NAMES[_short]
+    _EXACT[_short.upper()] = _NAMES[_short]
 
 # Headers whose grammar is a comma-separated list (get_all splits them).
 # Never the auth headers (commas inside challenges) nor Date.
@@ -86,9 +93,13 @@ def _key(name):
 
 
 def make_field(name, value):
-    """[lookup key, canonical name, value] with one lower() per field."""
+    """[lookup key, canonical name, value]: a name spelled canonically (or
+    a compact form as sent) needs no lower() at all."""
     if not isinstance(value, str):
         value = str(value)
+    known = _EXACT.get(name)
+    if known is not None:
+        return [known[0], known[1], value]
     low = name.lower()
     known = _NAMES.get(low)
     if known is None:
@@ -251,13 +262,14 @@ def parse_name_addr(text):
         lt = text.find("<", i)
         # A '<' after a ':' belongs to a parameter of an addr-spec (e.g.
         # ;+sip.instance="<urn:...>"): display names have no ':'.
-        if lt >= 0 and ":" not in text[i:lt]:
-            words = text[i:lt].split()
-            for word in words:
-                if not is_token(word):
-                    raise _bad("bad display name")
-            if words:
-                display = " ".join(words)
+        if lt >= 0 and text.find(":", i, lt) < 0:
+            if lt > i:
+                words = text[i:lt].split()
+                for word in words:
+                    if not is_token(word):
+                        raise _bad("bad display name")
+                if words:
+                    display = " ".join(words)
             i = lt
     if i < n and text[i] == "<":
         gt = text.find(">", i)
@@ -282,7 +294,7 @@ class Via:
     maddr, ttl, ...)."""
 
     def __init__(self, transport, host, port=None, params=None):
-        self.transport = transport.upper()
+        self.transport = transport if transport.isupper() else transport.upper()
         self.host = host
         self.port = port
         self.params = params if isinstance(params, Params) else Params(params)
@@ -312,6 +324,12 @@ def parse_via(text):
         raise _bad("value is not text")
     n = len(text)
     i = skip_lws(text, 0)
+    if text.startswith("SIP/2.0/", i):
+        # The usual spelling: no LWS around '/' (one slice, no list).
+        j = text.find(" ", i + 8)
+        transport = text[i + 8 : j] if j > i + 8 else ""
+        if is_token(transport):
+            return _parse_via_rest(text, skip_lws(text, j), transport)
     parts = []
     for k in range(3):
         token, i = scan_token(text, i)
@@ -325,6 +343,12 @@ def parse_via(text):
             i = skip_lws(text, i + 1)
     if parts[0].upper() != "SIP" or parts[1] != "2.0":
         raise SipParseError(505, "Version Not Supported") if parts[0].upper() == "SIP" else _bad("bad Via protocol")
+    return _parse_via_rest(text, i, parts[2])
+
+
+def _parse_via_rest(text, i, transport):
+    """sent-by and parameters of a Via from text[i] on."""
+    n = len(text)
     if i >= n:
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
@@ -337,7 +361,7 @@ def parse_via(text):
     params, i = parse_header_params(text, i)  # consumes the rest or raises
     if "branch" in params and params["branch"] is None:
         raise _bad("branch without value")
-    return Via(parts[2], host, port, params)
+    return Via(transport, host, port, params)
 
 
 def parse_cseq(text):

@@ -20,7 +20,7 @@
 # Request-URI (RFC 4475 §3.1.2.9-11 allow either choice). Without
 # Content-Length a datagram's body is the rest of it; on a stream it is a
 # fatal error. Limits: model.py.
-from hushphone.sip.errors import RemoteSipError, SipError, SipParseError  # noqa: F401
+from hushphone.sip.errors import PEER_ERRORS, LocalSipError, RemoteSipError, SipError, SipParseError  # noqa: F401
 from hushphone.sip.framing import StreamParser  # noqa: F401
 from hushphone.sip.headers import (  # noqa: F401
     COMPACT,
@@ -35,7 +35,7 @@ from hushphone.sip.headers import (  # noqa: F401
     parse_name_addr,
     parse_via,
 )
-from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, LocalSipError, Request, Response  # noqa: F401
+from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, Request, Response  # noqa: F401
 from hushphone.sip.parser import parse_message  # noqa: F401
 from hushphone.sip.syntax import Params, quote, unescape, unquote  # noqa: F401
 from hushphone.sip.uri import SipUri, parse_uri, uri_equal  # noqa: F401

@@ -1,7 +1,7 @@
 # SIP Request/Response objects, their serialisation, and the size limits
 # every parser in this package enforces.
 from hushphone.compat import const
-from hushphone.sip.errors import SipError
+from hushphone.sip.errors import LocalSipError
 from hushphone.sip.headers import Headers
 
 # Limits: a peer cannot make us hold more than this. 8 KiB covers a
@@ -12,10 +12,8 @@ MAX_MESSAGE_SIZE = const(8192)
 MAX_HEADERS = const(64)
 # One start line or unfolded header field, in octets.
 MAX_LINE = const(2048)
-
-
-class LocalSipError(SipError):
-    """Our own code tried to build an invalid message (e.g. CR/LF in a value)."""
+# Physical lines of the header block (continuation lines included).
+MAX_LINES = const(128)
 
 
 def _check_field(name, value):

@@ -3,7 +3,7 @@
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.headers import Headers, make_field, parse_cseq, parse_name_addr, parse_via
-from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_MESSAGE_SIZE, Request, Response
+from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
 
@@ -11,7 +11,6 @@ from hushphone.sip.uri import parse_uri
 # §3.3.8); Via must be present at least once.
 _REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
-_NAME_ADDR_LISTS = ("Route", "Record-Route")
 
 
 def _bad(reason, message=None):
@@ -57,15 +56,26 @@ def _parse_start_line(line):
 
 
 def _unfold(lines):
-    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1)."""
+    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1).
+    Each field is joined once from its pieces (appending to the field per
+    continuation line copied it again each time: quadratic)."""
     out = [lines[0]]
-    for line in lines[1:]:
+    pieces = None  # the field being continued, in pieces
+    for k in range(1, len(lines)):
+        line = lines[k]
         if line and line[0] in WSP:
-            if len(out) == 1:
+            if k == 1:
                 raise _bad("continuation without header")
-            out[-1] = out[-1].rstrip(WSP) + " " + line.strip(WSP)
+            if pieces is None:
+                pieces = [out[-1].rstrip(WSP)]
+            pieces.append(line.strip(WSP))
         else:
+            if pieces is not None:
+                out[-1] = " ".join(pieces)
+                pieces = None
             out.append(line)
+    if pieces is not None:
+        out[-1] = " ".join(pieces)
     return out
 
 
@@ -76,15 +86,35 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
         text = str(head, "utf-8")  # decodes a memoryview without copying it first
     except Exception:
         raise _bad("header not UTF-8")
-    lines = text.split("\r\n")
+    # Let go of the caller's buffer: an error raised below keeps this frame
+    # (and a memoryview would pin the stream's bytearray) in its traceback.
+    head = None
+    breaks = text.count("\r\n")
+    if breaks >= MAX_LINES:
+        raise SipParseError(513, "too many lines")  # before anything makes a string of each
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
-    if text.count("\r") != len(lines) - 1 or text.count("\n") != len(lines) - 1:
+    if text.count("\r") != breaks or text.count("\n") != breaks:
         raise _bad("bare CR or LF")
+    # One string per line: MicroPython's str indexes by walking its UTF-8
+    # from the start, so cutting names and values out of the whole block
+    # at growing offsets would be quadratic there; within a line it is not.
     folded = "\r\n " in text or "\r\n\t" in text
+    lines = text.split("\r\n")
     text = None  # the lines hold the data now; let the GC have the block
     if folded:
         lines = _unfold(lines)
-    msg = _parse_start_line(lines[0])
+    start = lines[0]
+    start_error = None
+    try:
+        msg = _parse_start_line(start)
+    except SipParseError as e:
+        if start[:4].upper() == "SIP/" or len(start) > limit_line:
+            raise  # a response is never answered; an over-long line is not read on
+        # A request line we refuse (SIP/7.0, a bad Request-URI): read the
+        # headers all the same, so the error can be answered (RFC 4475
+        # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
+        start_error = e
+        msg = Request(start.split(" ", 1)[0], "", Headers())
     if len(lines) - 1 > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
@@ -95,10 +125,16 @@ def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
         colon = line.find(":")
         if colon <= 0:
             raise _bad("bad header line")
-        name = line[:colon].rstrip(WSP)
-        if not is_token(name):
+        name = line[:colon]
+        if name[-1] in WSP:
+            name = name.rstrip(WSP)
+        field = make_field(name, line[colon + 1 :].strip(WSP))
+        if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
             raise _bad("bad header name")
-        items.append(make_field(name, line[colon + 1 :].strip(WSP)))
+        items.append(field)
+    if start_error is not None:
+        start_error.message = msg
+        raise start_error
     return msg
 
 
@@ -116,10 +152,69 @@ def content_length(msg):
         raise
 
 
+def _first_value(h, name):
+    """The first element of the fields called name (None if there are
+    none); 400 for an empty element anywhere in them. A plain list (no
+    quotes or <>) is checked with C-level replace/find, not split."""
+    first = None
+    for field in h.get_fields(name):
+        if "," not in field:
+            value = field
+        elif '"' in field or "<" in field:
+            values = split_commas(field)
+            for value in values:
+                if not value:
+                    raise _bad("empty value in " + name)
+            value = values[0]
+        else:
+            packed = field.replace(" ", "").replace("\t", "")
+            if ",," in packed or packed[0] == "," or packed[-1] == ",":
+                raise _bad("empty value in " + name)
+            value = field[: field.find(",")].strip(WSP)
+        if not value:
+            raise _bad("empty value in " + name)
+        if first is None:
+            first = value
+    return first
+
+
+def tag_of(message, name):
+    """The tag of a message's From or To (name), None without one; the
+    value is parsed once per message (parse_message keeps what validation
+    parsed). RemoteSipError (SipParseError) when it does not parse."""
+    attr = _ADDR_ATTRS[name]
+    addr = message.__dict__.get(attr)
+    if addr is None:
+        value = message.headers.get(name)
+        if value is None:
+            raise SipParseError(400, "missing " + name)
+        addr = parse_name_addr(value)
+        setattr(message, attr, addr)
+    return addr.params.get("tag")
+
+
+_ADDR_ATTRS = {"From": "_From", "To": "_To"}
+
+
+def top_value(h, name):
+    """The first element of the first field called name (None if none):
+    the top Via without splitting the whole list."""
+    field = h.get(name)
+    if field is None or "," not in field:
+        return field
+    if '"' in field or "<" in field:
+        return split_commas(field)[0]
+    return field[: field.find(",")].strip(WSP)
+
+
 def validate(msg):
     """Header checks that need no knowledge beyond RFC 3261 syntax: the
     mandatory fields, single-valued fields, CSeq vs method, and the
-    structured values the core depends on (From/To/Via/Contact/Route)."""
+    structured values every message's handling reads: From, To, the top
+    Via and the first Contact. The rest of the Via/Contact lists and
+    Route/Record-Route are checked where they are used (a dialog's route
+    set when it is made): parsing every value of every list up front let
+    one 8 KiB message cost hundreds of times a normal one."""
     h = msg.headers
     try:
         for name in _REQUIRED_ONCE:
@@ -129,30 +224,24 @@ def validate(msg):
         for name in _AT_MOST_ONCE:
             if h.count(name) > 1:
                 raise _bad("repeated " + name)
-        if "Via" not in h:
+        via = top_value(h, "Via")  # the top one routes; the rest is copied as received
+        if not via:
             raise _bad("missing Via")
         seq, method = parse_cseq(h.get("CSeq"))
         if msg.is_request and method != msg.method:
             raise _bad("CSeq method does not match")
-        parse_name_addr(h.get("From"))
-        parse_name_addr(h.get("To"))
+        msg._From = parse_name_addr(h.get("From"))  # kept for tag_of()
+        msg._To = parse_name_addr(h.get("To"))
         call_id = h.get("Call-ID")
-        if not call_id or len(call_id.split()) != 1:
+        if not call_id or " " in call_id or "\t" in call_id:  # one word (values come stripped)
             raise _bad("bad Call-ID")
         mf = h.get("Max-Forwards")
         if mf is not None:
             parse_uint(mf, 0xFFFFFFFF, "Max-Forwards")
-        for field in h.get_fields("Via"):
-            for value in split_commas(field):
-                parse_via(value)
-        for field in h.get_fields("Contact"):
-            if field != "*":
-                for value in split_commas(field):
-                    parse_name_addr(value)
-        for name in _NAME_ADDR_LISTS:
-            for field in h.get_fields(name):
-                for value in split_commas(field):
-                    parse_name_addr(value)
+        parse_via(via)
+        contact = _first_value(h, "Contact")
+        if contact is not None and contact != "*":
+            parse_name_addr(contact)
     except SipParseError as e:
         e.message = msg
         raise
@@ -177,7 +266,7 @@ def _parse_datagram(data):
         body_start = len(data)
     else:
         body_start = end + 4
-    msg = parse_head(memoryview(data)[start:end])
+    msg = parse_head(memoryview(data)[start:end])  # a refused request line raises here, with .message
     length = content_length(msg)
     rest = len(data) - body_start
     if length is None:

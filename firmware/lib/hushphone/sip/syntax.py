@@ -4,6 +4,12 @@
 # limited and slow); every helper raises SipParseError(400) on bad input.
 from hushphone.sip.errors import SipParseError
 
+# Parameters in one ;-list (a URI's or a header value's); beyond: 513.
+# Real peers send fewer than 10 (linphone's Contact: 6, Kamailio's Record-Route: 5).
+MAX_PARAMS = 16
+# Backslashes (quoted-pairs) in one quoted string's value.
+MAX_QUOTED_PAIRS = 16
+
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 DIGITS = "0123456789"
 HEXDIGITS = "0123456789abcdefABCDEF"
@@ -38,17 +44,33 @@ def all_in(text, chars):
     return not text.strip(chars)
 
 
+_SPAN_CHUNK = 32
+
+
 def span(text, i, chars):
-    """Index of the first character at or after i that is not in chars."""
-    rest = text[i:] if i else text
-    return len(text) - len(rest.lstrip(chars))
+    """Index of the first character at or after i that is not in chars.
+    Looks at 32 characters at a time: the cost follows the run's length,
+    never the rest of the text (a slice of text[i:] per token made a
+    header with many parameters quadratic)."""
+    n = len(text)
+    while i < n:
+        chunk = text[i : i + _SPAN_CHUNK]
+        rest = len(chunk.lstrip(chars))
+        if rest:
+            return i + len(chunk) - rest
+        i += len(chunk)
+    return n
+
+
+# Digits parse_uint reads at most (leading zeros allowed: RFC 4475 wsinv).
+_MAX_DIGITS = 20
 
 
 def parse_uint(text, max_value, what):
     """A non-negative decimal of at most max_value (bounded before int(), so
     a megabyte of digits costs nothing)."""
     text = text.strip(WSP)
-    if not is_digits(text) or len(text) > len(str(max_value)) + 8:
+    if not is_digits(text) or len(text) > _MAX_DIGITS:
         raise bad("bad " + what)
     value = int(text)
     if value > max_value:
@@ -65,7 +87,14 @@ def skip_lws(text, i):
 
 def scan_quoted(text, i):
     """text[i] is '"'. Returns (unescaped content, index after closing quote).
-    Header values never hold CR/LF here (parse_head refuses bare ones)."""
+    Header values never hold CR/LF here (parse_head refuses bare ones).
+    Each quoted-pair costs a Python step: at most MAX_QUOTED_PAIRS in the
+    rest of the value (513 beyond; real display names have none)."""
+    if text.count("\\", i) > MAX_QUOTED_PAIRS:
+        raise SipParseError(513, "too many quoted-pairs")
+    close = text.find('"', i + 1)
+    if close > 0 and text.find("\\", i + 1, close) < 0:
+        return text[i + 1 : close], close + 1  # no quoted-pair: one slice
     out = []
     i += 1
     while True:
@@ -119,27 +148,36 @@ def _skip_quoted(text, i):
 
 def split_commas(value):
     """Split a header value at commas that are outside quoted strings and
-    <...>. Elements are stripped; empty elements are kept (callers decide)."""
+    <...>. Elements are stripped; empty elements are kept (callers decide).
+    Linear: the next ',', '"' and '<' are each found once and looked for
+    again only when passed (a find per element from the same start made
+    a long list quadratic)."""
     if '"' not in value and "<" not in value:
         return [v.strip(WSP) for v in value.split(",")]
     out = []
     start = i = 0
     n = len(value)
+    comma = quote_at = angle = -1
     while i < n:
         # Jump from one ',', '"' or '<' to the next (C-level finds).
-        comma = value.find(",", i)
-        quote_at = value.find('"', i)
-        angle = value.find("<", i)
-        nxt = n
-        for k in (comma, quote_at, angle):
-            if 0 <= k < nxt:
-                nxt = k
-        if nxt == n:
+        if comma < i:
+            comma = value.find(",", i)
+            if comma < 0:
+                comma = n
+        if quote_at < i:
+            quote_at = value.find('"', i)
+            if quote_at < 0:
+                quote_at = n
+        if angle < i:
+            angle = value.find("<", i)
+            if angle < 0:
+                angle = n
+        nxt = min(comma, quote_at, angle)
+        if nxt >= n:
             break
-        c = value[nxt]
-        if c == '"':
+        if nxt == quote_at:
             i = _skip_quoted(value, nxt)
-        elif c == "<":
+        elif nxt == angle:
             close = value.find(">", nxt)
             i = n if close < 0 else close + 1
         else:
@@ -154,10 +192,12 @@ class Params:
     Values are kept as received (a quoted-string keeps its quotes, so the
     parameter serialises unchanged); a parameter without '=' has value None.
     Build from a list of pairs to fix the order: MicroPython dicts are
-    unordered."""
+    unordered. Items are [lower-case name, name, value]: a lookup lowers
+    the name asked for once, never the names stored. Lists are short
+    (MAX_PARAMS), so a scan beats a dict's memory on the handset."""
 
     def __init__(self, items=None):
-        self._items = []  # [name, value] in order
+        self._items = []
         if items is not None:
             if isinstance(items, (dict, Params)):
                 items = items.items()
@@ -166,23 +206,29 @@ class Params:
 
     def _find(self, name):
         key = name.lower()
-        for i, item in enumerate(self._items):
-            if item[0].lower() == key:
+        i = 0
+        for item in self._items:
+            if item[0] == key:
                 return i
+            i += 1
         return -1
+
+    def append(self, name, value):
+        """Add a parameter known to be new (the parsers check repeats)."""
+        self._items.append([name if name.islower() else name.lower(), name, value])
 
     def __getitem__(self, name):
         i = self._find(name)
         if i < 0:
             raise KeyError(name)
-        return self._items[i][1]
+        return self._items[i][2]
 
     def __setitem__(self, name, value):
         i = self._find(name)
         if i < 0:
-            self._items.append([name, value])
+            self._items.append([name.lower(), name, value])
         else:
-            self._items[i][1] = value
+            self._items[i][2] = value
 
     def __delitem__(self, name):
         i = self._find(name)
@@ -197,14 +243,14 @@ class Params:
         return len(self._items)
 
     def __iter__(self):
-        return iter([item[0] for item in self._items])
+        return iter([item[1] for item in self._items])
 
     def __eq__(self, other):
         if isinstance(other, dict):
             other = Params(other)
         if not isinstance(other, Params) or len(other) != len(self):
             return False
-        for name, value in self._items:
+        for _, name, value in self._items:
             if name not in other or other[name] != value:
                 return False
         return True
@@ -214,34 +260,36 @@ class Params:
 
     def get(self, name, default=None):
         i = self._find(name)
-        return default if i < 0 else self._items[i][1]
+        return default if i < 0 else self._items[i][2]
 
     def pop(self, name, default=None):
         i = self._find(name)
         if i < 0:
             return default
-        value = self._items[i][1]
+        value = self._items[i][2]
         del self._items[i]
         return value
 
     def keys(self):
-        return [item[0] for item in self._items]
-
-    def values(self):
         return [item[1] for item in self._items]
 
+    def values(self):
+        return [item[2] for item in self._items]
+
     def items(self):
-        return [(item[0], item[1]) for item in self._items]
+        return [(item[1], item[2]) for item in self._items]
 
     def copy(self):
-        return Params(self.items())
+        p = Params()
+        p._items = [list(item) for item in self._items]
+        return p
 
     def __repr__(self):
         return "Params(%r)" % (self.items(),)
 
     def to_str(self, sep=";"):
         out = []
-        for name, value in self._items:
+        for _, name, value in self._items:
             out.append(sep)
             out.append(name)
             if value is not None:
@@ -249,37 +297,86 @@ class Params:
                 out.append(value)
         return "".join(out)
 
+    def check_unique(self):
+        """400 when a name appears twice (RFC 3261 §7.3.1, §19.1.1): one
+        C-level set() instead of a scan per insert."""
+        items = self._items
+        if len(items) > 1 and len(set([item[0] for item in items])) != len(items):
+            raise bad("repeated parameter")
+
+
+class _NoParams(Params):
+    """The empty parameter list the parsers share (most URIs and many
+    values have none): one object instead of three per value. Read-only;
+    copy() gives a Params to change."""
+
+    def _frozen(self, *args):
+        raise TypeError("NO_PARAMS is read-only: copy() it")
+
+    __setitem__ = __delitem__ = append = pop = _frozen
+
+
+NO_PARAMS = _NoParams()
+
 
 def parse_header_params(text, i):
     """Parse ';name[=value]' pairs from text[i:] to its end (LWS allowed
-    around ';' and '='). Returns (Params, len(text))."""
-    params = Params()
+    around ';' and '='). Returns (Params, len(text)). Linear: each
+    parameter is found with str.find and checked with C-level strips; at
+    most MAX_PARAMS of them (513 beyond)."""
     n = len(text)
-    while True:
-        i = skip_lws(text, i)
-        if i >= n:
-            return params, i
-        if text[i] != ";":
-            raise bad("junk after value")
-        i = skip_lws(text, i + 1)
-        name, i = scan_token(text, i)
+    i = skip_lws(text, i)
+    if i >= n:
+        return NO_PARAMS, n
+    if text[i] != ";":
+        raise bad("junk after value")
+    params = Params()
+    if text.count(";", i) > MAX_PARAMS:
+        raise SipParseError(513, "too many parameters")
+    while i < n:
+        # text[i] is ';'. The parameter runs to the next ';' unless a
+        # quoted-string value holds one.
+        j = text.find(";", i + 1)
+        if j < 0:
+            j = n
+        quote_at = text.find('"', i + 1, j)
+        if quote_at >= 0:
+            j = _quoted_param_end(text, i + 1, quote_at)
+        eq = text.find("=", i + 1, j)
+        if eq < 0:
+            name = text[i + 1 : j].strip(WSP)
+            value = None
+        else:
+            name = text[i + 1 : eq].strip(WSP)
+            value = text[eq + 1 : j].strip(WSP)
+            if not value:
+                raise bad("empty parameter value")
+            if value[0] == '"':
+                if scan_quoted(value, 0)[1] != len(value):
+                    raise bad("junk after quoted value")
+            elif value.strip(PARAM_VALUE_CHARS):
+                raise bad("bad parameter value")
         if not name:
             raise bad("empty parameter")
-        j = skip_lws(text, i)
-        value = None
-        if j < n and text[j] == "=":
-            i = skip_lws(text, j + 1)
-            if i < n and text[i] == '"':
-                end = scan_quoted(text, i)[1]
-                value = text[i:end]
-                i = end
-            else:
-                start = i
-                i = span(text, i, PARAM_VALUE_CHARS)
-                value = text[start:i]
-                if not value:
-                    raise bad("empty parameter value")
-        params[name] = value
+        if name.strip(TOKEN_CHARS):
+            raise bad("bad parameter name")
+        params.append(name, value)
+        i = j
+    params.check_unique()
+    return params, n
+
+
+def _quoted_param_end(text, start, quote_at):
+    """End of a parameter whose value is a quoted string opening at
+    quote_at: the index of the ';' after the closing quote, or len(text);
+    400 for anything but LWS between them."""
+    eq = text.find("=", start, quote_at)
+    if eq < 0 or text[eq + 1 : quote_at].strip(WSP):
+        raise bad("bad quoted parameter")
+    end = skip_lws(text, scan_quoted(text, quote_at)[1])
+    if end < len(text) and text[end] != ";":
+        raise bad("junk after quoted value")
+    return end
 
 
 def unescape(text):

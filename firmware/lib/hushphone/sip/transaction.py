@@ -10,6 +10,7 @@
 # Over TLS the retransmission timers (A, E, G) never run and D/I/J/K are 0,
 # so completed client and server non-INVITE transactions end at once.
 from hushphone.sip import timers
+from hushphone.sip.parser import tag_of, top_value
 from hushphone.sip.message import (
     Headers,
     LocalSipError,
@@ -35,6 +36,10 @@ REASONS = {
     407: "Proxy Authentication Required",
     408: "Request Timeout",
     415: "Unsupported Media Type",
+    406: "Not Acceptable",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    416: "Unsupported URI Scheme",
     420: "Bad Extension",
     481: "Call/Transaction Does Not Exist",
     486: "Busy Here",
@@ -44,15 +49,22 @@ REASONS = {
     500: "Server Internal Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    505: "Version Not Supported",
+    513: "Message Too Large",
     603: "Decline",
 }
 
 
 def top_via(message):
-    vias = message.headers.get_all("Via")
-    if not vias:
-        raise RemoteSipError("message without Via")
-    return parse_via(vias[0])
+    """The parsed top Via, kept on the message: matching and answering a
+    request read it several times (set the headers before the first call)."""
+    via = message.__dict__.get("_top_via")
+    if via is None:
+        text = top_value(message.headers, "Via")
+        if not text:
+            raise RemoteSipError("message without Via")
+        via = message._top_via = parse_via(text)
+    return via
 
 
 def cseq_of(message):
@@ -69,7 +81,7 @@ def make_response(request, status, reason=None, to_tag=None, body=b""):
         if request.headers.get(name) is None:
             raise RemoteSipError("cannot answer: no " + name)
     h = Headers()
-    for via in request.headers.get_all("Via"):
+    for via in request.headers.get_fields("Via"):  # copied as received, lists unsplit (§8.2.6.2)
         h.add("Via", via)
     h.add("From", request.headers.get("From"))
     to = request.headers.get("To")
@@ -79,6 +91,28 @@ def make_response(request, status, reason=None, to_tag=None, body=b""):
     h.add("Call-ID", request.headers.get("Call-ID"))
     h.add("CSeq", request.headers.get("CSeq"))
     return Response(status, reason or REASONS.get(status, "Unknown"), h, body)
+
+
+def make_error_response(request, status, reason=None, to_tag=None):
+    """A stateless error response to a request that may be malformed: the
+    §8.2.6.2 headers that are there are copied as received (RFC 4475 §3.3.1:
+    answer 400 even when From/To/Call-ID are missing); a To that does not
+    parse gets no tag. The caller checks that the top Via can route it."""
+    h = Headers()
+    for via in request.headers.get_fields("Via"):
+        h.add("Via", via)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if name == "To" and to_tag is not None and status > 100:
+            try:
+                if parse_name_addr(value).params.get("tag") is None:
+                    value = value + ";tag=" + to_tag
+            except RemoteSipError:
+                pass
+        h.add(name, value)
+    return Response(status, reason or REASONS.get(status, "Unknown"), h)
 
 
 def make_non2xx_ack(invite, response, branch):
@@ -172,13 +206,14 @@ class ServerTransaction:
         via = top_via(request)
         self.branch = via.params.get("branch")
         self.sent_by = (via.host, via.port)
+        self._key = request_key(request, via)
         self.state = "proceeding" if self.is_invite else "trying"
         self.timer = None
         self.last_response = None
         self.owner = None
 
     def key(self):
-        return server_key(self.branch, self.sent_by, self.method)
+        return self._key
 
     def respond(self, response, now, outbox):
         if self.state not in ("trying", "proceeding"):
@@ -220,10 +255,23 @@ class ServerTransaction:
         return None
 
 
-def server_key(branch, sent_by, method):
+MAGIC_COOKIE = "z9hG4bK"
+
+
+def request_key(request, via, method=None):
+    """The server transaction a request belongs to (§17.2.3). An ACK or a
+    CANCEL (method="INVITE") finds its INVITE. RFC 3261 branches start with
+    the magic cookie; an RFC 2543 peer's (or none at all) are not unique,
+    so Call-ID, CSeq number and From tag join the key."""
+    method = method or request.method
     if method == "ACK":
         method = "INVITE"
-    return (branch, sent_by, method)
+    branch = via.params.get("branch")
+    sent_by = (via.host, via.port)
+    if branch is not None and branch.startswith(MAGIC_COOKIE):
+        return (branch, sent_by, method)
+    from_tag = tag_of(request, "From")
+    return (branch, sent_by, method, request.headers.get("Call-ID"), cseq_of(request)[0], from_tag)
 
 
 class TransactionTable:
@@ -268,8 +316,7 @@ class TransactionTable:
         """(transaction, is_new). A retransmission (or the ACK of a non-2xx)
         returns (tx, False) and is handled here; a 2xx ACK returns (None, False)
         so the dialog layer gets it; a new request gets a new transaction."""
-        via = top_via(request)
-        key = server_key(via.params.get("branch"), (via.host, via.port), request.method)
+        key = request_key(request, top_via(request))
         tx = self.server.get(key)
         if tx is not None:
             absorbed = tx.on_retransmission(request, now, self.outbox)
@@ -287,8 +334,7 @@ class TransactionTable:
 
     def find_invite_server(self, cancel):
         """The INVITE server transaction a CANCEL refers to (same branch and sent-by)."""
-        via = top_via(cancel)
-        return self.server.get(server_key(via.params.get("branch"), (via.host, via.port), "INVITE"))
+        return self.server.get(request_key(cancel, top_via(cancel), "INVITE"))
 
     def get_timer(self):
         best = None

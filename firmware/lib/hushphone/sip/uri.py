@@ -2,12 +2,13 @@
 # and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
 # IPv6 references as RFC 5118 describes: the host is stored without brackets.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, Params, all_in, parse_uint, span, unescape
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, span, unescape
 
 _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
 _HOST_CHARS = ALNUM + "-._"
+_HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
@@ -35,15 +36,24 @@ class SipUri:
     Escaped text is kept as received so str() reproduces it; compare with
     uri_equal(), which unescapes as §19.1.4 says."""
 
+    # Absent parts are class attributes: an instance holds only what the URI
+    # has (a smaller attribute table per parsed URI on the handset's heap).
+    user = password = host = port = opaque = None
+
     def __init__(self, scheme, user=None, host=None, port=None, params=None, headers=None, password=None, opaque=None):
-        self.scheme = scheme.lower()
-        self.user = user
-        self.password = password
-        self.host = host
-        self.port = port
+        self.scheme = scheme if scheme.islower() else scheme.lower()
+        if user is not None:
+            self.user = user
+        if password is not None:
+            self.password = password
+        if host is not None:
+            self.host = host
+        if port is not None:
+            self.port = port
         self.params = params if isinstance(params, Params) else Params(params)
         self.headers = headers if isinstance(headers, Params) else Params(headers)
-        self.opaque = opaque
+        if opaque is not None:
+            self.opaque = opaque
 
     def host_port(self):
         """'host[:port]' with IPv6 in brackets (for Via sent-by, Host lookups)."""
@@ -85,7 +95,11 @@ class SipUri:
 
 def _scan_params(text, i, end):
     """';name[=value]' URI parameters in text[i:end]."""
+    if i >= end:
+        return NO_PARAMS
     params = Params()
+    if text.count(";", i, end) > MAX_PARAMS:
+        raise SipParseError(513, "too many URI parameters")
     while i < end:
         if text[i] != ";":
             raise _bad("junk in URI")
@@ -103,13 +117,16 @@ def _scan_params(text, i, end):
             if not value:
                 raise _bad("empty URI parameter value")
             _check(value, _PARAM_CHARS, "URI parameter")
-        params[name] = value
+        params.append(name, value)
         i = j
+    params.check_unique()
     return params
 
 
 def _scan_headers(text):
     headers = Params()
+    if text.count("&") >= MAX_PARAMS:
+        raise SipParseError(513, "too many URI headers")
     for item in text.split("&"):
         eq = item.find("=")
         if eq <= 0:
@@ -118,7 +135,8 @@ def _scan_headers(text):
         value = item[eq + 1 :]
         _check(name, _HEADER_CHARS, "URI header")
         _check(value, _HEADER_CHARS, "URI header")
-        headers[name] = value
+        headers.append(name, value)
+    headers.check_unique()
     return headers
 
 
@@ -133,12 +151,17 @@ def _parse_host(text, i, n):
             raise _bad("bad IPv6 reference")
         _check(host, _IPV6_CHARS, "IPv6 reference")
         return host, close + 1
-    start = i
-    i = span(text, i, _HOST_CHARS)
-    host = text[start:i]
-    if not host or host[0] in "-." or ".." in host:
+    # The host runs to the first delimiter that can follow it (finds, no
+    # scan per character); then it must be host characters only.
+    end = n
+    for c in _HOST_ENDS:
+        k = text.find(c, i, end)
+        if k >= 0:
+            end = k
+    host = text[i:end]
+    if not host or not all_in(host, _HOST_CHARS) or host[0] in "-." or ".." in host:
         raise _bad("bad host")
-    return host, i
+    return host, end
 
 
 def parse_host_port(text, i=0):
@@ -153,28 +176,29 @@ def parse_host_port(text, i=0):
     return host, port, i
 
 
-def _parse_sip(scheme, rest):
+def _parse_sip(scheme, text, start):
+    """The part of a sip/sips URI after 'scheme:' (text[start:]), cut by
+    index: no copy of the rest per part."""
     user = password = None
-    at = rest.find("@")
+    at = text.find("@", start)
     if at >= 0:
-        userinfo = rest[:at]
-        colon = userinfo.find(":")
+        colon = text.find(":", start, at)
         if colon >= 0:
-            user = userinfo[:colon]
-            password = userinfo[colon + 1 :]
+            user = text[start:colon]
+            password = text[colon + 1 : at]
             _check(password, _PASSWORD_CHARS, "URI password")
         else:
-            user = userinfo
+            user = text[start:at]
         if not user:
             raise _bad("empty user in URI")
         _check(user, _USER_CHARS, "URI user")
-        rest = rest[at + 1 :]
-    n = len(rest)
-    host, port, i = parse_host_port(rest)
-    q = rest.find("?", i)
+        start = at + 1
+    n = len(text)
+    host, port, i = parse_host_port(text, start)
+    q = text.find("?", i)
     end = n if q < 0 else q
-    params = _scan_params(rest, i, end)
-    headers = _scan_headers(rest[q + 1 :]) if q >= 0 else None
+    params = _scan_params(text, i, end)
+    headers = _scan_headers(text[q + 1 :]) if q >= 0 else NO_PARAMS
     return SipUri(scheme, user, host, port, params, headers, password)
 
 
@@ -182,15 +206,20 @@ def parse_uri(text):
     """Parse a URI (no surrounding <>, no whitespace). Raises SipParseError."""
     if not isinstance(text, str):
         raise _bad("URI is not text")
+    # The usual spellings first: no slice or lower() for the scheme.
+    if text.startswith("sip:"):
+        return _parse_sip("sip", text, 4)
+    if text.startswith("sips:"):
+        return _parse_sip("sips", text, 5)
     colon = text.find(":")
     if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
         raise _bad("URI without scheme")
     scheme = text[:colon]
     _check(scheme, _SCHEME_CHARS, "URI scheme")
     scheme = scheme.lower()
-    rest = text[colon + 1 :]
     if scheme == "sip" or scheme == "sips":
-        return _parse_sip(scheme, rest)
+        return _parse_sip(scheme, text, colon + 1)
+    rest = text[colon + 1 :]
     _check(rest, _OPAQUE_CHARS, "URI")
     if not rest:
         raise _bad("empty URI")
@@ -199,9 +228,9 @@ def parse_uri(text):
         number = rest if semi < 0 else rest[:semi]
         if not number:
             raise _bad("empty tel number")
-        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else None
-        return SipUri(scheme, number, params=params)
-    return SipUri(scheme, opaque=rest)
+        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else NO_PARAMS
+        return SipUri(scheme, number, params=params, headers=NO_PARAMS)
+    return SipUri(scheme, params=NO_PARAMS, headers=NO_PARAMS, opaque=rest)
 
 
 def _norm_params(params):

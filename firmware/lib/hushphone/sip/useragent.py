@@ -6,31 +6,89 @@
 # hangup, reinvite...) and reads `next_event()`. Time is integer
 # milliseconds; randomness comes from the `random_bytes` passed in.
 #
+# Errors (errors.py): receive() and handle_timer() never raise for what a
+# peer sends (RemoteSipError is answered or dropped and counted in
+# bad_messages); the actions raise LocalSipError when the call is not in a
+# state they fit (e.g. the peer's CANCEL came first: reject() is then a
+# no-op returning False). Anything else that comes out is MemoryError or a
+# bug: a local fault.
+#
 # One connection (the TLS flow to the outbound proxy) carries everything:
 # requests to any Request-URI go out on it and incoming requests arrive on
 # it (connection reuse), so our Contact and Via hosts are random ".invalid"
 # names that carry no identity.
 from hushphone.sip import events, identity, timers
-from hushphone.sip.dialog import Dialog, via_value
+from hushphone.sip.dialog import Dialog, route_set, via_value
 from hushphone.sip.digest import DigestClient, DigestError, parse_challenges
 from hushphone.sip.keepalive import PING, PONG, Keepalive
 from hushphone.sip.message import (
     Headers,
     LocalSipError,
+    RemoteSipError,
     Request,
-    SipError,
     SipParseError,
     parse_message,
-    parse_name_addr,
     parse_uri,
+    parse_via,
 )
 from hushphone.sip.registration import Registration
-from hushphone.sip.transaction import TransactionTable, cseq_of, make_response
+from hushphone.sip.syntax import MAX_PARAMS
+from hushphone.sip.parser import tag_of, top_value
+from hushphone.sip.transaction import ServerTransaction, TransactionTable, cseq_of, make_error_response, make_response
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 ACCEPT = "application/sdp"
 _KNOWN_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER",
                   "MESSAGE", "INFO", "UPDATE", "PRACK", "PUBLISH")
+
+
+def _routable(via):
+    """Whether a response can find its way back along this top Via: its
+    protocol and sent-by read (RFC 3261 §18.2.2), even if a parameter is
+    bad (badinv01's ';;') or the version is not ours (badvers' SIP/7.0)."""
+    for text in (via, via.split(";", 1)[0]):
+        try:
+            parse_via(text)
+            return True
+        except SipParseError as e:
+            if e.status == 505:
+                return True
+    return False
+
+
+_SDP_RANGES = ("application/sdp", "application/*", "*/*")
+
+
+def _accepts_sdp(fields):
+    """Whether Accept fields (an empty Accept means none) admit
+    application/sdp with a q above 0. Only the elements naming a range
+    that covers SDP are read (C-level finds): a list of thousands of other
+    types costs no more than one."""
+    for field in fields:
+        low = field.lower()
+        for kind in _SDP_RANGES:
+            at = low.find(kind)
+            for _ in range(MAX_PARAMS):  # look-alikes ("application/sdpx") read at most this often
+                if at < 0:
+                    break
+                start = low.rfind(",", 0, at) + 1
+                end = low.find(",", at)
+                if end < 0:
+                    end = len(low)
+                parts = low[start:end].split(";")
+                if parts[0].strip() == kind and not _q_zero(parts[1:]):
+                    return True
+                at = low.find(kind, end)
+    return False
+
+
+def _q_zero(params):
+    for param in params:
+        name, _, q = param.partition("=")
+        q = q.strip()
+        if name.strip() == "q" and q[:1] == "0" and not q.strip("0."):
+            return True  # q=0, q=0.0, q=0.000
+    return False
 
 
 class UaConfig:
@@ -163,11 +221,17 @@ class UserAgent:
         return best
 
     def handle_timer(self, now):
+        """Everything due at `now`. Each timer is handled on its own: a
+        peer's data that makes one fail (RemoteSipError) ends that call or
+        transaction only, and nothing of the peer's is raised."""
         for tx, what in self._tx.handle_timer(now):
-            if what == "timeout" and tx.owner is not None:
-                tx.owner(make_response(tx.request, 408), now)
-            elif what == "expired":
-                self._send_cancel(tx, now)
+            try:
+                if what == "timeout" and tx.owner is not None:
+                    tx.owner(make_response(tx.request, 408), now)
+                elif what == "expired":
+                    self._send_cancel(tx, now)
+            except RemoteSipError:
+                self._peer_fault(tx)
         request = self.registration.handle_timer(now)
         if request is not None:
             self._send_register(request, now)
@@ -179,13 +243,28 @@ class UserAgent:
         for call in list(self._calls):
             if call.ack_deadline is not None and now >= call.ack_deadline:
                 call.ack_deadline = None
-                self._send_in_dialog(call, "BYE", now)
+                try:
+                    self._send_in_dialog(call, "BYE", now)
+                except RemoteSipError:  # the peer's dialog data cannot carry a BYE: the call ends all the same
+                    self.bad_messages += 1
                 self._end(call, "no-ack")
+
+    def _peer_fault(self, tx):
+        """A peer's data made a timer's work impossible: count it and end
+        the call of that transaction (its state cannot be trusted)."""
+        self.bad_messages += 1
+        for call in list(self._calls):
+            if call.invite_tx is tx or call.update_tx is tx:
+                self._end(call, "remote")
 
     def receive(self, item, now):
         """One item from the framing layer: a message (object or bytes),
-        "ping" or "pong". A peer's malformed message never raises: it is
-        answered with 400 where possible and counted in bad_messages."""
+        "ping", "pong", or a SipParseError the StreamParser returned for a
+        well-framed bad message. Nothing a peer sends makes this raise
+        (errors.py): a bad message is answered with the status it earns
+        where a response can be routed back (its top Via parses), else
+        dropped, and counted in bad_messages. Other calls and transactions
+        are not touched by it."""
         if isinstance(item, str):
             if item == "ping":
                 self._tx.outbox.append(PONG)
@@ -194,26 +273,37 @@ class UserAgent:
             return
         message = item
         try:
+            if isinstance(item, SipParseError):
+                raise item
             if isinstance(item, (bytes, bytearray, memoryview)):
                 message = parse_message(bytes(item))
             if message.is_request:
                 self._on_request(message, now)
             else:
                 self._on_response(message, now)
-        except SipError as e:
+        except RemoteSipError as e:
             self.bad_messages += 1
             if isinstance(e, SipParseError) and e.message is not None:
                 message = e.message
-            if message is not None and not isinstance(message, (bytes, bytearray, memoryview)):
+            if message is not None and not isinstance(message, (bytes, bytearray, memoryview, SipParseError)):
                 self._refuse(message, getattr(e, "status", 400), getattr(e, "reason", "Bad Request"))
 
     def _refuse(self, message, status, reason):
-        """A stateless error response to a bad request, if it can be built."""
+        """A stateless error response to a bad request, if it can be routed:
+        never to an ACK (§17.2.1), never when the top Via is unusable."""
         if not message.is_request or message.method == "ACK":
             return
         try:
-            self._tx.send_stateless(make_response(message, status, reason, identity.new_tag(self._rb)))
-        except SipError:
+            if cseq_of(message)[1] == "ACK":
+                return
+        except RemoteSipError:
+            pass  # no usable CSeq: still answerable
+        via = top_value(message.headers, "Via")
+        if not via or not _routable(via):
+            return
+        try:
+            self._tx.send_stateless(make_error_response(message, status, reason, identity.new_tag(self._rb)))
+        except RemoteSipError:
             pass  # not even the headers a response needs: drop it
 
     # -- registration -----------------------------------------------------
@@ -355,7 +445,7 @@ class UserAgent:
             self._end(call, None)
 
     def _on_invite_2xx(self, call, response, now):
-        tag = parse_name_addr(response.headers.get("To")).params.get("tag")
+        tag = tag_of(response, "To")
         if call.dialog is not None:
             if tag == call.dialog.remote_tag and call.ack is not None:
                 self._tx.send_stateless(call.ack)  # the 2xx was retransmitted
@@ -365,7 +455,16 @@ class UserAgent:
                 self._tx.send_stateless(other.create_request("ACK", cseq=cseq_of(call.invite)[0]))
                 self._tx.send_request(other.create_request("BYE"), now)
             return
-        call.dialog = Dialog.from_uac(call.invite, response, call.contact, call.via_host, self._rb)
+        try:
+            call.dialog = Dialog.from_uac(call.invite, response, call.contact, call.via_host, self._rb)
+        except RemoteSipError:
+            # No dialog can be made of this answer (no To tag or Contact, a
+            # bad or too long route set): the call fails here rather than
+            # ring on for ever; the peer, never ACKed, gives up too.
+            if call.state != "ended":
+                self._events.append(events.CallFailed(call, 500, "unusable answer"))
+                self._end(call, None)
+            raise
         call.dialog.local_seq = cseq_of(call.invite)[0]
         call.ack = call.dialog.create_request("ACK", cseq=call.dialog.local_seq)
         self._tx.send_stateless(call.ack)
@@ -416,12 +515,17 @@ class UserAgent:
         call.ack_deadline = now + timers.ACK_WAIT
 
     def reject(self, call, now, status=486):
-        """Refuse an incoming call: 486 Busy Here, 603 Decline, 488..."""
+        """Refuse an incoming call: 486 Busy Here, 603 Decline, 488... A
+        call the peer has already ended (its CANCEL came first) needs no
+        refusal: nothing is sent and False is returned."""
+        if call.direction == "in" and call.state == "ended":
+            return False
         if call.direction != "in" or call.state != "incoming":
             raise LocalSipError("reject() needs an unanswered incoming call")
         self._respond_invite(call, status, b"", now)
         call.status = status
         self._end(call, None)
+        return True
 
     def _respond_invite(self, call, status, body, now):
         response = make_response(call.invite, status, None, call.local_tag, body)
@@ -443,16 +547,28 @@ class UserAgent:
         if body:
             response.headers.add("Content-Type", "application/sdp")
 
-    def _on_new_invite(self, request, tx, now):
+    def _content_ok(self, request, tx, now):
+        """An INVITE's body must be SDP (415, RFC 4475 §3.3.6 invut) and
+        its Accept must allow the SDP our answer carries (406 with a
+        Warning, RFC 3261 §21.4.7, RFC 4475 §3.3.15 sdp01)."""
         ctype = request.headers.get("Content-Type")
         if request.body and (ctype is None or ctype.split(";")[0].strip().lower() != "application/sdp"):
             resp = make_response(request, 415, None, identity.new_tag(self._rb))
             resp.headers.add("Accept", ACCEPT)
             self._tx.respond(tx, resp, now)
-            return
-        if not request.headers.get_all("Contact"):
-            self._tx.respond(tx, make_response(request, 400, "Missing Contact", identity.new_tag(self._rb)), now)
-            return
+            return False
+        if "Accept" in request.headers and not _accepts_sdp(request.headers.get_fields("Accept")):
+            resp = make_response(request, 406, None, identity.new_tag(self._rb))
+            resp.headers.add("Accept", ACCEPT)
+            resp.headers.add("Warning", '399 invalid.invalid "our answers are application/sdp"')
+            self._tx.respond(tx, resp, now)
+            return False
+        return True
+
+    def _on_new_invite(self, request, tx, now):
+        # No Contact (RFC 2543, RFC 4475 §3.4.1 inv2543): the dialog's
+        # remote target is the From URI (Dialog.from_uas).
+        route_set(request)  # a bad route set is refused now (400), not when the user answers
         call = self._new_call("in", False)
         call.call_id = request.headers.get("Call-ID")
         call.invite = request
@@ -561,8 +677,8 @@ class UserAgent:
 
     def _find_dialog_call(self, request):
         call_id = request.headers.get("Call-ID")
-        to_tag = parse_name_addr(request.headers.get("To")).params.get("tag")
-        from_tag = parse_name_addr(request.headers.get("From")).params.get("tag")
+        to_tag = tag_of(request, "To")
+        from_tag = tag_of(request, "From")
         for call in self._calls:
             d = call.dialog
             if d is not None and d.call_id == call_id and d.local_tag == to_tag and d.remote_tag == from_tag:
@@ -581,17 +697,41 @@ class UserAgent:
             if tx is None and request.method == "ACK":
                 self._on_2xx_ack(request, now)
             return
+        try:
+            self._on_new_request(request, tx, now)
+        except RemoteSipError as e:
+            # The request's own transaction answers (so it ends, and no
+            # second, stateless answer goes out); a call it started ends.
+            self.bad_messages += 1
+            if isinstance(tx.owner, Call):
+                self._end(tx.owner, "remote")
+            if tx.state in ("trying", "proceeding") and (tx.last_response is None or tx.last_response.status < 200):
+                status = getattr(e, "status", 400)
+                self._tx.respond(tx, make_error_response(request, status, getattr(e, "reason", None),
+                                                         identity.new_tag(self._rb)), now)
+
+    def _on_new_request(self, request, tx, now):
+        """A request that opened a server transaction, in the order of RFC
+        3261 §8.2 (and the answers RFC 4475 §3.3 asks of a UAS)."""
         method = request.method
         if method == "CANCEL":
             self._on_cancel(request, tx, now)
             return
-        require = [r.strip() for r in request.headers.get_all("Require")]
+        if parse_uri(request.uri).scheme not in ("sip", "sips"):
+            # §8.2.2.1, RFC 4475 §3.3.2/3.3.3: unkscm, novelsc.
+            self._tx.respond(tx, make_response(request, 416, None, identity.new_tag(self._rb)), now)
+            return
+        require = request.headers.get_fields("Require")
         if require:
+            # We support no extension: every option tag is unsupported; the
+            # fields are echoed whole (no split of a list a peer made long).
             resp = make_response(request, 420, None, identity.new_tag(self._rb))
             resp.headers.add("Unsupported", ", ".join(require))
             self._tx.respond(tx, resp, now)
             return
-        to_tag = parse_name_addr(request.headers.get("To")).params.get("tag")
+        if method == "INVITE" and not self._content_ok(request, tx, now):
+            return
+        to_tag = tag_of(request, "To")
         if to_tag is not None:
             self._on_in_dialog(request, tx, now)
         elif method == "INVITE":
@@ -628,6 +768,7 @@ class UserAgent:
         method = request.method
         if method == "BYE":
             self._tx.respond(tx, make_response(request, 200), now)
+            self._answer_pending(call, now)
             self._end(call, "remote")
         elif method == "INVITE":
             if call.update_tx is not None or call.state not in ("confirmed", "answered"):
@@ -641,6 +782,15 @@ class UserAgent:
             self._answer_options(request, tx, now, None)
         else:
             self._not_allowed(request, tx, now, None)
+
+    def _answer_pending(self, call, now):
+        """A BYE ends the dialog (even an early one): the INVITE we have not
+        answered and a re-INVITE in progress get 487 (RFC 3261 §15.1.2), or
+        their transactions would wait for ever."""
+        for tx in (call.invite_tx if call.direction == "in" else None, call.update_tx):
+            if isinstance(tx, ServerTransaction) and tx.state == "proceeding":
+                self._tx.respond(tx, make_response(tx.request, 487, None, call.local_tag), now)
+        call.update_tx = None
 
     def _on_2xx_ack(self, request, now):
         call = self._find_dialog_call(request)
