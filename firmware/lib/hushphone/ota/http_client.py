@@ -77,10 +77,14 @@ def _content_range_start(value):
     return start
 
 
-def request_head(host, path, start=None):
+def request_head(host, port, path, start=None):
     """The request every handset sends alike: method, path, Host, close and
     (to resume) a Range. Nothing that tells one handset from another: no
     User-Agent, no cookie, no serial (a static host serves it as it is)."""
+    if ":" in host:
+        host = "[%s]" % host
+    if port != 443:  # RFC 9110 7.2: the port unless it is the scheme's default
+        host = "%s:%d" % (host, port)
     request = "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path, host)
     if start is not None:
         request += "Range: bytes=%d-\r\n" % start
@@ -106,7 +110,7 @@ async def fetch(url, ssl_context, max_size, timeout=30):
     host, port, path = parse_url(url)
     reader, writer = await _open(host, port, ssl_context, timeout)
     try:
-        writer.write(request_head(host, path))
+        writer.write(request_head(host, port, path))
         await writer.drain()
         status, headers = await _read_head(reader, timeout)
         if status != 200:
@@ -186,7 +190,7 @@ class BundleDownload:
         self.requests.append(start)
         reader, writer = await _open(self.host, self.port, self.ssl_context, self.timeout)
         try:
-            writer.write(request_head(self.host, self.path, start))
+            writer.write(request_head(self.host, self.port, self.path, start))
             await writer.drain()
             status, headers = await _read_head(reader, self.timeout)
             if start is not None and status == 206:
