@@ -7,7 +7,7 @@ from hushctl.cli import cli
 
 def inventory_option(f):
     f = click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False),
-                     help="SQLite inventory (default: KEYS/inventory.sqlite).")(f)
+                     help="Inventory: a SQLite file (default: KEYS/inventory.sqlite) or a postgresql:// URL.")(f)
     return click.option("--keys", "keys_dir", type=click.Path(file_okay=False), help="Key hierarchy directory.")(f)
 
 
