@@ -20,7 +20,7 @@ from hushctl.errors import HushctlError
 
 FIELDS = ("serial", "board", "chip", "cert_serial", "cert_fingerprint", "key_digests", "efuses_burned",
           "firmware_version", "provisioned_at", "status", "revoked_at")
-STATUS_FIELDS = ("serial", "version", "secure_version", "slot", "slot_state", "last_result", "seen_at")
+STATUS_FIELDS = ("serial", "version", "secure_version", "slot", "slot_state", "last_result", "address", "seen_at")
 _REVOKED_FIELDS = ("cert_serial", "handset_serial", "cert_fingerprint", "revoked_at", "reason")
 
 # Portable SQL (SQLite and PostgreSQL alike). Append, never edit: an
@@ -58,6 +58,7 @@ MIGRATIONS = (
             slot TEXT,
             slot_state TEXT,
             last_result TEXT,
+            address TEXT,                       -- HOST:PORT where its agent answered
             seen_at TEXT NOT NULL
         )""",
     )),
@@ -272,12 +273,12 @@ class Inventory:
             return self._run(select + " WHERE status = ?" + order, (status,))
         return self._run(select + order)
 
-    def record_status(self, serial, version, secure_version, slot, slot_state, last_result, seen_at):
+    def record_status(self, serial, version, secure_version, slot, slot_state, last_result, address, seen_at):
         """What a handset reported (hushctl fleet status): one row per serial, replaced."""
         with self.transaction():
             self._run("DELETE FROM handset_status WHERE serial = ?", (serial,))
-            self._run("INSERT INTO handset_status (%s) VALUES (?, ?, ?, ?, ?, ?, ?)" % ", ".join(STATUS_FIELDS),
-                      (serial, version, secure_version, slot, slot_state, last_result, seen_at))
+            self._run("INSERT INTO handset_status (%s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" % ", ".join(STATUS_FIELDS),
+                      (serial, version, secure_version, slot, slot_state, last_result, address, seen_at))
 
     def statuses(self):
         return self._run("SELECT %s FROM handset_status ORDER BY serial" % ", ".join(STATUS_FIELDS))

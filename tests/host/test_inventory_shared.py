@@ -152,7 +152,8 @@ def test_old_sqlite_inventory_is_migrated_in_place(tmp_path):
     try:
         assert inv.schema_version() == inv_lib.SCHEMA_VERSION
         assert [r["serial"] for r in inv.rows()] == ["hp-old-0002", "hp-old-0001", "hp-old-0003"]  # as added
-        inv.record_status("hp-old-0001", "1.1.0", 2, "ota_1", "valid", "updated", "2026-01-02T00:00:00")
+        inv.record_status("hp-old-0001", "1.1.0", 2, "ota_1", "valid", "confirmed", "127.0.0.1:8470",
+                         "2026-01-02T00:00:00")
         assert inv.statuses()[0]["version"] == "1.1.0"
     finally:
         inv.close()
