@@ -118,3 +118,70 @@ def _listening(port):
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class CuttingRelay:
+    """A TCP relay in front of a server (TLS passes through untouched) that
+    cuts the first connection carrying more than `cut_after` bytes towards
+    the client, as a dropped link would; later connections pass whole."""
+
+    def __init__(self, target_port, cut_after):
+        import socket
+        import threading
+
+        self.target_port = target_port
+        self.cut_after = cut_after
+        self.cuts = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        import socket
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, src, dst, to_client):
+        sent = 0
+        try:
+            for _ in range(100000):  # bounded: 100000 reads of up to 16 KiB
+                data = src.recv(16384)
+                if not data:
+                    break
+                if to_client and sent + len(data) > self.cut_after:
+                    with self._lock:
+                        cut = self.cuts == 0
+                        self.cuts += cut
+                    if cut:
+                        dst.sendall(data[: self.cut_after - sent])
+                        break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(5)

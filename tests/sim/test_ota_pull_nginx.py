@@ -10,7 +10,8 @@ One fleet goes through a release as a maker would run it:
   2. a halt at 100 %: nobody installs;
   3. the 10 % document served again (a replay): every handset refuses it;
   4. republished at 100 %: the rest install, one of them after a power cut
-     half-way through its download, resuming with an HTTP Range request.
+     half-way through its download, resuming with an HTTP Range request;
+  5. a handset whose link drops mid-download resumes with Range at once.
 nginx's access log shows that no request carries anything that tells one
 handset from another, and that every handset sent the very same bytes."""
 import json
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.sim.nginx import Nginx
+from tests.sim.nginx import CuttingRelay, Nginx
 from tests.sim.ota_sim import RELEASED, Signer, copy_handset, make_handset, run_handset
 from tests.sim.pki import TestPki
 from tests.support.runtimes import REPO
@@ -175,3 +176,22 @@ def test_fleet_pulls_a_staged_release_from_nginx(lab):
     for root in roots:
         config = json.loads((root / "config.json").read_text())
         assert root.name not in text and config["seed"] not in text
+
+
+def test_a_cut_link_resumes_with_range(lab):
+    """A new handset's link drops half-way through the bundle; the same
+    check resumes with a Range."""
+    tmp, pki, _signer, bundle, roots, server = lab
+    publish(lab, bundle, "--rollout", "100%")
+    root = copy_handset(tmp / "base", tmp / "late")
+    relay = CuttingRelay(server.port, bundle.stat().st_size // 2)
+    try:
+        _, events = run_handset(root, "pull", "https://localhost:%d/ota/stable.channel" % relay.port,
+                                pki.ca.cert_der, timeout=120)
+    finally:
+        relay.stop()
+    r = events[-1]
+    assert (r["status"], r["running"], r["confirmed"], relay.cuts) == ("updated", "1.1.0", True, 1), events
+    first, second = r["requests"]
+    assert first is None and second is not None and second > 4096, r["requests"]
+    assert [e for e in server.access_log() if e["range"] == "bytes=%d-" % second and e["status"] == "206"]
