@@ -204,6 +204,23 @@ class Decisions(unittest.TestCase):
         self.assertEqual((r["status"], r["version"]), ("deferred", "1.1.0"))
         self.assertIsNone(self.client.download)
 
+    def test_a_release_rolled_back_here_is_not_installed_again(self):
+        from hushphone.hal.unix.partition import Partition
+        from hushphone.ota import confirm, selftest
+        from hushphone.ota.updater import BundleWriter
+        from ota_sim_support import fixture
+
+        writer = BundleWriter(self.h.service(clock=lambda: NOW).updater())
+        writer.feed(fixture("v2.hushota"))  # 1.1.0 / 2, what seq5.channel names
+        writer.finish()
+        self.h.boot()  # into 1.1.0, pending verification
+        self.assertFalse(confirm.confirm_boot(Partition, [("network", lambda: "no link")]).ok)
+        self.assertTrue(self.h.boot().rolled_back)  # back on 1.0.0
+        r = self.check("seq5.channel")
+        self.assertEqual((r["status"], r["version"]), ("rolled-back", "1.1.0"))
+        self.assertIsNone(self.client.download)
+        self.assertTrue(confirm.confirm_boot(Partition, [selftest.storage_check(Partition)]).ok)
+
     def test_network_failure_is_a_result(self):
         async def broken(url, ctx, max_size, timeout=30):
             raise OSError(111, "refused")

@@ -14,7 +14,8 @@
 # through BundleDownload (HTTP Range resume) and the usual Updater and
 # verifier; nothing is installed while a call is up. After the install the
 # board reboots (on_updated) and the new firmware confirms itself after its
-# self-test as every update does (ota/confirm.py), or is rolled back.
+# self-test as every update does (ota/confirm.py), or is rolled back; a
+# release rolled back here is not installed again.
 try:
     import asyncio
 except ImportError:
@@ -22,7 +23,8 @@ except ImportError:
 
 from hushphone.crypto import random as _random
 from hushphone.crypto.sha import sha256
-from hushphone.ota import OtaRejected, channel
+from hushphone.ota import OtaRejected, channel, otadata
+from hushphone.ota.appdesc import HEAD_SIZE, AppInfo
 from hushphone.ota.http_client import BundleDownload, DownloadError, fetch
 from hushphone.ota.truststore import TrustStore
 from hushphone.storage_layout import KEY_CHAN_SEQ, KEY_ROLL_SEED, is_missing
@@ -131,11 +133,32 @@ class PullClient:
             return self._done("current", version=app.version, sequence=doc.sequence)
         if release.secure_version < app.secure_version:
             return self._done("no-release", sequence=doc.sequence, message="channel names an older secure version")
+        if self.rolled_back(release):
+            return self._done("rolled-back", version=release.version, sequence=doc.sequence,
+                              message="this release failed here before (rolled back): waiting for a newer one")
         if self.state.bucket(release) >= release.rollout:
             return self._done("not-selected", version=release.version, sequence=doc.sequence)
         if self.call_active():
             return self._done("deferred", version=release.version, sequence=doc.sequence, message="a call is up")
         return await self._install(doc, release)
+
+    def rolled_back(self, release):
+        """The release is the one this handset installed and then rolled
+        back (its self-test failed, or it never confirmed): it is still in
+        the update slot, which otadata marks aborted or invalid. Installing
+        it again would only fail again, at every interval
+        (esp_ota_get_last_invalid_partition in ESP-IDF)."""
+        cls = self.service.partition_cls
+        slot = self.service.running().get_next_update()
+        if _last_state(cls, slot) not in (otadata.STATE_ABORTED, otadata.STATE_INVALID):
+            return False
+        head = bytearray(HEAD_SIZE)
+        slot.readblocks(0, head)
+        try:
+            app = AppInfo(head)
+        except OtaRejected:  # erased or half-written: nothing that ran
+            return False
+        return app.version == release.version and app.secure_version == release.secure_version
 
     async def _install(self, doc, release):
         def same_release(m):  # the bundle must be the one the signed document names
@@ -153,6 +176,22 @@ class PullClient:
             return self._done("failed", reason="network", message=str(e), version=release.version)
         return self._done("updated", version=result.version, secure_version=result.secure_version,
                           sequence=doc.sequence)
+
+
+def _last_state(partition_cls, slot):
+    """The state of the newest intact otadata entry for `slot`, aborted and
+    invalid ones included (as esp_ota_get_last_invalid_partition looks),
+    or None."""
+    entries = otadata.read_entries(partition_cls)
+    if not entries:
+        return None
+    count = len([p for p in partition_cls.find(type=partition_cls.TYPE_APP) if 0x10 <= p.info()[1] <= 0x1F])
+    index = slot.info()[1] - 0x10
+    newest = None
+    for e in entries:
+        if e.crc_ok() and e.slot(count) == index and (newest is None or e.seq > newest.seq):
+            newest = e
+    return None if newest is None else newest.state
 
 
 def next_delay(interval, jitter, random_below=_random.random_below):
