@@ -157,6 +157,34 @@ class State(unittest.TestCase):
         self.assertEqual(pull.next_delay(10, 50, lambda n: 0), 1)  # jitter never makes it 0 or negative
 
 
+class Config(unittest.TestCase):
+    class Settings:
+        def __init__(self, values):
+            self.values = values
+
+        def get_bytes(self, key, default=None):
+            return self.values.get(key, default)
+
+        def get_int(self, key, default=None):
+            return self.values.get(key, default)
+
+    def test_off_unless_a_channel_is_configured(self):
+        self.assertIsNone(pull.pull_config({}, None))
+        self.assertIsNone(pull.pull_config({}, self.Settings({})))
+
+    def test_from_the_sim_config_or_the_settings(self):
+        cfg = pull.pull_config({"ota_pull": {"url": "https://u.example/ota/stable.channel", "interval": 5}})
+        self.assertEqual((cfg["url"], cfg["interval"]), ("https://u.example/ota/stable.channel", 60))  # floor
+        cfg = pull.pull_config({}, self.Settings({"pull_url": b"https://u.example/c", "pull_every": 3600}))
+        self.assertEqual((cfg["url"], cfg["interval"]), ("https://u.example/c", 3600))
+        with self.assertRaises(ValueError):  # never plain http
+            pull.pull_config({"ota_pull": {"url": "http://u.example/c"}})
+
+    def test_update_host_cas_from_the_trust_store(self):
+        store = self.Settings({"ca0": b"first", "ca2": b"third"})
+        self.assertEqual(pull.update_host_cas({}, store), [b"first", b"third"])
+
+
 class Decisions(unittest.TestCase):
     """PullClient.check with the channel document served by a fake fetch."""
 

@@ -27,9 +27,14 @@ from hushphone.ota import OtaRejected, channel, otadata
 from hushphone.ota.appdesc import HEAD_SIZE, AppInfo
 from hushphone.ota.http_client import BundleDownload, DownloadError, fetch
 from hushphone.ota.truststore import TrustStore
-from hushphone.storage_layout import KEY_CHAN_SEQ, KEY_ROLL_SEED, is_missing
+from hushphone.storage_layout import KEY_CHAN_SEQ, KEY_ROLL_SEED, MAX_CA, ca_key, is_missing
 
 DEFAULT_INTERVAL = 6 * 3600  # seconds between checks
+MIN_INTERVAL = 60
+# Settings (NVS hush_cfg) on a handset; the simulation's JSON config has
+# {"ota_pull": {"url": ..., "interval": ..., "jitter": ..., "ca_der": path}}.
+KEY_PULL_URL = "pull_url"  # blob: the channel document's https:// URL; unset: pulling is off
+KEY_PULL_EVERY = "pull_every"  # i32: seconds between checks
 _SEED_LEN = 16
 _CALL_POLL = 30  # seconds between looks at a call that holds up a reboot
 _MAX_CALL_WAIT = 24 * 3600
@@ -178,6 +183,41 @@ class PullClient:
                           sequence=doc.sequence)
 
 
+def pull_config(config, settings=None):
+    """The pull settings ({"url", "interval", "jitter"?, "ca_der"?}) from the
+    simulation's config or the handset's settings Store, or None when no
+    channel is configured (pulling is off). ValueError for a bad URL."""
+    cfg = config.get("ota_pull")
+    if cfg is None and settings is not None:
+        url = settings.get_bytes(KEY_PULL_URL)
+        if url:
+            cfg = {"url": bytes(url).decode(), "interval": settings.get_int(KEY_PULL_EVERY, DEFAULT_INTERVAL)}
+    if not cfg or not cfg.get("url"):
+        return None
+    cfg = dict(cfg)
+    channel.resolve(cfg["url"], "x")
+    from hushphone.ota.http_client import parse_url
+
+    parse_url(cfg["url"])  # https only
+    cfg["interval"] = max(MIN_INTERVAL, int(cfg.get("interval") or DEFAULT_INTERVAL))
+    return cfg
+
+
+def update_host_cas(cfg, trust_store):
+    """DER CA certificates that may vouch for the update host: the
+    simulation's ca_der file, else every CA the handset was provisioned
+    with (NVS hush_trust ca0..; a Store)."""
+    if cfg.get("ca_der"):
+        with open(cfg["ca_der"], "rb") as f:
+            return [f.read()]
+    cas = []
+    for i in range(MAX_CA):
+        der = trust_store.get_bytes(ca_key(i)) if trust_store is not None else None
+        if der:
+            cas.append(der)
+    return cas
+
+
 def _last_state(partition_cls, slot):
     """The state of the newest intact otadata entry for `slot`, aborted and
     invalid ones included (as esp_ota_get_last_invalid_partition looks),
@@ -203,6 +243,8 @@ def next_delay(interval, jitter, random_below=_random.random_below):
 
 async def run(service, config, ssl_context, state_nvs, call_active=None, on_updated=None, log=None, max_checks=None,
               sleep=None, random_below=_random.random_below):
+    # The update host is verified with ssl_context, and shown no client
+    # certificate: the device certificate would identify the handset.
     """The handset's pull task (started by main.py beside the phone).
 
     config: {"url": channel document URL, "interval": seconds (default 6 h),
