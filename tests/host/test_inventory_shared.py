@@ -116,9 +116,15 @@ def test_four_stations_provision_at_once(backend, keys, pg, tmp_path):
         assert (row["status"], row["board"]) == ("provisioned", "sim")
     assert by_serial == {}
     assert_no_private_key(backend, pg, inventory, sims)
-    # the CLI reads the same rows back
+    # the CLI reads the same rows back, exports them and revokes one
     listed = ok(hushctl("inventory", "list", "--inventory", inventory)).stdout
     assert "%d handset(s)" % (STATIONS * PER_STATION) in listed
+    exported = json.loads(ok(hushctl("inventory", "export", "--inventory", inventory, "--format", "json")).stdout)
+    assert [r["serial"] for r in exported] == serials and list(exported[0]) == list(inv_lib.FIELDS)
+    _base, k, pw = keys
+    ok(hushctl("provision", "revoke", serials[0], "--keys", k, "--passphrase-file", pw, "--inventory", inventory))
+    revoked = ok(hushctl("inventory", "list", "--inventory", inventory, "--status", "revoked")).stdout
+    assert serials[0] in revoked and "1 handset(s)" in revoked
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
