@@ -40,7 +40,7 @@ def parse_rollout(text):
 
 
 def channel_path(directory, name):
-    if not channel._name_ok(name):
+    if not channel.name_ok(name):
         raise HushctlError("channel name %r: use letters, digits, '-', '_' or '.'" % name)
     return Path(directory) / ("%s.channel" % name)
 
@@ -107,12 +107,12 @@ def publish(directory, channel_name, keys, bundle_path=None, rollout=None, halt=
         data = ota_sign._read_file(bundle_path, "bundle ")
         m, digest = _check_bundle(data, keys, now)
         name = "%s/%s-%s.hushota" % (BUNDLE_DIR, m.version or "unversioned", digest[:12])
-        if not channel._path_ok(name):
+        if not channel.path_ok(name):
             raise HushctlError("the bundle's version %r cannot be part of a file name" % m.version)
         atomic_files.write_bytes(directory / name, data)
         share = channel.ROLLOUT_ALL if rollout is None else rollout
         for board in m.boards:
-            if not channel._name_ok(board):
+            if not channel.name_ok(board):
                 raise HushctlError("board name %r cannot be published" % board)
             boards[board] = {"version": m.version, "secure_version": m.secure_version, "bundle": name,
                              "sha256": digest, "size": len(data), "rollout": share}

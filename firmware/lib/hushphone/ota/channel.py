@@ -33,11 +33,11 @@ _MAX_BOARDS = const(64)
 _I32_MAX = const(0x7FFFFFFF)  # the sequence is kept in an NVS i32
 
 
-def _name_ok(v):
+def name_ok(v):
     return isinstance(v, str) and 0 < len(v) <= 64 and all(c.isalpha() or c.isdigit() or c in "-_." for c in v)
 
 
-def _path_ok(v):
+def path_ok(v):
     # relative, no scheme, no way out of the channel's directory tree
     return (isinstance(v, str) and 0 < len(v) <= 200 and not v.startswith("/") and ":" not in v
             and ".." not in v.split("/") and all(0x20 < ord(c) < 0x7F for c in v))
@@ -53,13 +53,13 @@ def _ok(kind, v):
     if kind == "str":
         return isinstance(v, str) and 0 < len(v) <= 64
     if kind == "name":
-        return _name_ok(v)
+        return name_ok(v)
     if kind == "version":
         return isinstance(v, str) and len(v.encode("utf-8")) <= 31
     if kind == "hex":
         return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
     if kind == "path":
-        return _path_ok(v)
+        return path_ok(v)
     if kind == "rollout":
         return type(v) is int and 0 <= v <= ROLLOUT_ALL
     return False
@@ -123,7 +123,7 @@ def decode(text):
     if not isinstance(boards, dict) or len(boards) > _MAX_BOARDS:
         raise OtaRejected("malformed", "channel document boards is not an object of at most %d boards" % _MAX_BOARDS)
     for board, entry in boards.items():
-        if not _name_ok(board):
+        if not name_ok(board):
             raise OtaRejected("malformed", "channel document has a bad board name")
         _check_object(entry, _ENTRY, "channel entry for %s" % board)
     if fields["expires"] <= fields["issued"]:
