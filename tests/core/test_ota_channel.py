@@ -258,6 +258,23 @@ class Decisions(unittest.TestCase):
         self.assertEqual((r["status"], r["reason"]), ("failed", "network"))
         self.assertEqual(self.client.last, r)
 
+    def test_beside_the_app(self):
+        logged = []
+
+        async def app():
+            await asyncio.sleep(0.01)
+            return "app done"
+
+        async def broken_side():
+            raise ValueError("bug")
+
+        async def endless_side():
+            await asyncio.sleep(3600)
+
+        self.assertEqual(asyncio.run(pull.run_beside(app(), broken_side(), logged.append)), "app done")
+        self.assertEqual(logged, ["ota pull: stopped: ValueError: bug"])
+        self.assertEqual(asyncio.run(pull.run_beside(app(), endless_side())), "app done")  # cancelled with the app
+
     def test_run_loop_is_bounded_and_jittered(self):
         self.document = doc("halt6.channel")
         sleeps = []

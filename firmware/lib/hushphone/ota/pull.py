@@ -234,6 +234,24 @@ def _last_state(partition_cls, slot):
     return None if newest is None else newest.state
 
 
+async def run_beside(main, side, log=None):
+    """Run coroutine `side` (the pull task) while `main` (the phone app)
+    runs; return main's result. A side task that fails only logs."""
+
+    async def guarded():
+        try:
+            await side
+        except Exception as e:  # a bug in pulling must not take the phone down
+            if log:
+                log("ota pull: stopped: %s: %s" % (type(e).__name__, e))
+
+    task = asyncio.create_task(guarded())
+    try:
+        return await main
+    finally:
+        task.cancel()
+
+
 def next_delay(interval, jitter, random_below=_random.random_below):
     """Seconds to the next check: interval +/- jitter, uniformly, so a fleet
     switched on together does not ask the host at the same moment."""
