@@ -158,6 +158,8 @@ class CuttingRelay:
             threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
 
     def _pipe(self, src, dst, to_client):
+        import socket
+
         sent = 0
         try:
             for _ in range(100000):  # bounded: 100000 reads of up to 16 KiB
@@ -175,11 +177,12 @@ class CuttingRelay:
                 sent += len(data)
         except OSError:
             pass
-        for s in (src, dst):
+        for s in (src, dst):  # shutdown, not only close: it wakes the other direction's recv and sends FIN
             try:
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            s.close()
 
     def stop(self):
         self._stop.set()
