@@ -99,7 +99,6 @@ class PullClient:
 
     def __init__(self, service, state_nvs, url, ssl_context, call_active=None, log=None, timeout=30, attempts=5,
                  random_bytes=_random.random_bytes):
-        channel.resolve(url, "x")
         self.service = service
         self.state = PullState(state_nvs, random_bytes)
         self.url = url
@@ -119,6 +118,7 @@ class PullClient:
         return fields
 
     async def check(self):
+        self.download = None
         try:
             signed = await fetch(self.url, self.ssl_context, channel.MAX_SIGNED_SIZE, self.timeout)
         except (DownloadError, OSError, asyncio.TimeoutError, ValueError) as e:
@@ -195,7 +195,6 @@ def pull_config(config, settings=None):
     if not cfg or not cfg.get("url"):
         return None
     cfg = dict(cfg)
-    channel.resolve(cfg["url"], "x")
     from hushphone.ota.http_client import parse_url
 
     parse_url(cfg["url"])  # https only
