@@ -42,17 +42,14 @@ class StatusResult:
 
     @property
     def last_result(self):
-        """The last update's outcome as this boot shows it: rolled back (the
-        self-test failed or the new firmware never confirmed), pending (booted
-        and not yet confirmed) or confirmed; an agent that reports its own
-        last_update wins."""
-        if self.reply.get("last_update"):
-            return str(self.reply["last_update"])
+        """The last update's outcome: what the handset reads back from its
+        otadata (last_update, hushphone.ota.history: rolled-back, pending or
+        confirmed, with the version), else what its boot says (confirmed or
+        not-confirmed)."""
+        last = self.reply.get("last_update") or self._boot().get("last_update")
+        if isinstance(last, dict) and last.get("result"):
+            return ("%s %s" % (last["result"], last.get("version") or "")).strip()
         boot = self._boot()
-        if not boot:
-            return None
-        if boot.get("rollback") is True or boot.get("rolled_back") is True:
-            return "rolled-back"
         if boot.get("confirmed") is True:
             return "confirmed"
         if boot.get("confirmed") is False:

@@ -23,8 +23,7 @@ except ImportError:
 
 from hushphone.crypto import random as _random
 from hushphone.crypto.sha import sha256
-from hushphone.ota import OtaRejected, channel, otadata
-from hushphone.ota.appdesc import HEAD_SIZE, AppInfo
+from hushphone.ota import OtaRejected, channel, history
 from hushphone.ota.http_client import BundleDownload, DownloadError, fetch
 from hushphone.ota.truststore import TrustStore
 from hushphone.storage_layout import KEY_CHAN_SEQ, KEY_ROLL_SEED, MAX_CA, ca_key, is_missing
@@ -149,21 +148,10 @@ class PullClient:
 
     def rolled_back(self, release):
         """The release is the one this handset installed and then rolled
-        back (its self-test failed, or it never confirmed): it is still in
-        the update slot, which otadata marks aborted or invalid. Installing
-        it again would only fail again, at every interval
-        (esp_ota_get_last_invalid_partition in ESP-IDF)."""
-        cls = self.service.partition_cls
-        slot = self.service.running().get_next_update()
-        if _last_state(cls, slot) not in (otadata.STATE_ABORTED, otadata.STATE_INVALID):
-            return False
-        head = bytearray(HEAD_SIZE)
-        slot.readblocks(0, head)
-        try:
-            app = AppInfo(head)
-        except OtaRejected:  # erased or half-written: nothing that ran
-            return False
-        return app.version == release.version and app.secure_version == release.secure_version
+        back (ota/history.py): installing it again would only fail again,
+        at every interval."""
+        app = history.rolled_back_app(self.service.partition_cls, self.service.running())
+        return app is not None and app.version == release.version and app.secure_version == release.secure_version
 
     async def _install(self, doc, release):
         def same_release(m):  # the bundle must be the one the signed document names
@@ -215,22 +203,6 @@ def update_host_cas(cfg, trust_store):
         if der:
             cas.append(der)
     return cas
-
-
-def _last_state(partition_cls, slot):
-    """The state of the newest intact otadata entry for `slot`, aborted and
-    invalid ones included (as esp_ota_get_last_invalid_partition looks),
-    or None."""
-    entries = otadata.read_entries(partition_cls)
-    if not entries:
-        return None
-    count = len([p for p in partition_cls.find(type=partition_cls.TYPE_APP) if 0x10 <= p.info()[1] <= 0x1F])
-    index = slot.info()[1] - 0x10
-    newest = None
-    for e in entries:
-        if e.crc_ok() and e.slot(count) == index and (newest is None or e.seq > newest.seq):
-            newest = e
-    return None if newest is None else newest.state
 
 
 async def run_beside(main, side, log=None):
