@@ -56,7 +56,15 @@ def rolled_back_app(partition_cls, running):
 def last_update(partition_cls):
     """{"result": "rolled-back" | "pending" | "confirmed", "version": ...}
     for the last update this handset installed, or None (it runs what the
-    factory wrote and never installed one)."""
+    factory wrote and never installed one, or the flash cannot tell: this
+    is a report, it never stops a boot)."""
+    try:
+        return _last_update(partition_cls)
+    except Exception:  # unreadable otadata or slot
+        return None
+
+
+def _last_update(partition_cls):
     running = partition_cls(partition_cls.RUNNING)
     failed = rolled_back_app(partition_cls, running)
     if failed is not None:
