@@ -44,12 +44,14 @@ class StatusResult:
     def last_result(self):
         """The last update's outcome: what the handset reads back from its
         otadata (last_update, hushphone.ota.history: rolled-back, pending or
-        confirmed, with the version), else what its boot says (confirmed or
-        not-confirmed)."""
+        confirmed, with the version), else what its boot says (rolled back,
+        confirmed or not-confirmed)."""
         last = self.reply.get("last_update") or self._boot().get("last_update")
         if isinstance(last, dict) and last.get("result"):
             return ("%s %s" % (last["result"], last.get("version") or "")).strip()
         boot = self._boot()
+        if boot.get("rolled_back") is True:
+            return "rolled-back"
         if boot.get("confirmed") is True:
             return "confirmed"
         if boot.get("confirmed") is False:
