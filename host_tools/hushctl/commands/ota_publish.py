@@ -16,7 +16,7 @@ from hushctl.errors import HushctlError
 @click.option("--to", "directory", required=True, type=click.Path(file_okay=False),
               help="Directory the HTTPS host serves (created if missing).")
 @click.option("--channel", "channel_name", default="stable", show_default=True, help="Channel name.")
-@click.option("--rollout", help="Share of handsets that install it, e.g. 10%% (default 100%% for a new bundle; "
+@click.option("--rollout", help="Share of handsets that install it, e.g. 10% (default 100% for a new bundle; "
                                 "without BUNDLE: changes the share of what is published).")
 @click.option("--halt", is_flag=True, help="Publish a document that stops further installs (republish to resume).")
 @click.option("--keys", "keys_dir", type=click.Path(file_okay=False), help="Key hierarchy (its local OTA keys sign).")
