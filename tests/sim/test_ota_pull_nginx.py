@@ -31,7 +31,7 @@ FLEET = 50
 PROCESSES = 4
 SEED = 1313  # the fleet's rollout seeds
 PUBLISHED_AT = RELEASED + 3600  # handsets' clock: RELEASED + 1 day
-CUT_AFTER = 14  # flash operations: boot and confirm, then a few image blocks
+CUT_INTO_DOWNLOAD = 16  # flash operations past the reset and self-test: some 8 image blocks in
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,7 @@ def test_fleet_pulls_a_staged_release_from_nginx(lab):
             assert (r["running"], r["slot"], r["confirmed"]) == ("1.1.0", "ota_1", True), r
         else:
             assert (r["status"], r["running"]) == ("not-selected", "1.0.0"), r
+    boot_ops = max(r["ops"] for r in results.values() if r["status"] == "not-selected")  # reset + confirm
 
     # 2. a halt, even at 100 %: nobody installs
     halted = publish(lab, "--rollout", "100%", "--halt")
@@ -139,7 +140,7 @@ def test_fleet_pulls_a_staged_release_from_nginx(lab):
     assert (third["sequence"], third["halt"], third["boards"]["lyrat-v4.3"]["rollout"]) == (3, False, 10000)
     cut = next(r for r in roots if r.name not in updated)
     code, events = run_handset(cut, "pull", server.url + "/ota/stable.channel", pki.ca.cert_der, "--cut-after",
-                               CUT_AFTER, check=False, timeout=120)
+                               boot_ops + CUT_INTO_DOWNLOAD, check=False, timeout=120)
     assert code != 0 and not [e for e in events if e.get("event") == "pull"], events  # killed mid-download
     results = pull(lab, roots)
     for n, r in results.items():
