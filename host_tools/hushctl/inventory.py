@@ -280,6 +280,10 @@ class Inventory:
             self._run("INSERT INTO handset_status (%s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" % ", ".join(STATUS_FIELDS),
                       (serial, version, secure_version, slot, slot_state, last_result, address, seen_at))
 
+    def status_of(self, serial):
+        rows = self._run("SELECT %s FROM handset_status WHERE serial = ?" % ", ".join(STATUS_FIELDS), (serial,))
+        return rows[0] if rows else None
+
     def statuses(self):
         return self._run("SELECT %s FROM handset_status ORDER BY serial" % ", ".join(STATUS_FIELDS))
 

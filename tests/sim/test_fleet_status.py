@@ -78,11 +78,21 @@ def test_status_table_json_and_inventory(lab):
     assert [(s["serial"], s["version"], s["secure_version"], s["slot"], s["address"]) for s in recorded] == \
         [(KNOWN, "1.0.0", 1, "ota_0", old.address)]
 
+    shown = hushctl_show(db, KNOWN)
+    assert "seen version      1.0.0" in shown and "seen slot         ota_0" in shown, shown
+
     # the inventory alone: the addresses it recorded
     proc = status(pki, "--inventory", db)
     assert proc.returncode == 0, proc.stderr
     assert KNOWN in proc.stdout and "1.0.0" in proc.stdout and "ota_0" in proc.stdout
     assert "1 handset(s) recorded in the inventory" in proc.stdout
+
+
+def hushctl_show(db, serial):
+    proc = subprocess.run([sys.executable, "-m", "hushctl", "inventory", "show", serial, "--inventory", str(db)],
+                          cwd=str(REPO), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def test_status_needs_handsets(lab, tmp_path):
