@@ -103,16 +103,22 @@ class State(unittest.TestCase):
 
     def test_sequence_is_monotonic_and_persisted(self):
         s = pull.PullState(self.nvs())
-        self.assertEqual(s.sequence(), 0)
-        s.accept_sequence(5)
-        s.accept_sequence(5)  # the same document again: fine
+        self.assertEqual(s.sequence("stable"), 0)
+        s.accept_sequence("stable", 5)
+        s.accept_sequence("stable", 5)  # the same document again: fine
         again = pull.PullState(self.nvs())  # after a reset
-        self.assertEqual(again.sequence(), 5)
+        self.assertEqual(again.sequence("stable"), 5)
         with self.assertRaises(OtaRejected) as cm:
-            again.accept_sequence(4)
+            again.accept_sequence("stable", 4)
         self.assertEqual(cm.exception.reason, "replayed")
-        again.accept_sequence(9)
+        again.accept_sequence("stable", 9)
         self.assertEqual(self.nvs().get_i32(KEY_CHAN_SEQ), 9)
+
+    def test_another_channel_counts_afresh(self):
+        s = pull.PullState(self.nvs())
+        s.accept_sequence("beta", 40)
+        s.accept_sequence("stable", 3)  # the handset was moved to stable
+        self.assertEqual((s.sequence("stable"), s.sequence("beta")), (3, 0))
 
     def test_seed_drawn_once_and_buckets(self):
         draws = []
@@ -224,7 +230,19 @@ class Decisions(unittest.TestCase):
         r = self.check("expired.channel")
         self.assertEqual((r["status"], r["reason"]), ("refused", "expired"))
         self.assertEqual(self.served, ["https://updates.example/ota/stable.channel"] * 7)
-        self.assertEqual(self.client.state.sequence(), 10)  # refused documents never moved it
+        self.assertEqual(self.client.state.sequence("stable"), 10)  # refused documents never moved it
+
+    def test_a_document_for_another_channel_is_refused(self):
+        beta = pull.PullClient(self.h.service(clock=lambda: NOW), Nvs(self.h.root, NS_PULL),
+                               "https://updates.example/ota/beta.channel", None)
+        self.document = doc("seq5.channel")  # channel "stable", validly signed
+        r = asyncio.run(beta.check())
+        self.assertEqual((r["status"], r["reason"]), ("refused", "channel"))
+        self.assertEqual(beta.state.sequence("beta"), 0)
+
+    def test_channel_of_url(self):
+        self.assertEqual(pull.channel_of_url("https://h/ota/stable.channel"), "stable")
+        self.assertIsNone(pull.channel_of_url("https://h/ota/latest"))
 
     def test_no_install_during_a_call(self):
         self.calls = True

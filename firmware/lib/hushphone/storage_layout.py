@@ -24,7 +24,8 @@ FINGERPRINT_LEN = const(32)
 
 # Pulled updates (hushphone.ota.pull): written by the handset itself.
 NS_PULL = "hush_pull"
-KEY_CHAN_SEQ = "chan_seq"  # i32: highest channel-document sequence accepted (anti-replay)
+KEY_CHAN_SEQ = "chan_seq"  # i32: highest channel-document sequence accepted (anti-replay)...
+KEY_CHAN_NAME = "chan_name"  # blob: ...on this channel (another channel counts afresh)
 KEY_ROLL_SEED = "roll_seed"  # 16-byte blob drawn on the handset: its rollout buckets (never sent)
 
 # Optional SIP account (each a UTF-8 blob).

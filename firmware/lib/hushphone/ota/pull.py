@@ -26,7 +26,7 @@ from hushphone.crypto.sha import sha256
 from hushphone.ota import OtaRejected, channel, history
 from hushphone.ota.http_client import BundleDownload, DownloadError, fetch
 from hushphone.ota.truststore import TrustStore
-from hushphone.storage_layout import KEY_CHAN_SEQ, KEY_ROLL_SEED, MAX_CA, ca_key, is_missing
+from hushphone.storage_layout import KEY_CHAN_NAME, KEY_CHAN_SEQ, KEY_ROLL_SEED, MAX_CA, ca_key, is_missing
 
 DEFAULT_INTERVAL = 6 * 3600  # seconds between checks
 MIN_INTERVAL = 60
@@ -47,7 +47,19 @@ class PullState:
         self.nvs = nvs
         self.random_bytes = random_bytes
 
-    def sequence(self):
+    def _channel(self):
+        buf = bytearray(64)
+        try:
+            return bytes(buf[: self.nvs.get_blob(KEY_CHAN_NAME, buf)]).decode()
+        except OSError as e:
+            if is_missing(e):
+                return None
+            raise
+
+    def sequence(self, channel_name):
+        """The highest sequence accepted on this channel (0: none yet)."""
+        if self._channel() != channel_name:
+            return 0
         try:
             return self.nvs.get_i32(KEY_CHAN_SEQ)
         except OSError as e:
@@ -55,14 +67,16 @@ class PullState:
                 return 0
             raise
 
-    def accept_sequence(self, sequence):
-        """Refuse a document older than one already accepted; remember a
-        newer one (a document seen again is fine: the host serves it until
-        the next publish)."""
-        seen = self.sequence()
+    def accept_sequence(self, channel_name, sequence):
+        """Refuse a document older than one already accepted on its channel;
+        remember a newer one (a document seen again is fine: the host
+        serves it until the next publish)."""
+        seen = self.sequence(channel_name)
         if sequence < seen:
             raise OtaRejected("replayed", "channel document sequence %d is below %d, already seen" % (sequence, seen))
         if sequence > seen:
+            if self._channel() != channel_name:
+                self.nvs.set_blob(KEY_CHAN_NAME, channel_name.encode())
             self.nvs.set_i32(KEY_CHAN_SEQ, sequence)
             self.nvs.commit()
 
@@ -94,11 +108,16 @@ class PullClient:
 
     service: the OtaService; state_nvs: NVS namespace hush_pull; url: the
     channel document's https:// URL; ssl_context: verifies the update host
-    (CERT_REQUIRED, its CA loaded); call_active(): True while a call is up."""
+    (CERT_REQUIRED, its CA loaded); call_active(): True while a call is up;
+    channel_name: the channel this handset follows (default: the URL's
+    file name, as `hushctl ota publish` names it: stable.channel ->
+    "stable"); a document for another channel, signed all the same, is
+    refused (a beta release served in place of stable)."""
 
     def __init__(self, service, state_nvs, url, ssl_context, call_active=None, log=None, timeout=30, attempts=5,
-                 random_bytes=_random.random_bytes):
+                 random_bytes=_random.random_bytes, channel_name=None):
         self.service = service
+        self.channel_name = channel_name or channel_of_url(url)
         self.state = PullState(state_nvs, random_bytes)
         self.url = url
         self.ssl_context = ssl_context
@@ -124,7 +143,10 @@ class PullClient:
             return self._done("failed", reason="network", message="channel: %s" % (e,))
         try:
             doc = channel.verify(signed, TrustStore.load(self.service.trust_nvs).anchors(), self.service.clock())
-            self.state.accept_sequence(doc.sequence)
+            if self.channel_name is not None and doc.channel != self.channel_name:
+                raise OtaRejected("channel", "document is for channel %r, this handset follows %r"
+                                  % (doc.channel, self.channel_name))
+            self.state.accept_sequence(doc.channel, doc.sequence)
         except OtaRejected as e:
             return self._done("refused", reason=e.reason, message=e.message)
         if doc.halt:
@@ -169,6 +191,14 @@ class PullClient:
             return self._done("failed", reason="network", message=str(e), version=release.version)
         return self._done("updated", version=result.version, secure_version=result.secure_version,
                           sequence=doc.sequence)
+
+
+def channel_of_url(url):
+    """"stable" for .../stable.channel; None when the URL does not say."""
+    name = url[url.rfind("/") + 1 :]
+    if name.endswith(".channel") and channel.name_ok(name[: -len(".channel")]):
+        return name[: -len(".channel")]
+    return None
 
 
 def pull_config(config, settings=None):
@@ -244,7 +274,8 @@ async def run(service, config, ssl_context, state_nvs, call_active=None, on_upda
     sleep = sleep or asyncio.sleep
     interval = int(config.get("interval", DEFAULT_INTERVAL))
     jitter = int(config.get("jitter", interval // 4))
-    client = PullClient(service, state_nvs, config["url"], ssl_context, call_active, log)
+    client = PullClient(service, state_nvs, config["url"], ssl_context, call_active, log,
+                        channel_name=config.get("channel"))
     await sleep(random_below(max(1, jitter)))  # spread a fleet that powers up together
     checks = 0
     while max_checks is None or checks < max_checks:
