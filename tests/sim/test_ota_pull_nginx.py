@@ -196,3 +196,7 @@ def test_a_cut_link_resumes_with_range(lab):
     first, second = r["requests"]
     assert first is None and second is not None and second > 4096, r["requests"]
     assert [e for e in server.access_log() if e["range"] == "bytes=%d-" % second and e["status"] == "206"]
+    # a channel the host does not have: a failed check, nothing installed
+    _, events = run_handset(root, "pull", server.url + "/ota/nope.channel", pki.ca.cert_der, timeout=120)
+    assert (events[-1]["status"], events[-1]["reason"], events[-1]["running"]) == ("failed", "network", "1.1.0")
+    assert "HTTP status 404" in events[-1]["message"], events[-1]
