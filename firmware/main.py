@@ -1,6 +1,13 @@
 # The handset's entry point (frozen into the firmware; MicroPython runs it
 # after boot.py). It picks the board, builds the HAL, confirms a freshly
-# updated firmware once the self-test passes, then runs the phone app.
+# updated firmware once the self-test passes (and says whether this
+# bootloader could have rolled it back), then runs the phone app and, on
+# the same asyncio loop, the update agent for fleet pushes
+# (hushphone.ota.handset_agent: on when the handset is provisioned). After
+# an update the agent stops the app once no call is up and the board
+# resets into the new firmware; the simulation exits with EXIT_RESET and
+# its launcher (hushctl.sim) starts it again, through the simulated
+# bootloader.
 #
 # Board: the frozen module `pins` (boards/<name>/pins.py, one firmware image
 # per board, as each image is signed for one board). Without it (the
@@ -17,18 +24,26 @@ import sys
 
 APP = "hushphone.app.phone"
 EXIT_NO_APP = 3
+EXIT_RESET = 4  # the simulation's reset: its launcher starts main.py again
 
 
 def log(text):
     print("hushphone: " + text)
 
 
+def emit(name, fields=None):
+    """A console event (`@event {json}`), as the phone app prints them."""
+    from hushphone.app.console import event_line
+
+    print(event_line(name, fields))
+
+
 def board_and_pins():
     try:
         import pins
     except ImportError:
-        return "sim", None
-    return pins.BOARD, pins.PINS
+        return "sim", None, None
+    return pins.BOARD, pins.PINS, getattr(pins, "CHIP", "esp32")
 
 
 def load_config(path):
@@ -48,16 +63,22 @@ def build_hal(board, pin_map, config):
     return esp_board.build(board, pin_map)
 
 
-def trust_store(board, config):
-    """The OTA trust namespace, which the self-test reads back."""
+def open_nvs(board, config, namespace):
+    """An NVS namespace with the esp32.NVS API (the simulation's under its root)."""
     if board == "sim":
         from hushphone.hal.unix.nvs import Nvs
-        from hushphone.storage_layout import NS_TRUST
 
-        return Nvs(config["root"], NS_TRUST)
-    from hushphone.hal.esp32.partition import trust_nvs
+        return Nvs(config["root"], namespace)
+    import esp32
 
-    return trust_nvs()
+    return esp32.NVS(namespace)
+
+
+def trust_store(board, config):
+    """The OTA trust namespace, which the self-test reads back."""
+    from hushphone.storage_layout import NS_TRUST
+
+    return open_nvs(board, config, NS_TRUST)
 
 
 def boot_sim_flash(config):
@@ -78,13 +99,48 @@ def boot_sim_flash(config):
 
 
 def confirm_update(hal, trust):
+    """Self-test and confirm; returns what the update agent reports about
+    this boot (otadata state, whether the bootloader rolls back, result)."""
     from hushphone.ota import confirm, selftest
 
     checks = [selftest.storage_check(hal.partition), selftest.nvs_check(trust)] + hal.checks
-    return confirm.confirm_boot(hal.partition, checks, log)
+    # A failed self-test keeps the phone running (one that can call is
+    # better than none); confirm_boot logs whether a reset rolls it back.
+    result = confirm.confirm_boot(hal.partition, checks, log)
+    boot = result.boot.as_dict()
+    boot["confirmed"] = result.ok
+    boot["self_test"] = "passed" if result.ok else "; ".join(result.failures())
+    return boot
 
 
-def run_app(hal, config):
+def ota_service(hal, board, chip, config):
+    import time
+
+    from hushphone.ota.progress import ProgressStore
+    from hushphone.ota.service import OtaService
+
+    if board == "sim":
+        # The simulation trusts its host's clock; a handset learns the time
+        # from the network (until then updates are refused: expiry unknown).
+        return OtaService(hal.partition, trust_store(board, config), config.get("ota_board", board),
+                          config.get("chip", "esp32"), lambda: int(time.time()), ProgressStore(config["root"]))
+    return OtaService(hal.partition, trust_store(board, config), board, chip, hal.clock.unix_time, ProgressStore(""))
+
+
+def update_agent(hal, board, config, service, boot):
+    """The HandsetAgent for this handset (it may be off: it logs why)."""
+    from hushphone.hal.esp32.nvs_store import NvsStore
+    from hushphone.ota.handset_agent import HandsetAgent, agent_setup
+    from hushphone.storage_layout import NS_IDENTITY
+
+    setup = agent_setup(config, hal.settings, NvsStore(open_nvs(board, config, NS_IDENTITY)),
+                        NvsStore(trust_store(board, config)), "127.0.0.1" if board == "sim" else "0.0.0.0")
+    return HandsetAgent(hal, service, setup, boot, log, emit)
+
+
+def run_app(hal, config, agent=None):
+    """Runs the app (and the agent beside it); EXIT_RESET when the agent
+    stopped it to reset into an installed update."""
     import asyncio
 
     try:
@@ -94,12 +150,14 @@ def run_app(hal, config):
     except ImportError as e:
         log("no phone app in this firmware (%s): %s" % (config.get("app", APP), e))
         return EXIT_NO_APP
-    asyncio.run(app.run(hal, config))
-    return 0
+    if agent is None:
+        asyncio.run(app.run(hal, config))
+        return 0
+    return EXIT_RESET if asyncio.run(agent.run(app.run(hal, config))) else 0
 
 
 def main(argv):
-    board, pin_map = board_and_pins()
+    board, pin_map, chip = board_and_pins()
     config = {}
     if board == "sim":
         if len(argv) < 2:
@@ -109,18 +167,26 @@ def main(argv):
     config["board"] = board
     hal = build_hal(board, pin_map, config)
     log("board %s" % board)
+    agent = None
     if board != "sim" or boot_sim_flash(config):
-        result = confirm_update(hal, trust_store(board, config))
-        if not result.ok:
-            # Keep running (a phone that can call is better than none); the
-            # next reset rolls back to the previous firmware.
-            log("self-test failed: %s" % "; ".join(result.failures()))
-    return run_app(hal, config)
+        boot = confirm_update(hal, trust_store(board, config))
+        service = ota_service(hal, board, chip, config)
+        status = service.status()
+        emit("boot", dict(boot, version=status["version"], slot=status["slot"]))
+        agent = update_agent(hal, board, config, service, boot)
+    else:
+        log("ota: update agent off: this simulated handset has no flash")
+    return run_app(hal, config, agent)
 
 
 if __name__ == "__main__":
     status = main(sys.argv)
-    # On a handset a SystemExit would soft-reset into the same failure again:
-    # fall back to the REPL instead (a technician can look).
-    if sys.platform != "esp32":
+    if sys.platform == "esp32":
+        if status == EXIT_RESET:
+            from hushphone.hal.esp32.partition import reset
+
+            reset()  # into whatever otadata now selects: the new firmware
+        # Otherwise a SystemExit would soft-reset into the same failure
+        # again: fall back to the REPL instead (a technician can look).
+    else:
         sys.exit(status)

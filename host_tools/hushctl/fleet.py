@@ -10,7 +10,16 @@ Handsets are addressed by IP on site networks, so the handset's certificate
 is checked against the fleet CA (chain, validity) but not against a host
 name; the handset in turn accepts only fleet-CA client certificates. Push
 rights never let anyone install an unsigned image: the handset checks the
-signatures itself."""
+signatures itself.
+
+A handset in a call answers "busy" instead of taking the update (an update
+never cuts a call); the push tries it again with a bounded exponential
+backoff (1, 2, 4 ... 30 s, for at most `busy_wait` seconds) and says how
+many busy answers it got. After "updated" the push waits (up to
+`wait_boot` seconds) for the handset to come back on the new version and
+reports its boot: confirmed after its self-test or not, and whether its
+bootloader could have rolled the update back (`rollback`: yes, no, or
+unknown), which the handset learns from the otadata state it booted in."""
 import asyncio
 import csv
 import json
@@ -24,6 +33,8 @@ from hushphone.ota.bundle import HEADER_SIZE, parse_bundle_header
 
 OK_STATUSES = ("updated", "already-current")
 _CHUNK = 16 * 1024
+BUSY_BACKOFF = (1, 2, 4, 8, 16, 30)  # seconds between tries of a busy handset (then 30 s)
+_BOOT_POLL_S = 0.5
 _MAX_MESSAGES = 100000  # progress lines from one handset: one per 32 KiB is plenty
 
 
@@ -146,19 +157,31 @@ def check_bundle(path):
 class PushResult:
     def __init__(self, target, status, reason=None, message=None, version=None, seconds=0.0):
         self.target = target
-        self.status = status  # updated | already-current | refused | unreachable | failed
+        # updated | already-current | refused | busy | unconfirmed | unreachable | failed
+        self.status = status
         self.reason = reason
         self.message = message
         self.version = version
         self.seconds = seconds
+        self.busy = 0  # "busy" answers (a call was up) before this result
+        self.boot = None  # after an update: the handset's boot report {state, rollback, confirmed, self_test}
 
     @property
     def ok(self):
         return self.status in OK_STATUSES
 
+    @property
+    def rollback(self):
+        return self.boot.get("rollback") if self.boot else None
+
+    @property
+    def confirmed(self):
+        return self.boot.get("confirmed") if self.boot else None
+
     def as_dict(self):
         return {"handset": self.target.name, "host": self.target.host, "port": self.target.port,
                 "status": self.status, "reason": self.reason, "message": self.message, "version": self.version,
+                "busy": self.busy, "confirmed": self.confirmed, "rollback": self.rollback, "boot": self.boot,
                 "seconds": round(self.seconds, 3)}
 
 
@@ -226,18 +249,86 @@ async def push_one(target, path, size, ctx, on_progress=None, timeout=60.0):
     if final is None:
         return result("failed", reason="connection", message="handset closed the connection without a result")
     status = final.get("status")
-    if status not in ("updated", "already-current", "refused"):
+    if status not in ("updated", "already-current", "refused", "busy"):
         return result("failed", reason="protocol", message="unknown result %r" % status)
     return result(status, reason=final.get("reason"), message=final.get("message"), version=final.get("version"))
 
 
-async def push_all(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0):
+async def handset_status(target, ctx, timeout=10.0):
+    """The handset's status answer (a dict), or None if it does not answer."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port, ssl=ctx), timeout)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError):
+        return None
+    try:
+        writer.write(b'{"op": "status"}\n')
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout)
+        message = json.loads(line)
+        return message if isinstance(message, dict) and message.get("event") == "status" else None
+    except (OSError, ssl.SSLError, asyncio.TimeoutError, ValueError):
+        return None
+    finally:
+        writer.close()
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 5)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+            pass
+
+
+async def await_boot(result, ctx, wait_boot):
+    """After "updated": wait for the handset to answer on the new version
+    and take its boot report; "unconfirmed" when it did not confirm the
+    update, or did not come back on it within `wait_boot` seconds."""
+    deadline = time.monotonic() + wait_boot
+    last = None
+    while time.monotonic() < deadline:
+        status = await handset_status(result.target, ctx, min(10.0, max(1.0, deadline - time.monotonic())))
+        if status is not None:
+            last = status
+            if status.get("version") == result.version and isinstance(status.get("boot"), dict):
+                result.boot = status["boot"]
+                if not result.boot.get("confirmed"):
+                    result.status, result.reason = "unconfirmed", "self-test"
+                    result.message = "%s; %s" % (result.boot.get("self_test"), _rollback_text(result.boot))
+                return result
+        await asyncio.sleep(_BOOT_POLL_S)
+    result.status, result.reason = "unconfirmed", "no-boot"
+    result.message = "did not come back on %s within %.0f s%s" % (
+        result.version, wait_boot, " (still answers on %s)" % last.get("version") if last else "")
+    return result
+
+
+def _rollback_text(boot):
+    return {"yes": "the next reset rolls it back", "no": "its bootloader cannot roll back"}.get(
+        boot.get("rollback"), "nothing rolls it back")
+
+
+async def push_all(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0, busy_wait=300.0,
+                   wait_boot=0.0, on_busy=None):
     size = check_bundle(path)
     gate = asyncio.Semaphore(max(1, parallel))
 
     async def one(target):
-        async with gate:
-            r = await push_one(target, path, size, ctx, on_progress, timeout)
+        # A busy handset waits outside the gate, so it holds no slot.
+        started = time.monotonic()
+        busy = 0
+        while True:
+            async with gate:
+                r = await push_one(target, path, size, ctx, on_progress, timeout)
+            if r.status != "busy":
+                break
+            busy += 1
+            delay = BUSY_BACKOFF[min(busy - 1, len(BUSY_BACKOFF) - 1)]
+            if time.monotonic() + delay - started > busy_wait:
+                break
+            if on_busy is not None:
+                on_busy(target, r.reason, delay)
+            await asyncio.sleep(delay)
+        r.busy = busy
+        if r.status == "updated" and wait_boot > 0:
+            await await_boot(r, ctx, wait_boot)  # outside the gate: waiting takes no bandwidth
+        r.seconds = time.monotonic() - started
         if on_done is not None:
             on_done(r)
         return r
@@ -245,7 +336,11 @@ async def push_all(path, targets, ctx, parallel=8, on_progress=None, on_done=Non
     return await asyncio.gather(*(one(t) for t in targets))
 
 
-def push(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0):
+def push(path, targets, ctx, parallel=8, on_progress=None, on_done=None, timeout=60.0, busy_wait=300.0,
+         wait_boot=0.0, on_busy=None):
     """Push to every target with the TLS context `ctx` (client_context());
-    returns the PushResults in target order."""
-    return asyncio.run(push_all(path, targets, ctx, parallel, on_progress, on_done, timeout))
+    returns the PushResults in target order. Busy handsets are tried again
+    for up to `busy_wait` seconds; with `wait_boot` > 0 each updated handset
+    is followed through its reboot (await_boot)."""
+    return asyncio.run(push_all(path, targets, ctx, parallel, on_progress, on_done, timeout, busy_wait, wait_boot,
+                                on_busy))

@@ -27,6 +27,8 @@ EVENT_PREFIX = "@event "
 START_TIMEOUT_S = 30.0
 _REQUIRED = ("account", "root")
 _FAIL_EVENTS = ("registration_failed", "connection_lost")
+EXIT_RESET = 4  # firmware/main.py: reset into an installed update
+MAX_RESETS = 20  # per SimHandset: a reset loop ends there
 
 
 class SimError(HushctlError):
@@ -116,6 +118,14 @@ class SimHandset:
         Path(self.config["root"]).mkdir(parents=True, exist_ok=True)
         # The handset reads the completed config (absolute paths, defaults).
         self._run_config = write_config(Path(self.config["root"]) / "phone.run.json", self.config)
+        self.resets = 0  # resets into an installed update (the process started again)
+        self._stopping = False
+        self._cmd, self._env = self._command(heapsize)
+        self.proc = self._spawn()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _command(self, heapsize):
         env = dict(os.environ)
         env["MICROPYPATH"] = os.pathsep.join([str(firmware_lib()), ".frozen"])
         cmd = [micropython_exe()]
@@ -124,13 +134,39 @@ class SimHandset:
         entry = firmware_lib().parent / "main.py"  # the device's own entry point, when the tree has it
         cmd += [str(entry)] if entry.exists() else ["-m", "hushphone.app.phone"]
         cmd.append(str(self._run_config))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=env, cwd=self.config["root"], start_new_session=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        return cmd, env
+
+    def _spawn(self):
+        return subprocess.Popen(self._cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=self._env, cwd=self.config["root"], start_new_session=True)
 
     def _read(self):
-        for raw in self.proc.stdout:
+        """Every line of the handset, across resets: main.py exits with
+        EXIT_RESET to reset into an installed update, and the handset
+        starts again (main.py boots it through the simulated bootloader)."""
+        while True:
+            proc = self.proc
+            self._read_process(proc)
+            code = proc.wait()
+            with self._cond:
+                again = code == EXIT_RESET and not self._stopping and self.resets < MAX_RESETS
+                if again:
+                    self.resets += 1
+                    self.proc = self._spawn()
+                    self._cond.notify_all()
+            if not again:
+                break
+            for pipe in (proc.stdin, proc.stdout):  # the old process's: closed
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        with self._cond:
+            self._exited = True
+            self._cond.notify_all()
+
+    def _read_process(self, proc):
+        for raw in proc.stdout:
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
             event = None
             if text.startswith(EVENT_PREFIX):
@@ -145,21 +181,32 @@ class SimHandset:
                 self._cond.notify_all()
             if self.on_line is not None:
                 self.on_line(self, text)
+
+    def alive(self):
+        """The handset runs (or is resetting into an update)."""
         with self._cond:
-            self._exited = True
-            self._cond.notify_all()
+            return not self._exited
 
     # -- control -------------------------------------------------------------
 
     def send(self, line):
         """One console line (`key 5`, `dial bob`, `stats`...)."""
-        if self.proc.poll() is not None:
-            raise SimError("%s: the handset process has exited" % self.name)
+        proc = self._current_process()
         try:
-            self.proc.stdin.write((line + "\n").encode())
-            self.proc.stdin.flush()
+            proc.stdin.write((line + "\n").encode())
+            proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise SimError("%s: cannot talk to the handset: %s" % (self.name, e))
+
+    def _current_process(self, timeout=START_TIMEOUT_S):
+        """The running process; while the handset resets, the next one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.proc.poll() is not None:
+                if self._exited or time.monotonic() > deadline:
+                    raise SimError("%s: the handset process has exited" % self.name)
+                self._cond.wait(0.1)
+            return self.proc
 
     def key(self, name):
         self.send("key %s" % name)
@@ -206,6 +253,8 @@ class SimHandset:
     def stop(self, timeout=15.0):
         """Quit (hang up, unregister) and wait; killed if it does not stop.
         Returns the exit code."""
+        with self._cond:
+            self._stopping = True
         if self.proc.poll() is None:
             try:
                 self.send("quit")
@@ -220,6 +269,8 @@ class SimHandset:
         return self.proc.returncode
 
     def kill(self):
+        with self._cond:
+            self._stopping = True
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

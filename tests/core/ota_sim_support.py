@@ -47,11 +47,12 @@ def copy_file(src, dst):
         f.write(data)
 
 
-def provision_root(root, factory_image, digests, slot_size=SLOT_SIZE, revoked=0, floor=0):
+def provision_root(root, factory_image, digests, slot_size=SLOT_SIZE, revoked=0, floor=0, app_rollback=True):
     """A handset root as the factory leaves it: blank flash (otadata, two
-    OTA slots), `factory_image` in ota_0 (None: no app at all), the trust
-    store (key digests, revocation bits, secure-version floor) in NVS."""
-    bootloader.create_flash(root, slot_size)
+    OTA slots) with a bootloader built with or without app rollback,
+    `factory_image` in ota_0 (None: no app at all), the trust store (key
+    digests, revocation bits, secure-version floor) in NVS."""
+    bootloader.create_flash(root, slot_size, app_rollback)
     if factory_image is not None:
         bootloader.flash_app(root, 0, factory_image)
     TrustStore.provision(Nvs(root, NAMESPACE), digests, revoked, floor)
@@ -91,11 +92,13 @@ class SimHandset(HandsetRoot):
     """A new handset root (temporary unless given) with the fixtures' factory
     image and trusted key digest."""
 
-    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True):
+    def __init__(self, root=None, slot_size=SLOT_SIZE, floor=0, digests=None, revoked=0, factory=True,
+                 app_rollback=True):
         HandsetRoot.__init__(self, root or temp_root())
         if digests is None:
             digests = [binascii.unhexlify(TRUST["trusted_digest"])]
-        provision_root(self.root, fixture("factory_v1.bin") if factory else None, digests, slot_size, revoked, floor)
+        provision_root(self.root, fixture("factory_v1.bin") if factory else None, digests, slot_size, revoked, floor,
+                       app_rollback)
 
     def snapshot(self, dst_root):
         """Copy the flash and NVS files (a 'disk image' of the handset)."""

@@ -1,5 +1,6 @@
 """Starts simulated handsets running the update agent (MicroPython unix
 port processes, one root and one loopback port each) for the fleet tests."""
+import os
 import select
 import time
 
@@ -25,15 +26,18 @@ class Agent:
 
 
 def _wait_ready(proc, deadline):
-    buf = ""
+    # Raw reads of the pipe: a buffered readline() could leave the "ready"
+    # line in Python's buffer, where select() never sees it.
+    fd = proc.stdout.fileno()
+    buf = b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 return False  # the process ended (e.g. its port was taken)
-            buf += line
-            if any(e.get("event") == "ready" for e in parse_events(line)):
+            buf += chunk
+            if any(e.get("event") == "ready" for e in parse_events(buf.decode(errors="replace"))):
                 return True
         elif proc.poll() is not None:
             return False

@@ -19,8 +19,9 @@
 #       prints one JSON line per handset. ROOT/config.json "seed" (hex) is
 #       the handset's rollout seed if its NVS has none yet (a fixed fleet)
 #   micropython ota_handset.py ROOT agent PORT CERT_DER KEY_DER CA_DER
-#       boot, then serve fleet pushes over mutual TLS; after an update it
-#       prints REBOOT and exits with status 3 (the test "resets" it)
+#       boot, then serve fleet pushes over mutual TLS with the firmware's
+#       agent runner; after an update it prints REBOOT and exits with
+#       status 3 (the test "resets" it)
 #
 # ROOT/config.json: {"board": ..., "chip": ..., "now": UNIX seconds or null}
 import json
@@ -146,11 +147,10 @@ def cmd_fetch(h, args):
 def cmd_pull(h, args):
     import binascii
 
+    from hushphone.crypto.random import random_bytes
     from hushphone.hal.unix.nvs import Nvs
     from hushphone.ota.pull import PullClient
     from hushphone.storage_layout import NS_PULL
-
-    from hushphone.crypto.random import random_bytes
 
     cut = 0
     if "--cut-after" in args:
@@ -177,34 +177,32 @@ def cmd_pull(h, args):
         emit(event="pull", root=root, **result)
 
 
-def _server_context(cert_der, key_der, ca_der):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert_der, key_der)
-    ctx.verify_mode = ssl.CERT_REQUIRED  # only the fleet CA's technicians may push
-    with open(ca_der, "rb") as f:
-        ctx.load_verify_locations(cadata=f.read())
-    return ctx
+class _NoApp:
+    """A handset without the phone app: nothing to wait for before a reset."""
+
+    app = None
 
 
 def cmd_agent(h, args):
-    from hushphone.ota.agent import UpdateAgent
+    """The firmware's own agent runner (hushphone.ota.handset_agent, as
+    main.py runs it), with no app beside it."""
+    from hushphone.ota.handset_agent import AgentSetup, HandsetAgent
 
-    port, cert, key, ca = int(args[0]), args[1], args[2], args[3]
+    port, files = int(args[0]), []
+    for path in args[1:4]:
+        with open(path, "rb") as f:
+            files.append(f.read())
     h.boot_and_confirm()
-    done = asyncio.Event()
-    agent = UpdateAgent(h.service(), on_updated=lambda message: done.set(),
-                        log=lambda m: emit(event="log", message=m))
+    setup = AgentSetup("127.0.0.1", port, files[0], files[1], files[2])
+    agent = HandsetAgent(_NoApp(), h.service(), setup, log=lambda m: emit(event="log", message=m))
 
-    async def main():
-        await agent.start("127.0.0.1", port, _server_context(cert, key, ca))
+    async def idle():
         emit(event="ready", port=port, version=h.service().running_app().version)
-        await done.wait()
-        await asyncio.sleep_ms(100) if hasattr(asyncio, "sleep_ms") else await asyncio.sleep(0.1)
-        agent.server.close()
+        await asyncio.Event().wait()  # until the agent resets the handset
 
-    asyncio.run(main())
-    emit(event="reboot")
-    sys.exit(EXIT_REBOOT)
+    if asyncio.run(agent.run(idle())):
+        emit(event="reboot")
+        sys.exit(EXIT_REBOOT)
 
 
 COMMANDS = {"boot": cmd_boot, "check": cmd_check, "install": cmd_install, "fetch": cmd_fetch, "agent": cmd_agent,

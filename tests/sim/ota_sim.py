@@ -59,11 +59,12 @@ class Signer:
 
 
 def make_handset(root, signer, factory_image, slot_size=256 * 1024, board=BOARD, now=RELEASED + 86400,
-                 save_every=4):
-    """A handset root: blank flash, factory image in ota_0, trust store, and
-    its first boot already done (otadata records ota_0 as VALID)."""
+                 save_every=4, app_rollback=True):
+    """A handset root: blank flash (a bootloader with or without app
+    rollback), factory image in ota_0, trust store, and the config of
+    ota_handset.py (firmware/main.py boots such a root too)."""
     root = Path(root)
-    provision_root(str(root), factory_image, [signer.digest], slot_size)
+    provision_root(str(root), factory_image, [signer.digest], slot_size, app_rollback=app_rollback)
     (root / "config.json").write_text(json.dumps({"board": board, "chip": CHIP, "now": now,
                                                   "save_every": save_every}))
     return root

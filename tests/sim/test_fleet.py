@@ -37,7 +37,10 @@ def env(tmp_path_factory):
 
 
 def cli_push(bundle, pki, tech, *args):
-    cmd = [sys.executable, "-m", "hushctl", "fleet", "push", str(bundle), "--cert", str(tech.cert_pem),
+    # (--wait-boot 0: these agents (tests/sim/ota_handset.py) exit at the
+    # reset and the test boots them itself; test_fleet_sim_run follows
+    # handsets that reset and come back.)
+    cmd = [sys.executable, "-m", "hushctl", "fleet", "push", str(bundle), "--wait-boot", "0", "--cert", str(tech.cert_pem),
            "--key", str(tech.key_pem), "--ca", str(pki.ca.cert_pem)] + [str(a) for a in args]
     return subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True, timeout=300)
 

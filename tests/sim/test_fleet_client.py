@@ -149,3 +149,89 @@ def test_encrypted_technician_key_is_decrypted_in_memory(tmp_path):
     finally:
         listener.close()
     assert sorted(tmp_path.rglob("*")) == files  # no decrypted key written anywhere
+
+
+class FakeService:
+    """What UpdateAgent asks an OtaService for, without flash behind it."""
+
+    def __init__(self, version="1.1.0"):
+        self.version = version
+
+    def revoked_technicians(self):
+        return []
+
+    def updater(self):
+        raise AssertionError("this handset must not start an update")
+
+    def status(self):
+        return {"version": self.version, "secure_version": 2, "board": "b", "chip": "esp32", "slot": "ota_1"}
+
+
+async def serve_agent(pki, agent, scenario):
+    """Run `scenario(target, technician context)` against the firmware's
+    UpdateAgent (here on CPython) on a loopback port."""
+    from hushphone.sip.transport import make_tls_server_context
+
+    server_ctx = make_tls_server_context([pki.ca.cert_der.read_bytes()], pki.server.cert_der.read_bytes(),
+                                         pki.server.key_der.read_bytes())
+    server = await agent.start("127.0.0.1", 0, server_ctx)
+    tech = pki.client("technician")
+    try:
+        ctx = fleet.client_context(str(tech.cert_pem), str(tech.key_pem), str(pki.ca.cert_pem))
+        return await scenario(fleet.Target("127.0.0.1", server.sockets[0].getsockname()[1]), ctx)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_busy_handset_is_retried_with_a_bounded_backoff(tmp_path):
+    """A handset that stays in a call (the firmware's UpdateAgent, here on
+    CPython, with a call that never ends) answers busy each time: the push
+    tries again after 1 and 2 s, gives up within --busy-wait and reports it
+    busy, not updated; nothing of the bundle is read by the handset."""
+    from hushphone.ota.agent import UpdateAgent
+
+    asked = []
+    agent = UpdateAgent(FakeService(), in_call=lambda: asked.append(1) or True)
+    bundle = REPO / "tests/core/data/ota_install/v2.hushota"
+
+    async def scenario(target, ctx):
+        started = asyncio.get_running_loop().time()
+        (r,) = await fleet.push_all(str(bundle), [target], ctx, busy_wait=3.5, wait_boot=10)
+        return r, asyncio.get_running_loop().time() - started
+
+    r, seconds = asyncio.run(serve_agent(TestPki(tmp_path / "pki"), agent, scenario))
+    assert (r.status, r.reason, r.busy, r.ok, r.boot) == ("busy", "in-call", 3, False, None), r.as_dict()
+    assert len(asked) == 3 and 3.0 <= seconds < 10, seconds  # tries at 0, 1 and 3 s; the next (7 s) is past 3.5
+    assert "takes updates when it has ended" in r.message
+
+
+def test_after_the_reboot_the_push_reports_the_boot(tmp_path):
+    """await_boot asks the rebooted handset for its status: a new firmware
+    that failed its self-test on a bootloader without rollback is
+    `unconfirmed` and says that nothing will roll it back; one that never
+    comes back on the new version is `unconfirmed` (no-boot)."""
+    from hushphone.ota.agent import UpdateAgent
+
+    pki = TestPki(tmp_path / "pki")
+    failed = {"state": "UNDEFINED", "rollback": "no", "confirmed": False, "self_test": "network: not connected"}
+
+    async def after_update(target, ctx):
+        r = fleet.PushResult(target, "updated", version="1.1.0")
+        return await fleet.await_boot(r, ctx, 5)
+
+    r = asyncio.run(serve_agent(pki, UpdateAgent(FakeService(), boot=failed), after_update))
+    assert (r.status, r.reason, r.ok, r.confirmed, r.rollback) == ("unconfirmed", "self-test", False, False, "no")
+    assert r.message == "network: not connected; its bootloader cannot roll back", r.message
+
+    confirmed = dict(failed, state="PENDING_VERIFY", rollback="yes", confirmed=True, self_test="passed")
+    r = asyncio.run(serve_agent(pki, UpdateAgent(FakeService(), boot=confirmed), after_update))
+    assert (r.status, r.ok, r.confirmed, r.rollback) == ("updated", True, True, "yes"), r.as_dict()
+
+    async def never_back(target, ctx):
+        r = fleet.PushResult(target, "updated", version="1.1.0")
+        return await fleet.await_boot(r, ctx, 2)
+
+    r = asyncio.run(serve_agent(pki, UpdateAgent(FakeService("1.0.0"), boot=confirmed), never_back))
+    assert (r.status, r.reason) == ("unconfirmed", "no-boot")
+    assert r.message == "did not come back on 1.1.0 within 2 s (still answers on 1.0.0)"

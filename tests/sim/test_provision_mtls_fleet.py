@@ -26,7 +26,7 @@ from tests.support.runtimes import REPO
 
 
 def _push(bundle, tech_cert, tech_key, ca, agent, passphrase_file):
-    cmd = [sys.executable, "-m", "hushctl", "fleet", "push", str(bundle), "--cert", str(tech_cert), "--key",
+    cmd = [sys.executable, "-m", "hushctl", "fleet", "push", str(bundle), "--wait-boot", "0", "--cert", str(tech_cert), "--key",
            str(tech_key), "--passphrase-file", str(passphrase_file), "--ca", str(ca), "--json", "--to", agent.address]
     return subprocess.run(cmd, cwd=str(REPO), capture_output=True, text=True, timeout=300)
 

@@ -8,17 +8,16 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from hushctl.lab import LabPki, free_tcp_port
 from hushctl.sim import write_config
+from tests.sim.sim_run import TIMEOUT_S, Running, events_of
 from tests.support.runtimes import REPO
 
 SECRET = "pw-never-printed-4711"
-TIMEOUT_S = 60
 
 
 def hushctl(*args, stdin=None, timeout=TIMEOUT_S):
@@ -36,66 +35,6 @@ def config(tmp_path_factory):
         "proxy_host": "127.0.0.1", "proxy_port": free_tcp_port(), "server_hostname": "localhost",
         "ca_der": [str(pki.ca_der)], "display_width": 24, "display_height": 8,
     })
-
-
-def events_of(stdout):
-    return [json.loads(line[len("@event "):]) for line in stdout.splitlines() if line.startswith("@event ")]
-
-
-class Running:
-    """`hushctl sim run` as a child process, its stdout lines read by a thread."""
-
-    def __init__(self, *args, **popen):
-        popen.setdefault("stdin", subprocess.PIPE)
-        self.proc = subprocess.Popen([sys.executable, "-m", "hushctl", "sim", "run", *map(str, args)], cwd=str(REPO),
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
-        self.lines = []
-        self._new = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._new:
-                self.lines.append(line.rstrip("\n"))
-                self._new.notify_all()
-
-    def send(self, text):
-        self.proc.stdin.write(text)
-        self.proc.stdin.flush()
-
-    def events(self, name=None):
-        with self._new:
-            evs = events_of("\n".join(self.lines))
-        return [e for e in evs if name is None or e["event"] == name]
-
-    def wait(self, predicate, what):
-        deadline = time.monotonic() + TIMEOUT_S
-        with self._new:
-            while True:
-                for e in events_of("\n".join(self.lines)):
-                    if predicate(e):
-                        return e
-                assert time.monotonic() < deadline and self.proc.poll() is None, "no %s:\n%s" % (
-                    what, "\n".join(self.lines[-30:]))
-                self._new.wait(0.5)
-
-    def stats_until(self, predicate, what):
-        """Ask for stats until they satisfy predicate (keys land on the next 20 ms tick)."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while True:
-            n = len(self.events("stats"))
-            self.send("stats\n")
-            self.wait(lambda e: len(self.events("stats")) > n, "stats")  # (the condition's lock is reentrant)
-            stats = self.events("stats")[-1]
-            if predicate(stats):
-                return stats
-            assert time.monotonic() < deadline, "no %s: %s" % (what, stats)
-            time.sleep(0.1)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
 
 
 def test_keys_and_stdin_control(config):

@@ -16,6 +16,10 @@ NS_TRUST = "hush_trust"
 MAX_CA = const(8)  # ca0..ca7: DER CA certificates for TLS (SIP server CA, fleet CA)
 MAX_OTA_DIGESTS = const(3)  # ota_dig0..ota_dig2: 32-byte Secure Boot V2 key digests
 KEY_OTA_REVOKE = "ota_revoke"  # i32 bitmask: bit n set = ota_dig<n> revoked
+# The fleet CA (DER blob) that authorises update pushes, when provisioning
+# names it; else the update agent takes the last occupied CA slot
+# (hushctl provision writes the server CAs first, the fleet CA last).
+KEY_FLEET_CA = "fleet_ca"
 KEY_SEC_VER = "sec_ver"  # i32 anti-rollback floor (the simulation's SECURE_VERSION eFuse)
 # Revoked technician certificates: SHA-256 fingerprints (32 bytes each) of
 # their DER encodings, concatenated (blob). Signed CRLs stay on the host.

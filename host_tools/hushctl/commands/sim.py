@@ -139,7 +139,7 @@ def _follow(handset, seconds, stop_at_eof):
     deadline = None if seconds is None else time.monotonic() + seconds
     fd = sys.stdin.fileno() if sys.stdin is not None else None
     pending = b""
-    while handset.proc.poll() is None:
+    while handset.alive():
         if deadline is not None and time.monotonic() >= deadline:
             return
         if fd is None:

@@ -959,6 +959,15 @@ class Phone:
             self._beep.fill(out)  # call waiting: a beep in the earpiece at once, then every 3 s
         hal.audio.write_frame(out)
 
+    def call_up(self):
+        """A call exists (ringing, dialling, up or held): the update agent
+        defers to it (hushphone.ota.handset_agent asks through hal.app)."""
+        return bool(self.calls.lines)
+
+    def stop(self):
+        """End run() at the next tick, as "quit" does (before a reset)."""
+        self.running = False
+
     async def run(self, console=None):
         """Until "quit" on the console (or the end of its input)."""
         hal = self.hal
@@ -1037,6 +1046,7 @@ async def run(hal, config, console=None, out=None):
         # from the network); the call log's retention by days needs it.
         hal.clock.set_unix_time(time.time())
     phone = Phone(hal, config, out)
+    hal.app = phone  # the hook the update agent asks "is a call up?" (firmware/main.py)
     if console is None and config.get("console", True):
         console = LineReader()
     await phone.run(console)

@@ -160,6 +160,9 @@ class Hal:
         self.partition = partition
         self.random_bytes = random_bytes
         self.checks = list(checks)  # board self-test checks for ota.confirm
+        # The running app, set by it (app/phone.py): call_up() and stop() for
+        # the update agent, which never resets the handset during a call.
+        self.app = None
 
 
 class SystemClock(Clock):

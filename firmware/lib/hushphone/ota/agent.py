@@ -11,11 +11,24 @@
 # handset's revocation list (NVS hush_trust/tech_revoked) is refused right
 # after the handshake, before any bundle byte is read.
 #
+# An update never cuts a call: while one is up (`in_call()`, the phone's
+# hook) a push is answered "busy" (reason "in-call") before any bundle byte
+# is written, and the pushing tool tries again later. Installing during a
+# call would also stall its audio: flash erases stop the ESP32's cache. A
+# call that starts while an update is being written does not stop the
+# install; the reset into the new firmware then waits for the call to end
+# (ota/handset_agent.py).
+#
 # Protocol (one request per connection):
 #   client: {"op": "push", "size": N}\n  then N bytes of .hushota bundle
 #           {"op": "status"}\n
 #   server: {"event": "progress", "written": k, "total": image_size}\n ...
 #           {"event": "result", "status": ..., ...}\n
+#   status: "updated", "already-current", "refused" (reason, message) or
+#           "busy" (reason "in-call" or "updating", message);
+#   a status request answers {"event": "status", version, secure_version,
+#           board, chip, slot, boot: {state, rollback, rolled_back,
+#           confirmed, self_test}} (how this firmware started, main.py).
 import json
 
 try:
@@ -43,14 +56,21 @@ class _AlreadyCurrent(Exception):
 
 class UpdateAgent:
     """service: an OtaService; on_updated(result) runs after a successful
-    install (the board reboots into the new firmware from there)."""
+    install (the board reboots into the new firmware from there);
+    in_call() says whether a call is up (then pushes are answered busy);
+    boot: a dict about this boot, part of the status answer; on_busy(reason)
+    runs when a push was answered busy (the console shows it)."""
 
-    def __init__(self, service, on_updated=None, io_timeout=30, progress_every=32 * 1024, log=None):
+    def __init__(self, service, on_updated=None, io_timeout=30, progress_every=32 * 1024, log=None,
+                 in_call=None, boot=None, on_busy=None):
         self.service = service
         self.on_updated = on_updated
         self.io_timeout = io_timeout
         self.progress_every = progress_every
         self.log = log
+        self.in_call = in_call
+        self.boot = boot
+        self.on_busy = on_busy
         self.busy = False
         self.server = None
         self.peers = PeerCertificates()
@@ -95,7 +115,11 @@ class UpdateAgent:
             return
         op = request["op"]
         if op == "status":
-            await self._send(writer, dict(event="status", **self.service.status()))
+            status = self.service.status()
+            status["event"] = "status"
+            if self.boot is not None:
+                status["boot"] = self.boot
+            await self._send(writer, status)
         elif op == "push":
             await self._push(request, reader, writer)
         else:
@@ -135,10 +159,21 @@ class UpdateAgent:
             return OtaRejected("revoked-technician", "this technician's certificate is revoked on this handset")
         return None
 
-    async def _push(self, request, reader, writer):
+    def _busy_reason(self):
         if self.busy:
-            await self._send(writer, {"event": "result", "status": "refused", "reason": "busy",
-                                      "message": "another update is in progress"})
+            return "updating", "another update is in progress"
+        if self.in_call is not None and self.in_call():
+            return "in-call", "a call is up: this handset takes updates when it has ended"
+        return None
+
+    async def _push(self, request, reader, writer):
+        busy = self._busy_reason()
+        if busy is not None:
+            if self.log:
+                self.log("agent: push answered busy: %s" % busy[1])
+            if self.on_busy is not None:
+                self.on_busy(busy[0])
+            await self._send(writer, {"event": "result", "status": "busy", "reason": busy[0], "message": busy[1]})
             await self._linger(reader, _announced_size(request))
             return
         self.busy = True

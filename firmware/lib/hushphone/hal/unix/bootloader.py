@@ -1,15 +1,21 @@
 # The simulated handset's boot: what the ESP32 ROM and the ESP-IDF second
-# stage bootloader do at reset, with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE,
-# CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK and Secure Boot V2 (mirrors
-# bootloader_utility_get_selected_boot_partition and _load_boot_image):
-#   1. every otadata entry still PENDING_VERIFY was not confirmed by the
-#      firmware it started: mark it ABORTED (this is the rollback);
+# stage bootloader do at reset, with CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK and
+# Secure Boot V2, and with or without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE
+# (mirrors bootloader_utility_get_selected_boot_partition and
+# _load_boot_image):
+#   1. (rollback builds) every otadata entry still PENDING_VERIFY was not
+#      confirmed by the firmware it started: mark it ABORTED (the rollback);
 #   2. blank otadata: boot the first bootable slot and record it as VALID;
 #   3. otherwise the active entry is the valid one with the highest sequence
-#      whose app is not below the eFuse secure version; NEW -> PENDING_VERIFY;
-#      a VALID app raises the eFuse secure version to its own;
+#      whose app is not below the eFuse secure version; (rollback builds)
+#      NEW -> PENDING_VERIFY; a VALID app raises the eFuse secure version;
 #   4. load the chosen slot only if its image passes the secure-boot check,
 #      else try the other slots (as the bootloader walks the table).
+# Which kind of bootloader a simulated handset has is fixed when its flash
+# is made (create_flash(app_rollback=...), kept in flash/sdkconfig.json, as
+# the real bootloader is fixed when the factory flashes it): the app side
+# (esp_ota_set_boot_partition) follows the same option, writing NEW with it
+# and UNDEFINED without it (hal/unix/partition.py).
 import os
 
 from hushphone.hal.unix import otadata as od
@@ -40,10 +46,12 @@ class BootInfo:
         )
 
 
-def create_flash(root, slot_size):
+def create_flash(root, slot_size, app_rollback=True):
     """A blank (erased) flash for a simulated handset: otadata and two OTA
-    app slots of `slot_size` bytes."""
+    app slots of `slot_size` bytes, and the bootloader's build option
+    CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (False: a stock build without it)."""
     ensure_dir(root, "flash")
+    partition.write_build_options(root, app_rollback)
     FlashRegion.create(root + "/flash/otadata.bin", 2 * SECTOR_SIZE)
     for label in partition.SLOT_LABELS:
         FlashRegion.create("%s/flash/%s.bin" % (root, label), slot_size)
@@ -70,7 +78,7 @@ def boot(root, secure_boot, power=None):
     rolled_back = False
 
     for i in (0, 1):
-        if entries[i].state == od.STATE_PENDING_VERIFY:
+        if dev.app_rollback and entries[i].state == od.STATE_PENDING_VERIFY:
             entries[i].state = od.STATE_ABORTED
             dev.otadata.write(i, entries[i])
             rolled_back = True
@@ -95,7 +103,7 @@ def boot(root, secure_boot, power=None):
         active = od.select(entries, usable)
         if active != -1:
             start = entries[active].slot(slot_count)
-            if entries[active].state == od.STATE_NEW:
+            if dev.app_rollback and entries[active].state == od.STATE_NEW:
                 entries[active].state = od.STATE_PENDING_VERIFY
                 dev.otadata.write(active, entries[active])
             elif entries[active].state == od.STATE_VALID:

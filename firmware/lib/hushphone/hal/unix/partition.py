@@ -9,6 +9,7 @@
 # running is decided by the simulated bootloader (bootloader.py), which
 # attaches the Device here, as the real chip "attaches" its flash at reset.
 import errno
+import json
 import os
 
 from hushphone.hal.unix import otadata as od
@@ -22,6 +23,27 @@ _TYPE_APP = 0
 _TYPE_DATA = 1
 _SUBTYPE_OTA_DATA = 0x00
 _SUBTYPE_OTA_0 = 0x10
+
+_BUILD_OPTIONS = "/flash/sdkconfig.json"
+_ROLLBACK_OPTION = "CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE"
+
+
+def write_build_options(root, app_rollback):
+    """The simulated firmware build's options that change flash behaviour
+    (written with the flash, as the factory flashes a bootloader)."""
+    with open(root + _BUILD_OPTIONS, "w") as f:
+        json.dump({_ROLLBACK_OPTION: bool(app_rollback)}, f)
+
+
+def read_app_rollback(root):
+    """CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE of this flash's bootloader
+    (a flash made before the option existed has it: the boards enable it)."""
+    try:
+        with open(root + _BUILD_OPTIONS) as f:
+            return bool(json.load(f).get(_ROLLBACK_OPTION, True))
+    except OSError:
+        return True
+
 
 # esp_err_t codes that MicroPython turns into OSError(-code).
 ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
@@ -44,6 +66,7 @@ class Device:
         size = os.stat(flash + "/ota_0.bin")[6]
         self.slots = [FlashRegion("%s/%s.bin" % (flash, label), size, self.power) for label in SLOT_LABELS]
         self.running_slot = None
+        self.app_rollback = read_app_rollback(root)
 
     def boot_slot(self):
         """esp_ota_get_boot_partition: the slot otadata selects (slot 0 if
@@ -56,12 +79,15 @@ class Device:
 
     def set_boot_slot(self, slot):
         """esp_ota_set_boot_partition: refuse an image that would not boot,
-        then write the next sequence into the non-active otadata sector."""
+        then write the next sequence into the non-active otadata sector, in
+        state NEW with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE, else UNDEFINED
+        (esp_rewrite_ota_data)."""
         if self.secure_boot.check_image(self.slots[slot]) is None:
             raise OSError(-ESP_ERR_OTA_VALIDATE_FAILED, "ESP_ERR_OTA_VALIDATE_FAILED")
         entries = self.otadata.read()
         seq, sector = od.next_seq_for_slot(entries, slot, len(self.slots))
-        self.otadata.write(sector, od.OtaEntry(seq, od.STATE_NEW))
+        state = od.STATE_NEW if self.app_rollback else od.STATE_UNDEFINED
+        self.otadata.write(sector, od.OtaEntry(seq, state))
 
     def mark_running_valid(self):
         """esp_ota_mark_app_valid_cancel_rollback (with anti-rollback: the
