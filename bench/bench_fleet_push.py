@@ -16,6 +16,7 @@ handset.
     .venv/bin/python bench/bench_fleet_push.py [N]     (default 100)"""
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -60,6 +61,13 @@ def push(bundle, roots, pki, parallel):
 
 def main(n):
     tmp = Path(tempfile.mkdtemp(prefix="hush-bench-fleet-"))
+    try:
+        run(tmp, n)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp, n):
     pki = TestPki(tmp / "pki")
     signer = Signer(tmp / "keys")
     bundle = signer.bundle("v2.hushota", "1.1.0", 2, PAYLOAD)
