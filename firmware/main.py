@@ -164,9 +164,39 @@ def update_agent(hal, board, config, service, boot):
     return HandsetAgent(hal, service, setup, boot, log, emit)
 
 
-def run_app(hal, config, agent=None):
-    """Runs the app (and the agent beside it); EXIT_RESET when the agent
-    stopped it to reset into an installed update."""
+def last_update(hal):
+    """What the last update did (rolled back, pending, confirmed), from otadata."""
+    from hushphone.ota import history
+
+    return history.last_update(hal.partition)
+
+
+def pull_updates(hal, board, config, service, agent):
+    """The pull client (hushphone.ota.pull) when a channel is configured:
+    checks a static HTTPS host for signed updates; an install resets
+    through the agent, after any call, as a pushed one does."""
+    from hushphone.hal.esp32.nvs_store import NvsStore
+    from hushphone.ota import pull
+    from hushphone.ota.handset_agent import call_up
+    from hushphone.sip.transport import make_tls_context
+    from hushphone.storage_layout import NS_PULL
+
+    try:
+        cfg = pull.pull_config(config, hal.settings)
+        if cfg is None:
+            return None
+        ctx = make_tls_context(pull.update_host_cas(cfg, NvsStore(trust_store(board, config))))
+    except (ValueError, OSError) as e:  # a bad URL, no CA, an unreadable file: the phone still runs
+        log("ota: pulling updates off: %s" % e)
+        return None
+    log("ota: pulling updates from %s every %d s" % (cfg["url"], cfg["interval"]))
+    return pull.run(service, cfg, ctx, open_nvs(board, config, NS_PULL), lambda: call_up(hal),
+                    agent.agent.on_updated, log)
+
+
+def run_app(hal, config, agent=None, pull=None):
+    """Runs the app (and the agent and the pull client beside it);
+    EXIT_RESET when the agent stopped it to reset into an installed update."""
     import asyncio
 
     try:
@@ -179,7 +209,12 @@ def run_app(hal, config, agent=None):
     if agent is None:
         asyncio.run(app.run(hal, config))
         return 0
-    return EXIT_RESET if asyncio.run(agent.run(app.run(hal, config))) else 0
+    app_run = app.run(hal, config)
+    if pull is not None:
+        from hushphone.ota.pull import run_beside
+
+        app_run = run_beside(app_run, pull, log)
+    return EXIT_RESET if asyncio.run(agent.run(app_run)) else 0
 
 
 def main(argv):
@@ -193,7 +228,7 @@ def main(argv):
     config["board"] = board
     hal = build_hal(board, pin_map, config)
     log("board %s" % board)
-    agent = None
+    agent = pull = None
     slots = code_slots()
     if slots is not None or board != "sim" or boot_sim_flash(config):
         boot = confirm_update(hal, trust_store(board, config), slots)
@@ -204,10 +239,12 @@ def main(argv):
             log("ota: cannot read the running firmware's version: %s" % e)
             status = {"version": None, "slot": None}
         emit("boot", dict(boot, version=status["version"], slot=status["slot"]))
+        boot["last_update"] = last_update(hal)  # in the agent's status answer (hushctl fleet status)
         agent = update_agent(hal, board, config, service, boot)
+        pull = pull_updates(hal, board, config, service, agent)
     else:
         log("ota: update agent off: this simulated handset has no flash")
-    return run_app(hal, config, agent)
+    return run_app(hal, config, agent, pull)
 
 
 if __name__ == "__main__":

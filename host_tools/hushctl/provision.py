@@ -54,7 +54,8 @@ class Options:
         self.keys_dir = Path(keys_dir)
         self.passphrase = passphrase
         self.board = board
-        self.inventory = Path(kw.pop("inventory", None) or default_inventory(keys_dir))
+        # a SQLite path or a postgresql:// URL (a Path would mangle the URL)
+        self.inventory = str(kw.pop("inventory", None) or default_inventory(keys_dir))
         self.serial = kw.pop("serial", None)
         self.reprovision = kw.pop("reprovision", False)
         self.sim_dir = kw.pop("sim_dir", None)

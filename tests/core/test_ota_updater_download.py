@@ -3,7 +3,7 @@
 # tests/sim/test_ota_resume.py).
 import unittest
 
-from hushphone.ota.http_client import DownloadError, _content_range_start, parse_url
+from hushphone.ota.http_client import DownloadError, _content_range_start, parse_url, request_head
 
 
 class Urls(unittest.TestCase):
@@ -16,6 +16,15 @@ class Urls(unittest.TestCase):
         for url in ("http://updates.example/v2.hushota", "ftp://x/y", "https:///nohost", "https://h:port/"):
             with self.assertRaises(ValueError):
                 parse_url(url)
+
+
+class Requests(unittest.TestCase):
+    def test_every_handset_sends_the_same_bytes(self):
+        # nothing but the method, path, Host (with a non-default port) and Range
+        self.assertEqual(request_head("updates.example", 443, "/ota/stable.channel"),
+                         b"GET /ota/stable.channel HTTP/1.1\r\nHost: updates.example\r\nConnection: close\r\n\r\n")
+        self.assertEqual(request_head("::1", 8443, "/b", 4096),
+                         b"GET /b HTTP/1.1\r\nHost: [::1]:8443\r\nConnection: close\r\nRange: bytes=4096-\r\n\r\n")
 
 
 class ContentRange(unittest.TestCase):

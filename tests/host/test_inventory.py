@@ -68,7 +68,7 @@ def test_database_holds_no_private_key(fleet):
         assert der_key not in db and scalar not in db and scalar.hex().encode() not in db
     tables = [r[0] for r in sqlite3.connect(str(base / "k" / "inventory.sqlite")).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")]
-    assert sorted(tables) == ["handsets", "revoked_certs"]
+    assert sorted(tables) == ["handset_status", "handsets", "revoked_certs", "schema_version"]
 
 
 def test_inventory_needs_a_location(tmp_path):

@@ -44,12 +44,14 @@ def _wait_ready(proc, deadline):
     return False
 
 
-def start_agent(root, pki, attempts=3, timeout=60):
+def start_agent(root, pki, attempts=3, timeout=60, identity=None):
     """Boot the handset at `root` and serve pushes on a free loopback port
-    (its certificate from the fleet CA, technicians checked against it)."""
+    (its certificate from the fleet CA, technicians checked against it;
+    `identity`: its own KeyPair instead of the shared server one)."""
+    identity = identity or pki.server
     for _ in range(attempts):
         port = free_port()
-        proc = start_handset(root, "agent", port, pki.server.cert_der, pki.server.key_der, pki.ca.cert_der)
+        proc = start_handset(root, "agent", port, identity.cert_der, identity.key_der, pki.ca.cert_der)
         if _wait_ready(proc, time.monotonic() + timeout):
             return Agent(root, proc, port)
         proc.kill()

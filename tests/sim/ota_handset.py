@@ -12,6 +12,12 @@
 #       confirm; --cut-after N pulls the plug at the N-th flash operation
 #   micropython ota_handset.py ROOT fetch URL CA_DER
 #       boot, download and install the bundle over HTTPS with resume
+#   micropython ota_handset.py ROOT pull URL CA_DER [ROOT2 ...] [--cut-after N]
+#       for each root in turn (one process, several handsets): reset,
+#       self-test and confirm, check the channel document at URL once
+#       (hushphone.ota.pull); after an install reset, self-test, confirm;
+#       prints one JSON line per handset. ROOT/config.json "seed" (hex) is
+#       the handset's rollout seed if its NVS has none yet (a fixed fleet)
 #   micropython ota_handset.py ROOT agent PORT CERT_DER KEY_DER CA_DER
 #       boot, then serve fleet pushes over mutual TLS with the firmware's
 #       agent runner; after an update it prints REBOOT and exits with
@@ -138,6 +144,39 @@ def cmd_fetch(h, args):
          **describe(info))
 
 
+def cmd_pull(h, args):
+    import binascii
+
+    from hushphone.crypto.random import random_bytes
+    from hushphone.hal.unix.nvs import Nvs
+    from hushphone.ota.pull import PullClient
+    from hushphone.storage_layout import NS_PULL
+
+    cut = 0
+    if "--cut-after" in args:
+        i = args.index("--cut-after")
+        cut = int(args[i + 1])
+        args = args[:i] + args[i + 2 :]
+    url, ca = args[0], args[1]
+    ctx = _client_context(ca)
+    for root in [h.root] + args[2:]:
+        handset = Handset(root, PowerSupply(cut_after=cut, hard=True))
+        seed = handset.config.get("seed")
+        draw = (lambda n, s=binascii.unhexlify(seed): s[:n]) if seed else random_bytes
+        handset.boot_and_confirm()
+        client = PullClient(handset.service(), Nvs(root, NS_PULL), url, ctx, timeout=20, random_bytes=draw)
+        result = asyncio.run(client.check())
+        if result["status"] == "updated":
+            info, ok = handset.boot_and_confirm()
+            result["confirmed"] = ok
+            result.update(describe(info))
+        result["running"] = handset.service().running_app().version
+        result["ops"] = handset.power.ops
+        if client.download is not None:
+            result["requests"] = client.download.requests
+        emit(event="pull", root=root, **result)
+
+
 class _NoApp:
     """A handset without the phone app: nothing to wait for before a reset."""
 
@@ -166,7 +205,8 @@ def cmd_agent(h, args):
         sys.exit(EXIT_REBOOT)
 
 
-COMMANDS = {"boot": cmd_boot, "check": cmd_check, "install": cmd_install, "fetch": cmd_fetch, "agent": cmd_agent}
+COMMANDS = {"boot": cmd_boot, "check": cmd_check, "install": cmd_install, "fetch": cmd_fetch, "agent": cmd_agent,
+            "pull": cmd_pull}
 
 
 def main(argv):

@@ -26,6 +26,12 @@ KEY_SEC_VER = "sec_ver"  # i32 anti-rollback floor (the simulation's SECURE_VERS
 KEY_TECH_REVOKED = "tech_revoked"
 FINGERPRINT_LEN = const(32)
 
+# Pulled updates (hushphone.ota.pull): written by the handset itself.
+NS_PULL = "hush_pull"
+KEY_CHAN_SEQ = "chan_seq"  # i32: highest channel-document sequence accepted (anti-replay)...
+KEY_CHAN_NAME = "chan_name"  # blob: ...on this channel (another channel counts afresh)
+KEY_ROLL_SEED = "roll_seed"  # 16-byte blob drawn on the handset: its rollout buckets (never sent)
+
 # Optional SIP account (each a UTF-8 blob).
 NS_SIP = "hush_sip"
 KEY_SIP_REGISTRAR = "registrar"

@@ -7,7 +7,7 @@ from hushctl.cli import cli
 
 def inventory_option(f):
     f = click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False),
-                     help="SQLite inventory (default: KEYS/inventory.sqlite).")(f)
+                     help="Inventory: a SQLite file (default: KEYS/inventory.sqlite) or a postgresql:// URL.")(f)
     return click.option("--keys", "keys_dir", type=click.Path(file_okay=False), help="Key hierarchy directory.")(f)
 
 
@@ -45,10 +45,14 @@ def show_cmd(serial, keys_dir, inventory_path):
     inv = _open(keys_dir, inventory_path)
     try:
         row = inv.require(serial)
+        seen = inv.status_of(serial)
     finally:
         inv.close()
     for field in inventory.FIELDS:
         click.echo("%-17s %s" % (field, "" if row[field] is None else row[field]))
+    if seen is not None:  # what `hushctl fleet status` last heard from it
+        for field in inventory.STATUS_FIELDS[1:]:
+            click.echo("%-17s %s" % ("seen " + field, "" if seen[field] is None else seen[field]))
 
 
 @inventory_group.command("export")

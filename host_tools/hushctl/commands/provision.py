@@ -32,7 +32,7 @@ def _ask(question):
 @click.option("--board", help="Board name (%s, or boards/<name>/board.json)." % ", ".join(boards.board_names()))
 @click.option("--serial", help="Handset id (default: a new random one); with --reprovision, the handset to redo.")
 @click.option("--reprovision", is_flag=True, help="New key and certificate for a provisioned handset; the old certificate is revoked.")
-@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="SQLite inventory (default: KEYS/inventory.sqlite).")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="Inventory: a SQLite file (default: KEYS/inventory.sqlite) or a postgresql:// URL.")
 @click.option("--sim", "sim_dir", type=click.Path(file_okay=False), help="Provision the simulated handset whose storage is DIR.")
 @click.option("--factory-image", type=click.Path(dir_okay=False), help="Write one merged flash image for a production programmer.")
 @click.option("--port", help="Serial port of the handset (flashing, eFuses).")

@@ -77,13 +77,72 @@ def _content_range_start(value):
     return start
 
 
+def request_head(host, port, path, start=None):
+    """The request every handset sends alike: method, path, Host, close and
+    (to resume) a Range. Nothing that tells one handset from another: no
+    User-Agent, no cookie, no serial (a static host serves it as it is)."""
+    if ":" in host:
+        host = "[%s]" % host
+    if port != 443:  # RFC 9110 7.2: the port unless it is the scheme's default
+        host = "%s:%d" % (host, port)
+    request = "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path, host)
+    if start is not None:
+        request += "Range: bytes=%d-\r\n" % start
+    return (request + "\r\n").encode()
+
+
+async def _open(host, port, ssl_context, timeout):
+    return await asyncio.wait_for(
+        asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=host), timeout)
+
+
+async def _close(writer):
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except Exception:
+        pass
+
+
+async def fetch(url, ssl_context, max_size, timeout=30):
+    """The body of a small document (e.g. a signed channel document) of at
+    most `max_size` bytes; DownloadError if the server fails or sends more."""
+    host, port, path = parse_url(url)
+    reader, writer = await _open(host, port, ssl_context, timeout)
+    try:
+        writer.write(request_head(host, port, path))
+        await writer.drain()
+        status, headers = await _read_head(reader, timeout)
+        if status != 200:
+            raise DownloadError("HTTP status %d" % status)
+        if "chunked" in headers.get("transfer-encoding", ""):
+            raise DownloadError("chunked responses are not supported")
+        length = headers.get("content-length")
+        if length is None or not length.isdigit() or int(length) > max_size:
+            raise DownloadError("document length %r is missing or above %d bytes" % (length, max_size))
+        body = bytearray(int(length))  # one allocation, filled in place
+        got = 0
+        while got < len(body):
+            chunk = await asyncio.wait_for(reader.read(min(_CHUNK, len(body) - got)), timeout)
+            if not chunk:
+                raise DownloadError("connection closed %d bytes early" % (len(body) - got))
+            body[got : got + len(chunk)] = chunk
+            got += len(chunk)
+        return body
+    finally:
+        await _close(writer)
+
+
 class BundleDownload:
     """Fetches `url` into a fresh Updater from `service` (an OtaService with
     a ProgressStore), retrying up to `attempts` times; each retry resumes.
-    ssl_context: verifies the update server (CERT_REQUIRED, CA loaded)."""
+    ssl_context: verifies the update server (CERT_REQUIRED, CA loaded).
+    on_manifest(manifest), if given, sees the checked manifest before any
+    image byte is written and may raise OtaRejected to stop."""
 
-    def __init__(self, service, url, ssl_context, attempts=5, timeout=30, log=None):
+    def __init__(self, service, url, ssl_context, attempts=5, timeout=30, log=None, on_manifest=None):
         self.service = service
+        self.on_manifest = on_manifest
         self.url = url
         self.host, self.port, self.path = parse_url(url)
         self.ssl_context = ssl_context
@@ -117,7 +176,7 @@ class BundleDownload:
         start = None
         if saved is not None:
             try:
-                updater.begin(saved[1])
+                updater.begin(saved[1], accept=self.on_manifest)
             except OtaRejected:
                 self.service.progress.clear()  # e.g. expired meanwhile: start afresh
                 updater = self.service.updater()
@@ -129,15 +188,9 @@ class BundleDownload:
                 else:
                     updater = self.service.updater()
         self.requests.append(start)
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, ssl=self.ssl_context, server_hostname=self.host),
-            self.timeout,
-        )
+        reader, writer = await _open(self.host, self.port, self.ssl_context, self.timeout)
         try:
-            request = "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (self.path, self.host)
-            if start is not None:
-                request += "Range: bytes=%d-\r\n" % start
-            writer.write((request + "\r\n").encode())
+            writer.write(request_head(self.host, self.port, self.path, start))
             await writer.drain()
             status, headers = await _read_head(reader, self.timeout)
             if start is not None and status == 206:
@@ -147,7 +200,7 @@ class BundleDownload:
             elif status == 200:
                 if start is not None:  # server ignored the Range: take it all again
                     updater = self.service.updater()
-                sink = BundleWriter(updater).feed
+                sink = BundleWriter(updater, self.on_manifest).feed
             else:
                 raise DownloadError("HTTP status %d" % status)
             if "chunked" in headers.get("transfer-encoding", ""):
@@ -165,11 +218,7 @@ class BundleDownload:
                     remaining -= len(chunk)
                 sink(chunk)
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except Exception:
-                pass
+            await _close(writer)
         if updater.manifest is None:
             raise OtaRejected("truncated", "bundle ended before its manifest")
         return updater.finish()
