@@ -491,6 +491,28 @@ def run(count, seed=1, stream_every=4, values_every=10, sdp_every=4, inputs=None
     return stats
 
 
+PARSER_SHARE = 0.465  # of the inputs per runtime for each of the two parser modules (one UA module)
+
+
+def check_ci_share(case, module, offset):
+    """The CI share of one parser module (test_sip_fuzz_parsers_a/_b): a
+    printed seed (fuzz_budget), its own stream of it (offset), and both
+    outcomes in bulk, or the run proves little."""
+    import fuzz_budget
+
+    seed = fuzz_budget.seed()
+    inputs = fuzz_budget.share(PARSER_SHARE)
+    print(fuzz_budget.label(module, seed, inputs))
+    try:
+        stats = run(inputs, seed=seed * 2 + offset, inputs=inputs)
+    except FuzzFailure as e:
+        raise AssertionError("%s\n%s" % (fuzz_budget.label(module, seed, inputs), e))
+    case.assertGreaterEqual(stats["inputs"], inputs)
+    n = stats["datagrams"]
+    case.assertTrue(n // 50 < stats["accepted"] < n // 2, stats)
+    case.assertGreater(stats["stream_events"], stats["streams"] // 5, stats)
+    case.assertGreater(stats["sdp_accepted"], stats["sdp"] // 50, stats)
+
 class SmallFuzzTest(unittest.TestCase):
     def test_seeds_behave(self):
         # Every seed goes through the checks unmutated.
