@@ -9,11 +9,11 @@
 #   service = FsOtaService(slots, trust_nvs, board, chip, clock) if slots else OtaService(...)
 from hushphone.ota import fsslots, manifest
 from hushphone.ota.service import OtaService
-from hushphone.ota.truststore import TrustStore
-from hushphone.ota.verifier import UpdateVerifier
 
 
 class FsOtaService(OtaService):
+    KIND = manifest.KIND_FS
+
     def __init__(self, slots, trust_nvs, board, chip, clock, progress=None, save_every=16):
         OtaService.__init__(self, None, trust_nvs, board, chip, clock, progress, save_every)
         self.slots = slots
@@ -21,19 +21,8 @@ class FsOtaService(OtaService):
     def running(self):
         return fsslots.RunningFs(self.slots)
 
-    def make_verifier(self, max_image_size):
-        trust = TrustStore.load(self.trust_nvs)
-        return UpdateVerifier(
-            trust.trusted_digests(),
-            revoked_mask=trust.revoked_mask,
-            board=self.board,
-            chip=self.chip,
-            running_secure_version=self.slots.running_secure_version(),
-            secure_version_floor=trust.secure_version_floor,
-            now=self.clock(),
-            max_image_size=max_image_size,
-            kind=manifest.KIND_FS,
-        )
+    def running_secure_version(self):
+        return self.slots.running_secure_version()
 
     def is_current(self, m):
         return m.version == self.slots.running_version() and m.secure_version == self.slots.running_secure_version()
@@ -41,5 +30,5 @@ class FsOtaService(OtaService):
     def status(self):
         slot = self.slots.running_slot()
         return {"version": self.slots.running_version(), "secure_version": self.slots.running_secure_version(),
-                "board": self.board, "chip": self.chip, "kind": manifest.KIND_FS,
+                "board": self.board, "chip": self.chip, "kind": self.KIND,
                 "slot": None if slot is None else fsslots.SLOT_LABELS[slot]}

@@ -2,6 +2,7 @@
 # store, board, chip, running secure version, clock) and the Updater for the
 # inactive slot. The update agent and the download client both use it; the
 # board passes in its Partition class, NVS handle and clock.
+from hushphone.ota import manifest as _manifest
 from hushphone.ota.appdesc import HEAD_SIZE, AppInfo
 from hushphone.ota.technicians import RevokedTechnicians
 from hushphone.ota.truststore import TrustStore
@@ -10,6 +11,8 @@ from hushphone.ota.verifier import UpdateVerifier
 
 
 class OtaService:
+    KIND = _manifest.KIND_APP  # the kind of bundle this handset installs
+
     def __init__(self, partition_cls, trust_nvs, board, chip, clock, progress=None, save_every=16):
         self.partition_cls = partition_cls
         self.trust_nvs = trust_nvs
@@ -27,6 +30,9 @@ class OtaService:
         self.running().readblocks(0, buf)
         return AppInfo(buf)
 
+    def running_secure_version(self):
+        return self.running_app().secure_version
+
     def make_verifier(self, max_image_size):
         trust = TrustStore.load(self.trust_nvs)
         return UpdateVerifier(
@@ -34,10 +40,11 @@ class OtaService:
             revoked_mask=trust.revoked_mask,
             board=self.board,
             chip=self.chip,
-            running_secure_version=self.running_app().secure_version,
+            running_secure_version=self.running_secure_version(),
             secure_version_floor=trust.secure_version_floor,
             now=self.clock(),
             max_image_size=max_image_size,
+            kind=self.KIND,
         )
 
     def revoked_technicians(self):
