@@ -68,6 +68,12 @@ for _name in _KNOWN:
 for _short in COMPACT:
     _EXACT[_short] = _NAMES[_short]
     _EXACT[_short.upper()] = _NAMES[_short]
+# The same for the parser reading names in place: first octet << 8 | length
+# -> ((octets, key, canonical), ...); a small int key needs no slice.
+EXACT_OCTETS = {}
+for _name, _known in _EXACT.items():
+    _k = ord(_name[0]) << 8 | len(_name)
+    EXACT_OCTETS[_k] = EXACT_OCTETS.get(_k, ()) + ((_name.encode(), _known[0], _known[1]),)
 
 # Headers whose grammar is a comma-separated list (get_all splits them).
 # Never the auth headers (commas inside challenges) nor Date.

@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import Headers, make_field, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, make_field, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -11,6 +11,9 @@ from hushphone.sip.uri import parse_uri
 # §3.3.8); Via must be present at least once.
 _REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
+
+
+_WSP_OCTETS = (32, 9)
 
 
 def _bad(reason, message=None):
@@ -82,12 +85,117 @@ def _unfold(lines):
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     """Start line and header fields (bytes or a memoryview slice, without the
     blank line) -> Request/Response with headers and an empty body."""
+    if not isinstance(head, bytes):
+        head = bytes(head)  # no view kept (it would pin the caller's buffer); names are looked up as bytes
+    return parse_head_at(head, 0, len(head), limit_headers, limit_line)
+
+
+def parse_head_at(data, start, end, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
+    """parse_head of data[start:end] (bytes), read in place:
+    lines and fields are found by offset in the octets (O(1) to reach on
+    both runtimes, unlike a str on MicroPython) and each value is decoded
+    once, straight to its final str (no copy of the block, no string per
+    line, no strip copies)."""
+    if data.find(b"\r\n ", start, end) >= 0 or data.find(b"\r\n\t", start, end) >= 0:
+        return _parse_head_text(bytes(data[start:end]), limit_headers, limit_line)  # folded: rare
     try:
-        text = str(head, "utf-8")  # decodes a memoryview without copying it first
+        return _parse_head_octets(data, start, end, limit_headers, limit_line)
+    except SipParseError:
+        # The whole block must be UTF-8 before any other complaint counts
+        # (as when it was decoded first); checked only on this error path.
+        if not _is_utf8(data, start, end):
+            raise _bad("header not UTF-8")
+        raise
+    except UnicodeError:
+        raise _bad("header not UTF-8")
+
+
+def _is_utf8(data, start, end):
+    try:
+        str(data[start:end], "utf-8")
+        return True
+    except UnicodeError:
+        return False
+
+
+def _parse_head_octets(data, start, end, limit_headers, limit_line):
+    breaks = data.count(b"\r\n", start, end)
+    if breaks >= MAX_LINES:
+        raise SipParseError(513, "too many lines")
+    # A CR or LF that is not part of CRLF would let a value smuggle lines.
+    if data.count(b"\r", start, end) != breaks or data.count(b"\n", start, end) != breaks:
+        raise _bad("bare CR or LF")
+    eol = data.find(b"\r\n", start, end)
+    if eol < 0:
+        eol = end
+    start_line = str(data[start:eol], "utf-8")
+    start_error = None
+    try:
+        msg = _parse_start_line(start_line)
+    except SipParseError as e:
+        if start_line[:4].upper() == "SIP/" or len(start_line) > limit_line:
+            raise  # a response is never answered; an over-long line is not read on
+        # A request line we refuse (SIP/7.0, a bad Request-URI): read the
+        # headers all the same, so the error can be answered (RFC 4475
+        # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
+        start_error = e
+        msg = Request(start_line.split(" ", 1)[0], "", Headers())
+    if breaks > limit_headers:
+        raise SipParseError(513, "too many headers")
+    items = msg.headers._items
+    view = memoryview(data)  # one view; each value is decoded from a slice of it
+    try:
+        pos = eol + 2
+        for _ in range(breaks):  # one header field per line: no folding here
+            eol = data.find(b"\r\n", pos, end)
+            if eol < 0:
+                eol = end
+            # Octets over the limit are still few enough characters when
+            # some are multi-byte (the limit counts characters).
+            if eol - pos > limit_line and len(str(data[pos:eol], "utf-8")) > limit_line:
+                raise SipParseError(513, "header too long")
+            colon = data.find(b":", pos, eol)
+            if colon <= pos:
+                raise _bad("bad header line")
+            name_end = colon
+            while data[name_end - 1] in _WSP_OCTETS:  # the line never starts with WSP (no folding)
+                name_end -= 1
+            first = colon + 1
+            while first < eol and data[first] in _WSP_OCTETS:
+                first += 1
+            last = eol
+            while last > first and data[last - 1] in _WSP_OCTETS:
+                last -= 1
+            value = str(view[first:last], "utf-8")
+            known = None
+            if name_end - pos < 256:
+                for octets, key, canonical in _EXACT_OCTETS.get(data[pos] << 8 | (name_end - pos), ()):
+                    if data.startswith(octets, pos):
+                        known = [key, canonical, value]
+                        break
+            if known is not None:
+                items.append(known)
+            else:
+                name = str(data[pos:name_end], "utf-8")
+                field = make_field(name, value)
+                if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+                    raise _bad("bad header name")
+                items.append(field)
+            pos = eol + 2
+    finally:
+        view = None  # CPython: release the export so a stream's buffer can grow
+    if start_error is not None:
+        start_error.message = msg
+        raise start_error
+    return msg
+
+
+def _parse_head_text(head, limit_headers, limit_line):
+    """parse_head of a block with folded lines: decoded whole and split."""
+    try:
+        text = str(head, "utf-8")
     except Exception:
         raise _bad("header not UTF-8")
-    # Let go of the caller's buffer: an error raised below keeps this frame
-    # (and a memoryview would pin the stream's bytearray) in its traceback.
     head = None
     breaks = text.count("\r\n")
     if breaks >= MAX_LINES:
@@ -266,7 +374,7 @@ def _parse_datagram(data):
         body_start = len(data)
     else:
         body_start = end + 4
-    msg = parse_head(memoryview(data)[start:end])  # a refused request line raises here, with .message
+    msg = parse_head_at(data, start, end)  # a refused request line raises here, with .message
     length = content_length(msg)
     rest = len(data) - body_start
     if length is None:
