@@ -20,8 +20,13 @@ def _bad(reason, message=None):
     return SipParseError(400, reason, message)
 
 
+def _is_response_line(line):
+    # startswith first: a slice and upper() copy only for odd spellings
+    return line.startswith("SIP/") or (line[:1] in "sS" and line[:4].upper() == "SIP/")
+
+
 def _check_version(version):
-    if version.upper() == "SIP/2.0":
+    if version == "SIP/2.0" or version.upper() == "SIP/2.0":
         return
     if version[:4].upper() == "SIP/":
         major, dot, minor = version[4:].partition(".")
@@ -33,8 +38,8 @@ def _check_version(version):
 def _parse_start_line(line):
     """-> Request or Response without headers/body."""
     if len(line) > MAX_LINE:
-        raise SipParseError(414 if line[:4].upper() != "SIP/" else 513, "start line too long")
-    if line[:4].upper() == "SIP/":
+        raise SipParseError(414 if not _is_response_line(line) else 513, "start line too long")
+    if _is_response_line(line):
         parts = line.split(" ", 2)
         if len(parts) < 2:
             raise _bad("bad status line")
@@ -52,8 +57,7 @@ def _parse_start_line(line):
     _check_version(version)
     if not is_token(method):
         raise _bad("bad method")
-    parsed = parse_uri(uri)
-    if len(parsed.headers):
+    if parse_uri(uri, False):  # checked only: the Request keeps the text
         raise _bad("headers in Request-URI")
     return Request(method, uri, Headers())
 
@@ -133,7 +137,7 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     try:
         msg = _parse_start_line(start_line)
     except SipParseError as e:
-        if start_line[:4].upper() == "SIP/" or len(start_line) > limit_line:
+        if _is_response_line(start_line) or len(start_line) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
         # A request line we refuse (SIP/7.0, a bad Request-URI): read the
         # headers all the same, so the error can be answered (RFC 4475
@@ -216,7 +220,7 @@ def _parse_head_text(head, limit_headers, limit_line):
     try:
         msg = _parse_start_line(start)
     except SipParseError as e:
-        if start[:4].upper() == "SIP/" or len(start) > limit_line:
+        if _is_response_line(start) or len(start) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
         # A request line we refuse (SIP/7.0, a bad Request-URI): read the
         # headers all the same, so the error can be answered (RFC 4475
@@ -346,10 +350,10 @@ def validate(msg):
         mf = h.get("Max-Forwards")
         if mf is not None:
             parse_uint(mf, 0xFFFFFFFF, "Max-Forwards")
-        parse_via(via)
+        parse_via(via, False)  # checked only: its users parse it when they need it
         contact = _first_value(h, "Contact")
         if contact is not None and contact != "*":
-            parse_name_addr(contact)
+            parse_name_addr(contact, False)
     except SipParseError as e:
         e.message = msg
         raise

@@ -111,6 +111,17 @@ def scan_quoted(text, i):
         i = backslash + 2
 
 
+def quoted_end(text, i):
+    """text[i] is '"': the index after the closing quote, as scan_quoted
+    would return, without making the content (a value only checked)."""
+    if text.count("\\", i) > MAX_QUOTED_PAIRS:
+        raise SipParseError(513, "too many quoted-pairs")
+    close = text.find('"', i + 1)
+    if close > 0 and text.find("\\", i + 1, close) < 0:
+        return close + 1
+    return scan_quoted(text, i)[1]
+
+
 def quote(text):
     """A quoted-string for text (escaping '"' and '\\')."""
     if '"' in text or "\\" in text:
@@ -352,7 +363,7 @@ def parse_header_params(text, i):
             if not value:
                 raise bad("empty parameter value")
             if value[0] == '"':
-                if scan_quoted(value, 0)[1] != len(value):
+                if quoted_end(value, 0) != len(value):
                     raise bad("junk after quoted value")
             elif value.strip(PARAM_VALUE_CHARS):
                 raise bad("bad parameter value")
@@ -373,7 +384,7 @@ def _quoted_param_end(text, start, quote_at):
     eq = text.find("=", start, quote_at)
     if eq < 0 or text[eq + 1 : quote_at].strip(WSP):
         raise bad("bad quoted parameter")
-    end = skip_lws(text, scan_quoted(text, quote_at)[1])
+    end = skip_lws(text, quoted_end(text, quote_at))
     if end < len(text) and text[end] != ";":
         raise bad("junk after quoted value")
     return end
