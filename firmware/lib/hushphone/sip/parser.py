@@ -62,30 +62,6 @@ def _parse_start_line(line):
     return Request(method, uri, Headers())
 
 
-def _unfold(lines):
-    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1).
-    Each field is joined once from its pieces (appending to the field per
-    continuation line copied it again each time: quadratic)."""
-    out = [lines[0]]
-    pieces = None  # the field being continued, in pieces
-    for k in range(1, len(lines)):
-        line = lines[k]
-        if line and line[0] in WSP:
-            if k == 1:
-                raise _bad("continuation without header")
-            if pieces is None:
-                pieces = [out[-1].rstrip(WSP)]
-            pieces.append(line.strip(WSP))
-        else:
-            if pieces is not None:
-                out[-1] = " ".join(pieces)
-                pieces = None
-            out.append(line)
-    if pieces is not None:
-        out[-1] = " ".join(pieces)
-    return out
-
-
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     """Start line and header fields (bytes or a memoryview slice, without the
     blank line) -> Request/Response with headers and an empty body."""
@@ -100,8 +76,6 @@ def parse_head_at(data, start, end, limit_headers=MAX_HEADERS, limit_line=MAX_LI
     both runtimes, unlike a str on MicroPython) and each value is decoded
     once, straight to its final str (no copy of the block, no string per
     line, no strip copies)."""
-    if data.find(b"\r\n ", start, end) >= 0 or data.find(b"\r\n\t", start, end) >= 0:
-        return _parse_head_text(bytes(data[start:end]), limit_headers, limit_line)  # folded: rare
     try:
         return _parse_head_octets(data, start, end, limit_headers, limit_line)
     except SipParseError:
@@ -129,9 +103,13 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if data.count(b"\r", start, end) != breaks or data.count(b"\n", start, end) != breaks:
         raise _bad("bare CR or LF")
+    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1).
+    folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
     eol = data.find(b"\r\n", start, end)
     if eol < 0:
         eol = end
+    if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+        raise _bad("continuation without header")
     start_line = str(data[start:eol], "utf-8")
     start_error = None
     try:
@@ -144,16 +122,30 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
         msg = Request(start_line.split(" ", 1)[0], "", Headers())
-    if breaks > limit_headers:
+    if breaks - folds > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
     view = memoryview(data)  # one view; each value is decoded from a slice of it
     try:
         pos = eol + 2
-        for _ in range(breaks):  # one header field per line: no folding here
+        for _ in range(breaks - folds):  # one header field each
             eol = data.find(b"\r\n", pos, end)
             if eol < 0:
                 eol = end
+            if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                # A folded field (rare): joined once from its pieces, then
+                # read as text (appending per continuation line copied the
+                # field again each time: quadratic).
+                pieces = [str(data[pos:eol], "utf-8").rstrip(WSP)]
+                while eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                    nxt = data.find(b"\r\n", eol + 2, end)
+                    if nxt < 0:
+                        nxt = end
+                    pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
+                    eol = nxt
+                _add_text_field(items, " ".join(pieces), limit_line)
+                pos = eol + 2
+                continue
             # Octets over the limit are still few enough characters when
             # some are multi-byte (the limit counts characters).
             if eol - pos > limit_line and len(str(data[pos:eol], "utf-8")) > limit_line:
@@ -162,7 +154,7 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
             if colon <= pos:
                 raise _bad("bad header line")
             name_end = colon
-            while data[name_end - 1] in _WSP_OCTETS:  # the line never starts with WSP (no folding)
+            while data[name_end - 1] in _WSP_OCTETS:  # a field never starts with WSP (those lines continue the one before)
                 name_end -= 1
             first = colon + 1
             while first < eol and data[first] in _WSP_OCTETS:
@@ -194,60 +186,20 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     return msg
 
 
-def _parse_head_text(head, limit_headers, limit_line):
-    """parse_head of a block with folded lines: decoded whole and split."""
-    try:
-        text = str(head, "utf-8")
-    except Exception:
-        raise _bad("header not UTF-8")
-    head = None
-    breaks = text.count("\r\n")
-    if breaks >= MAX_LINES:
-        raise SipParseError(513, "too many lines")  # before anything makes a string of each
-    # A CR or LF that is not part of CRLF would let a value smuggle lines.
-    if text.count("\r") != breaks or text.count("\n") != breaks:
-        raise _bad("bare CR or LF")
-    # One string per line: MicroPython's str indexes by walking its UTF-8
-    # from the start, so cutting names and values out of the whole block
-    # at growing offsets would be quadratic there; within a line it is not.
-    folded = "\r\n " in text or "\r\n\t" in text
-    lines = text.split("\r\n")
-    text = None  # the lines hold the data now; let the GC have the block
-    if folded:
-        lines = _unfold(lines)
-    start = lines[0]
-    start_error = None
-    try:
-        msg = _parse_start_line(start)
-    except SipParseError as e:
-        if _is_response_line(start) or len(start) > limit_line:
-            raise  # a response is never answered; an over-long line is not read on
-        # A request line we refuse (SIP/7.0, a bad Request-URI): read the
-        # headers all the same, so the error can be answered (RFC 4475
-        # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
-        start_error = e
-        msg = Request(start.split(" ", 1)[0], "", Headers())
-    if len(lines) - 1 > limit_headers:
-        raise SipParseError(513, "too many headers")
-    items = msg.headers._items
-    for k in range(1, len(lines)):
-        line = lines[k]
-        if len(line) > limit_line:
-            raise SipParseError(513, "header too long")
-        colon = line.find(":")
-        if colon <= 0:
-            raise _bad("bad header line")
-        name = line[:colon]
-        if name[-1] in WSP:
-            name = name.rstrip(WSP)
-        field = make_field(name, line[colon + 1 :].strip(WSP))
-        if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
-            raise _bad("bad header name")
-        items.append(field)
-    if start_error is not None:
-        start_error.message = msg
-        raise start_error
-    return msg
+def _add_text_field(items, line, limit_line):
+    """One unfolded header field line (str) onto items."""
+    if len(line) > limit_line:
+        raise SipParseError(513, "header too long")
+    colon = line.find(":")
+    if colon <= 0:
+        raise _bad("bad header line")
+    name = line[:colon]
+    if name[-1] in WSP:
+        name = name.rstrip(WSP)
+    field = make_field(name, line[colon + 1 :].strip(WSP))
+    if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+        raise _bad("bad header name")
+    items.append(field)
 
 
 def content_length(msg):
