@@ -11,6 +11,12 @@ from hushphone.sip.uri import parse_uri
 # §3.3.8); Via must be present at least once.
 _REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
+# Their lookup keys -> one bit each: validate counts them all in one pass.
+_COUNTED = {}
+for _name in _REQUIRED_ONCE + _AT_MOST_ONCE:
+    _COUNTED[_name.lower()] = 1 << len(_COUNTED)
+_REQUIRED_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _REQUIRED_ONCE])
+_AT_MOST_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _AT_MOST_ONCE])
 
 
 _WSP_OCTETS = (32, 9)
@@ -22,7 +28,7 @@ def _bad(reason, message=None):
 
 def _is_response_line(line):
     # startswith first: a slice and upper() copy only for odd spellings
-    return line.startswith("SIP/") or (line[:1] in "sS" and line[:4].upper() == "SIP/")
+    return line.startswith("SIP/") or (line != "" and line[0] in "sS" and line[:4].upper() == "SIP/")
 
 
 def _check_version(version):
@@ -281,13 +287,20 @@ def validate(msg):
     one 8 KiB message cost hundreds of times a normal one."""
     h = msg.headers
     try:
-        for name in _REQUIRED_ONCE:
-            n = h.count(name)
-            if n != 1:
-                raise _bad(("missing " if n == 0 else "repeated ") + name)
-        for name in _AT_MOST_ONCE:
-            if h.count(name) > 1:
-                raise _bad("repeated " + name)
+        seen = repeated = 0  # bit sets over _COUNTED: one pass, no allocation
+        for item in h._items:
+            bit = _COUNTED.get(item[0])
+            if bit is not None:
+                if seen & bit:
+                    repeated |= bit
+                seen |= bit
+        for name, bit in _REQUIRED_BITS:
+            if not seen & bit or repeated & bit:
+                raise _bad(("missing " if not seen & bit else "repeated ") + name)
+        if repeated:
+            for name, bit in _AT_MOST_BITS:
+                if repeated & bit:
+                    raise _bad("repeated " + name)
         via = top_value(h, "Via")  # the top one routes; the rest is copied as received
         if not via:
             raise _bad("missing Via")
