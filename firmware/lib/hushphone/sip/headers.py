@@ -263,10 +263,10 @@ def parse_name_addr(text, build=True):
     n = len(text)
     i = skip_lws(text, 0)
     display = None
-    if i < n and text[i] == '"':
+    if text.startswith('"', i):
         display, i = scan_quoted(text, i)
         i = skip_lws(text, i)
-        if i >= n or text[i] != "<":
+        if not text.startswith("<", i):
             raise _bad("display name without <uri>")
     else:
         lt = text.find("<", i)
@@ -281,7 +281,7 @@ def parse_name_addr(text, build=True):
                 if words:
                     display = " ".join(words)
             i = lt
-    if i < n and text[i] == "<":
+    if text.startswith("<", i):
         gt = text.find(">", i)
         if gt < 0:
             raise _bad("unterminated <uri>")
@@ -366,7 +366,7 @@ def _parse_via_rest(text, i, transport, build=True):
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
     j = skip_lws(text, i)
-    if port is None and j < n and text[j] == ":":
+    if port is None and text.startswith(":", j):
         # LWS around the port colon (sent-by = host [ COLON port ]).
         start = skip_lws(text, j + 1)
         i = span(text, start, DIGITS)

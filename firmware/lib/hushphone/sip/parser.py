@@ -28,7 +28,7 @@ def _bad(reason, message=None):
 
 def _is_response_line(line):
     # startswith first: a slice and upper() copy only for odd spellings
-    return line.startswith("SIP/") or (line != "" and line[0] in "sS" and line[:4].upper() == "SIP/")
+    return line.startswith("SIP/") or ((line.startswith("s") or line.startswith("S")) and line[:4].upper() == "SIP/")
 
 
 def _check_version(version):

@@ -101,7 +101,7 @@ def _scan_params(text, i, end):
     if text.count(";", i, end) > MAX_PARAMS:
         raise SipParseError(513, "too many URI parameters")
     while i < end:
-        if text[i] != ";":
+        if not text.startswith(";", i):
             raise _bad("junk in URI")
         j = text.find(";", i + 1, end)
         if j < 0:
@@ -141,7 +141,7 @@ def _scan_headers(text):
 
 def _parse_host(text, i, n):
     """Host at text[i:]; returns (host, index after it)."""
-    if i < n and text[i] == "[":
+    if text.startswith("[", i):
         close = text.find("]", i)
         if close < 0:
             raise _bad("unterminated IPv6 reference")
@@ -168,7 +168,7 @@ def parse_host_port(text, i=0):
     n = len(text)
     host, i = _parse_host(text, i, n)
     port = None
-    if i < n and text[i] == ":":
+    if text.startswith(":", i):
         start = i + 1
         # A port is a few digits: looked at one by one (no chunk copies as
         # span() makes), at most 21 (parse_uint refuses more than 20).
