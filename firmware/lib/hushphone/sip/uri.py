@@ -9,6 +9,7 @@ _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
 _HOST_CHARS = ALNUM + "-._"
 _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
+_HOST_USUAL_ENDS = (":", ";", "?")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
@@ -151,14 +152,22 @@ def _parse_host(text, i, n):
         _check(host, _IPV6_CHARS, "IPv6 reference")
         return host, close + 1
     # The host runs to the first delimiter that can follow it (finds, no
-    # scan per character); then it must be host characters only.
+    # scan per character); then it must be host characters only. The usual
+    # ends first: when what they cut is all host characters no other
+    # delimiter (none is a host character) comes before, so 3 finds do.
     end = n
-    for c in _HOST_ENDS:
+    for c in _HOST_USUAL_ENDS:
         k = text.find(c, i, end)
         if k >= 0:
             end = k
     host = text[i:end]
-    if not host or not all_in(host, _HOST_CHARS) or host[0] in "-." or ".." in host:
+    if not all_in(host, _HOST_CHARS):
+        for c in _HOST_ENDS:
+            k = text.find(c, i, end)
+            if k >= 0:
+                end = k
+        host = text[i:end]
+    if not host or not all_in(host, _HOST_CHARS) or host.startswith("-") or host.startswith(".") or ".." in host:
         raise _bad("bad host")
     return host, end
 
