@@ -68,6 +68,12 @@ for _name in _KNOWN:
 for _short in COMPACT:
     _EXACT[_short] = _NAMES[_short]
     _EXACT[_short.upper()] = _NAMES[_short]
+# The same for the parser reading names in place: first octet << 8 | length
+# -> ((octets, key, canonical), ...); a small int key needs no slice.
+EXACT_OCTETS = {}
+for _name, _known in _EXACT.items():
+    _k = ord(_name[0]) << 8 | len(_name)
+    EXACT_OCTETS[_k] = EXACT_OCTETS.get(_k, ()) + ((_name.encode(), _known[0], _known[1]),)
 
 # Headers whose grammar is a comma-separated list (get_all splits them).
 # Never the auth headers (commas inside challenges) nor Date.
@@ -87,6 +93,9 @@ def canonical_name(name):
 
 
 def _key(name):
+    known = _EXACT.get(name)  # the usual spelling: no lower() copy per lookup
+    if known is not None:
+        return known[0]
     low = name.lower()
     known = _NAMES.get(low)
     return low if known is None else known[0]
@@ -244,19 +253,20 @@ class NameAddr:
         return NameAddr(self.uri.copy(), self.display, self.params.copy())
 
 
-def parse_name_addr(text):
+def parse_name_addr(text, build=True):
     """name-addr or addr-spec with header parameters (RFC 3261 §20.10,
     §20.20, §20.39). In the addr-spec form everything after the first ';'
-    is a header parameter and the URI may not contain '?' or ','."""
+    is a header parameter and the URI may not contain '?' or ','.
+    build=False only checks it (returns None, builds no objects)."""
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
     i = skip_lws(text, 0)
     display = None
-    if i < n and text[i] == '"':
+    if text.startswith('"', i):
         display, i = scan_quoted(text, i)
         i = skip_lws(text, i)
-        if i >= n or text[i] != "<":
+        if not text.startswith("<", i):
             raise _bad("display name without <uri>")
     else:
         lt = text.find("<", i)
@@ -271,11 +281,11 @@ def parse_name_addr(text):
                 if words:
                     display = " ".join(words)
             i = lt
-    if i < n and text[i] == "<":
+    if text.startswith("<", i):
         gt = text.find(">", i)
         if gt < 0:
             raise _bad("unterminated <uri>")
-        uri = parse_uri(text[i + 1 : gt])
+        uri = parse_uri(text[i + 1 : gt], build)
         i = gt + 1
     else:
         start = i
@@ -283,8 +293,10 @@ def parse_name_addr(text):
             i += 1
         if i < n and text[i] not in " \t;":
             raise _bad("bad addr-spec")
-        uri = parse_uri(text[start:i])
+        uri = parse_uri(text[start:i], build)
     params, i = parse_header_params(text, i)
+    if not build:
+        return None
     return NameAddr(uri, display, params)
 
 
@@ -317,9 +329,10 @@ class Via:
         return Via(self.transport, self.host, self.port, self.params.copy())
 
 
-def parse_via(text):
+def parse_via(text, build=True):
     """One via-parm: 'SIP / 2.0 / transport sent-by *(; param)' with LWS
-    allowed around '/', ':', ';' and '=' (RFC 3261 §25.1, RFC 4475 wsinv)."""
+    allowed around '/', ':', ';' and '=' (RFC 3261 §25.1, RFC 4475 wsinv).
+    build=False only checks it (returns None)."""
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
@@ -329,7 +342,7 @@ def parse_via(text):
         j = text.find(" ", i + 8)
         transport = text[i + 8 : j] if j > i + 8 else ""
         if is_token(transport):
-            return _parse_via_rest(text, skip_lws(text, j), transport)
+            return _parse_via_rest(text, skip_lws(text, j), transport, build)
     parts = []
     for k in range(3):
         token, i = scan_token(text, i)
@@ -343,17 +356,17 @@ def parse_via(text):
             i = skip_lws(text, i + 1)
     if parts[0].upper() != "SIP" or parts[1] != "2.0":
         raise SipParseError(505, "Version Not Supported") if parts[0].upper() == "SIP" else _bad("bad Via protocol")
-    return _parse_via_rest(text, i, parts[2])
+    return _parse_via_rest(text, i, parts[2], build)
 
 
-def _parse_via_rest(text, i, transport):
+def _parse_via_rest(text, i, transport, build=True):
     """sent-by and parameters of a Via from text[i] on."""
     n = len(text)
     if i >= n:
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
     j = skip_lws(text, i)
-    if port is None and j < n and text[j] == ":":
+    if port is None and text.startswith(":", j):
         # LWS around the port colon (sent-by = host [ COLON port ]).
         start = skip_lws(text, j + 1)
         i = span(text, start, DIGITS)
@@ -361,6 +374,8 @@ def _parse_via_rest(text, i, transport):
     params, i = parse_header_params(text, i)  # consumes the rest or raises
     if "branch" in params and params["branch"] is None:
         raise _bad("branch without value")
+    if not build:
+        return None
     return Via(transport, host, port, params)
 
 

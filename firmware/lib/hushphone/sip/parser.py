@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import Headers, make_field, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, make_field, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -11,14 +11,28 @@ from hushphone.sip.uri import parse_uri
 # §3.3.8); Via must be present at least once.
 _REQUIRED_ONCE = ("From", "To", "Call-ID", "CSeq")
 _AT_MOST_ONCE = ("Max-Forwards", "Content-Type", "Content-Length")
+# Their lookup keys -> one bit each: validate counts them all in one pass.
+_COUNTED = {}
+for _name in _REQUIRED_ONCE + _AT_MOST_ONCE:
+    _COUNTED[_name.lower()] = 1 << len(_COUNTED)
+_REQUIRED_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _REQUIRED_ONCE])
+_AT_MOST_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _AT_MOST_ONCE])
+
+
+_WSP_OCTETS = (32, 9)
 
 
 def _bad(reason, message=None):
     return SipParseError(400, reason, message)
 
 
+def _is_response_line(line):
+    # startswith first: a slice and upper() copy only for odd spellings
+    return line.startswith("SIP/") or ((line.startswith("s") or line.startswith("S")) and line[:4].upper() == "SIP/")
+
+
 def _check_version(version):
-    if version.upper() == "SIP/2.0":
+    if version == "SIP/2.0" or version.upper() == "SIP/2.0":
         return
     if version[:4].upper() == "SIP/":
         major, dot, minor = version[4:].partition(".")
@@ -30,8 +44,8 @@ def _check_version(version):
 def _parse_start_line(line):
     """-> Request or Response without headers/body."""
     if len(line) > MAX_LINE:
-        raise SipParseError(414 if line[:4].upper() != "SIP/" else 513, "start line too long")
-    if line[:4].upper() == "SIP/":
+        raise SipParseError(414 if not _is_response_line(line) else 513, "start line too long")
+    if _is_response_line(line):
         parts = line.split(" ", 2)
         if len(parts) < 2:
             raise _bad("bad status line")
@@ -49,93 +63,149 @@ def _parse_start_line(line):
     _check_version(version)
     if not is_token(method):
         raise _bad("bad method")
-    parsed = parse_uri(uri)
-    if len(parsed.headers):
+    if parse_uri(uri, False):  # checked only: the Request keeps the text
         raise _bad("headers in Request-URI")
     return Request(method, uri, Headers())
-
-
-def _unfold(lines):
-    """Join continuation lines (LWS with CRLF counts as one SP, §7.3.1).
-    Each field is joined once from its pieces (appending to the field per
-    continuation line copied it again each time: quadratic)."""
-    out = [lines[0]]
-    pieces = None  # the field being continued, in pieces
-    for k in range(1, len(lines)):
-        line = lines[k]
-        if line and line[0] in WSP:
-            if k == 1:
-                raise _bad("continuation without header")
-            if pieces is None:
-                pieces = [out[-1].rstrip(WSP)]
-            pieces.append(line.strip(WSP))
-        else:
-            if pieces is not None:
-                out[-1] = " ".join(pieces)
-                pieces = None
-            out.append(line)
-    if pieces is not None:
-        out[-1] = " ".join(pieces)
-    return out
 
 
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
     """Start line and header fields (bytes or a memoryview slice, without the
     blank line) -> Request/Response with headers and an empty body."""
+    if not isinstance(head, bytes):
+        head = bytes(head)  # no view kept (it would pin the caller's buffer); names are looked up as bytes
+    return parse_head_at(head, 0, len(head), limit_headers, limit_line)
+
+
+def parse_head_at(data, start, end, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
+    """parse_head of data[start:end] (bytes), read in place:
+    lines and fields are found by offset in the octets (O(1) to reach on
+    both runtimes, unlike a str on MicroPython) and each value is decoded
+    once, straight to its final str (no copy of the block, no string per
+    line, no strip copies)."""
     try:
-        text = str(head, "utf-8")  # decodes a memoryview without copying it first
-    except Exception:
+        return _parse_head_octets(data, start, end, limit_headers, limit_line)
+    except SipParseError:
+        # The whole block must be UTF-8 before any other complaint counts
+        # (as when it was decoded first); checked only on this error path.
+        if not _is_utf8(data, start, end):
+            raise _bad("header not UTF-8")
+        raise
+    except UnicodeError:
         raise _bad("header not UTF-8")
-    # Let go of the caller's buffer: an error raised below keeps this frame
-    # (and a memoryview would pin the stream's bytearray) in its traceback.
-    head = None
-    breaks = text.count("\r\n")
+
+
+def _is_utf8(data, start, end):
+    try:
+        str(data[start:end], "utf-8")
+        return True
+    except UnicodeError:
+        return False
+
+
+def _parse_head_octets(data, start, end, limit_headers, limit_line):
+    breaks = data.count(b"\r\n", start, end)
     if breaks >= MAX_LINES:
-        raise SipParseError(513, "too many lines")  # before anything makes a string of each
+        raise SipParseError(513, "too many lines")
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
-    if text.count("\r") != breaks or text.count("\n") != breaks:
+    if data.count(b"\r", start, end) != breaks or data.count(b"\n", start, end) != breaks:
         raise _bad("bare CR or LF")
-    # One string per line: MicroPython's str indexes by walking its UTF-8
-    # from the start, so cutting names and values out of the whole block
-    # at growing offsets would be quadratic there; within a line it is not.
-    folded = "\r\n " in text or "\r\n\t" in text
-    lines = text.split("\r\n")
-    text = None  # the lines hold the data now; let the GC have the block
-    if folded:
-        lines = _unfold(lines)
-    start = lines[0]
+    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1).
+    folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
+    eol = data.find(b"\r\n", start, end)
+    if eol < 0:
+        eol = end
+    if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+        raise _bad("continuation without header")
+    start_line = str(data[start:eol], "utf-8")
     start_error = None
     try:
-        msg = _parse_start_line(start)
+        msg = _parse_start_line(start_line)
     except SipParseError as e:
-        if start[:4].upper() == "SIP/" or len(start) > limit_line:
+        if _is_response_line(start_line) or len(start_line) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
         # A request line we refuse (SIP/7.0, a bad Request-URI): read the
         # headers all the same, so the error can be answered (RFC 4475
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
-        msg = Request(start.split(" ", 1)[0], "", Headers())
-    if len(lines) - 1 > limit_headers:
+        msg = Request(start_line.split(" ", 1)[0], "", Headers())
+    if breaks - folds > limit_headers:
         raise SipParseError(513, "too many headers")
     items = msg.headers._items
-    for k in range(1, len(lines)):
-        line = lines[k]
-        if len(line) > limit_line:
-            raise SipParseError(513, "header too long")
-        colon = line.find(":")
-        if colon <= 0:
-            raise _bad("bad header line")
-        name = line[:colon]
-        if name[-1] in WSP:
-            name = name.rstrip(WSP)
-        field = make_field(name, line[colon + 1 :].strip(WSP))
-        if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
-            raise _bad("bad header name")
-        items.append(field)
+    view = memoryview(data)  # one view; each value is decoded from a slice of it
+    try:
+        pos = eol + 2
+        for _ in range(breaks - folds):  # one header field each
+            eol = data.find(b"\r\n", pos, end)
+            if eol < 0:
+                eol = end
+            if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                # A folded field (rare): joined once from its pieces, then
+                # read as text (appending per continuation line copied the
+                # field again each time: quadratic).
+                pieces = [str(data[pos:eol], "utf-8").rstrip(WSP)]
+                while eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                    nxt = data.find(b"\r\n", eol + 2, end)
+                    if nxt < 0:
+                        nxt = end
+                    pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
+                    eol = nxt
+                _add_text_field(items, " ".join(pieces), limit_line)
+                pos = eol + 2
+                continue
+            # Octets over the limit are still few enough characters when
+            # some are multi-byte (the limit counts characters).
+            if eol - pos > limit_line and len(str(data[pos:eol], "utf-8")) > limit_line:
+                raise SipParseError(513, "header too long")
+            colon = data.find(b":", pos, eol)
+            if colon <= pos:
+                raise _bad("bad header line")
+            name_end = colon
+            while data[name_end - 1] in _WSP_OCTETS:  # a field never starts with WSP (those lines continue the one before)
+                name_end -= 1
+            first = colon + 1
+            while first < eol and data[first] in _WSP_OCTETS:
+                first += 1
+            last = eol
+            while last > first and data[last - 1] in _WSP_OCTETS:
+                last -= 1
+            value = str(view[first:last], "utf-8")
+            known = None
+            if name_end - pos < 256:
+                for octets, key, canonical in _EXACT_OCTETS.get(data[pos] << 8 | (name_end - pos), ()):
+                    if data.startswith(octets, pos):
+                        known = [key, canonical, value]
+                        break
+            if known is not None:
+                items.append(known)
+            else:
+                name = str(data[pos:name_end], "utf-8")
+                field = make_field(name, value)
+                if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+                    raise _bad("bad header name")
+                items.append(field)
+            pos = eol + 2
+    finally:
+        view = None  # CPython: release the export so a stream's buffer can grow
     if start_error is not None:
         start_error.message = msg
         raise start_error
     return msg
+
+
+def _add_text_field(items, line, limit_line):
+    """One unfolded header field line (str) onto items."""
+    if len(line) > limit_line:
+        raise SipParseError(513, "header too long")
+    colon = line.find(":")
+    if colon <= 0:
+        raise _bad("bad header line")
+    name = line[:colon]
+    if name[-1] in WSP:
+        name = name.rstrip(WSP)
+    field = make_field(name, line[colon + 1 :].strip(WSP))
+    if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+        raise _bad("bad header name")
+    items.append(field)
 
 
 def content_length(msg):
@@ -217,13 +287,20 @@ def validate(msg):
     one 8 KiB message cost hundreds of times a normal one."""
     h = msg.headers
     try:
-        for name in _REQUIRED_ONCE:
-            n = h.count(name)
-            if n != 1:
-                raise _bad(("missing " if n == 0 else "repeated ") + name)
-        for name in _AT_MOST_ONCE:
-            if h.count(name) > 1:
-                raise _bad("repeated " + name)
+        seen = repeated = 0  # bit sets over _COUNTED: one pass, no allocation
+        for item in h._items:
+            bit = _COUNTED.get(item[0])
+            if bit is not None:
+                if seen & bit:
+                    repeated |= bit
+                seen |= bit
+        for name, bit in _REQUIRED_BITS:
+            if not seen & bit or repeated & bit:
+                raise _bad(("missing " if not seen & bit else "repeated ") + name)
+        if repeated:
+            for name, bit in _AT_MOST_BITS:
+                if repeated & bit:
+                    raise _bad("repeated " + name)
         via = top_value(h, "Via")  # the top one routes; the rest is copied as received
         if not via:
             raise _bad("missing Via")
@@ -238,10 +315,10 @@ def validate(msg):
         mf = h.get("Max-Forwards")
         if mf is not None:
             parse_uint(mf, 0xFFFFFFFF, "Max-Forwards")
-        parse_via(via)
+        parse_via(via, False)  # checked only: its users parse it when they need it
         contact = _first_value(h, "Contact")
         if contact is not None and contact != "*":
-            parse_name_addr(contact)
+            parse_name_addr(contact, False)
     except SipParseError as e:
         e.message = msg
         raise
@@ -266,7 +343,7 @@ def _parse_datagram(data):
         body_start = len(data)
     else:
         body_start = end + 4
-    msg = parse_head(memoryview(data)[start:end])  # a refused request line raises here, with .message
+    msg = parse_head_at(data, start, end)  # a refused request line raises here, with .message
     length = content_length(msg)
     rest = len(data) - body_start
     if length is None:

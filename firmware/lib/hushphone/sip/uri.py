@@ -2,13 +2,14 @@
 # and opaque absolute URIs of other schemes (RFC 4475 §3.3.2-3.3.4).
 # IPv6 references as RFC 5118 describes: the host is stored without brackets.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, span, unescape
+from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, unescape
 
 _UNRESERVED = ALNUM + "-_.!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
 _HOST_CHARS = ALNUM + "-._"
 _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
+_HOST_USUAL_ENDS = (":", ";", "?")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
@@ -101,15 +102,14 @@ def _scan_params(text, i, end):
     if text.count(";", i, end) > MAX_PARAMS:
         raise SipParseError(513, "too many URI parameters")
     while i < end:
-        if text[i] != ";":
+        if not text.startswith(";", i):
             raise _bad("junk in URI")
         j = text.find(";", i + 1, end)
         if j < 0:
             j = end
-        item = text[i + 1 : j]
-        eq = item.find("=")
-        name = item if eq < 0 else item[:eq]
-        value = None if eq < 0 else item[eq + 1 :]
+        eq = text.find("=", i + 1, j)  # cut name and value out of text: no slice of the item
+        name = text[i + 1 : j if eq < 0 else eq]
+        value = None if eq < 0 else text[eq + 1 : j]
         if not name:
             raise _bad("empty URI parameter")
         _check(name, _PARAM_CHARS, "URI parameter")
@@ -142,7 +142,7 @@ def _scan_headers(text):
 
 def _parse_host(text, i, n):
     """Host at text[i:]; returns (host, index after it)."""
-    if i < n and text[i] == "[":
+    if text.startswith("[", i):
         close = text.find("]", i)
         if close < 0:
             raise _bad("unterminated IPv6 reference")
@@ -152,14 +152,22 @@ def _parse_host(text, i, n):
         _check(host, _IPV6_CHARS, "IPv6 reference")
         return host, close + 1
     # The host runs to the first delimiter that can follow it (finds, no
-    # scan per character); then it must be host characters only.
+    # scan per character); then it must be host characters only. The usual
+    # ends first: when what they cut is all host characters no other
+    # delimiter (none is a host character) comes before, so 3 finds do.
     end = n
-    for c in _HOST_ENDS:
+    for c in _HOST_USUAL_ENDS:
         k = text.find(c, i, end)
         if k >= 0:
             end = k
     host = text[i:end]
-    if not host or not all_in(host, _HOST_CHARS) or host[0] in "-." or ".." in host:
+    if not all_in(host, _HOST_CHARS):
+        for c in _HOST_ENDS:
+            k = text.find(c, i, end)
+            if k >= 0:
+                end = k
+        host = text[i:end]
+    if not host or not all_in(host, _HOST_CHARS) or host.startswith("-") or host.startswith(".") or ".." in host:
         raise _bad("bad host")
     return host, end
 
@@ -169,14 +177,18 @@ def parse_host_port(text, i=0):
     n = len(text)
     host, i = _parse_host(text, i, n)
     port = None
-    if i < n and text[i] == ":":
+    if text.startswith(":", i):
         start = i + 1
-        i = span(text, start, DIGITS)
+        # A port is a few digits: looked at one by one (no chunk copies as
+        # span() makes), at most 21 (parse_uint refuses more than 20).
+        i = start
+        while i < n and i - start <= 20 and text[i] in DIGITS:
+            i += 1
         port = parse_uint(text[start:i], 65535, "port")
     return host, port, i
 
 
-def _parse_sip(scheme, text, start):
+def _parse_sip(scheme, text, start, build=True):
     """The part of a sip/sips URI after 'scheme:' (text[start:]), cut by
     index: no copy of the rest per part."""
     user = password = None
@@ -199,18 +211,22 @@ def _parse_sip(scheme, text, start):
     end = n if q < 0 else q
     params = _scan_params(text, i, end)
     headers = _scan_headers(text[q + 1 :]) if q >= 0 else NO_PARAMS
+    if not build:
+        return q >= 0
     return SipUri(scheme, user, host, port, params, headers, password)
 
 
-def parse_uri(text):
-    """Parse a URI (no surrounding <>, no whitespace). Raises SipParseError."""
+def parse_uri(text, build=True):
+    """Parse a URI (no surrounding <>, no whitespace). Raises SipParseError.
+    build=False only checks it (no objects): returns whether it has
+    headers (?name=value)."""
     if not isinstance(text, str):
         raise _bad("URI is not text")
     # The usual spellings first: no slice or lower() for the scheme.
     if text.startswith("sip:"):
-        return _parse_sip("sip", text, 4)
+        return _parse_sip("sip", text, 4, build)
     if text.startswith("sips:"):
-        return _parse_sip("sips", text, 5)
+        return _parse_sip("sips", text, 5, build)
     colon = text.find(":")
     if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
         raise _bad("URI without scheme")
@@ -218,7 +234,7 @@ def parse_uri(text):
     _check(scheme, _SCHEME_CHARS, "URI scheme")
     scheme = scheme.lower()
     if scheme == "sip" or scheme == "sips":
-        return _parse_sip(scheme, text, colon + 1)
+        return _parse_sip(scheme, text, colon + 1, build)
     rest = text[colon + 1 :]
     _check(rest, _OPAQUE_CHARS, "URI")
     if not rest:
@@ -229,7 +245,11 @@ def parse_uri(text):
         if not number:
             raise _bad("empty tel number")
         params = _scan_params(rest, semi, len(rest)) if semi >= 0 else NO_PARAMS
+        if not build:
+            return False
         return SipUri(scheme, number, params=params, headers=NO_PARAMS)
+    if not build:
+        return False
     return SipUri(scheme, params=NO_PARAMS, headers=NO_PARAMS, opaque=rest)
 
 
