@@ -52,3 +52,25 @@ def rmtree(path):
     for name in names:
         rmtree(path + "/" + name)
     os.rmdir(path)
+
+
+class Rng:
+    """xorshift32 from a non-zero 32-bit state: the same sequence on
+    CPython and MicroPython, so a failing random input replays."""
+
+    def __init__(self, state):
+        self.x = state
+
+    def next(self):
+        x = self.x
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.x = x
+        return x
+
+    def below(self, n):
+        return self.next() % n if n > 0 else 0
+
+    def bytes(self, n):
+        return bytearray(self.next() & 0xFF for _ in range(n))

@@ -20,6 +20,7 @@
 import json
 import unittest
 
+import coretest
 from coretest import data_path, read_data
 from hushphone import sdp
 from hushphone.sip.message import (
@@ -44,22 +45,11 @@ TOKENS = (
 )
 
 
-class Rng:
-    """xorshift32: the same sequence on CPython and MicroPython."""
+class Rng(coretest.Rng):
+    """coretest's xorshift32 from any seed (spread over the state)."""
 
     def __init__(self, seed):
-        self.state = (seed * 2654435761 + 1) & 0xFFFFFFFF or 1
-
-    def next(self):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return x
-
-    def below(self, n):
-        return self.next() % n if n > 0 else 0
+        coretest.Rng.__init__(self, (seed * 2654435761 + 1) & 0xFFFFFFFF or 1)
 
 
 def generated_seeds():

@@ -7,7 +7,7 @@
 # arguments (viper has written wrong values on the ESP32 beyond four).
 import unittest
 
-from coretest import IS_MICROPYTHON
+from coretest import IS_MICROPYTHON, Rng
 from hushphone import g711
 from hushphone.audio import pcm
 from hushphone.crypto import sha1_hmac, sha1_hmac_twin
@@ -15,27 +15,6 @@ from hushphone.hal.esp32 import audio as esp32_audio
 from hushphone.srtp import fastpath
 
 ROUNDS = 60
-
-
-class Rng:
-    """xorshift32: the same inputs on both runtimes."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def next(self):
-        x = self.x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.x = x
-        return x
-
-    def below(self, n):
-        return self.next() % n
-
-    def bytes(self, n):
-        return bytearray(self.next() & 0xFF for _ in range(n))
 
 
 def _view(buf, skew):
