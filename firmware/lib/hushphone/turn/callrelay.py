@@ -43,21 +43,27 @@ class UdpRelay:
                 c.handle_timer(now)
             self._flush()
             e = c.next_event()
+            while e is not None and not isinstance(e, (tc.Allocated, tc.Failed)):
+                e = c.next_event()
             if isinstance(e, tc.Allocated):
                 self.relayed = (stun.ip_text(e.relayed[0]), e.relayed[1])
                 return self.relayed
             if isinstance(e, tc.Failed):
                 raise RelayError(e.reason)
-            if now - start >= ALLOCATE_WAIT_MS:
+            if clock() - start >= ALLOCATE_WAIT_MS:
                 raise RelayError("no answer from the TURN server")
-            if poll_readable(20):
-                try:
-                    data = self.sock.recv(1500)
-                except OSError:
-                    continue
-                c.receive(data, clock())
-            else:
-                sleep(0)
+            self._await_answer(clock, poll_readable, sleep)
+
+    def _await_answer(self, clock, poll_readable, sleep):
+        """One wait of the allocation loop: the server's datagram, if any."""
+        if poll_readable(20):
+            try:
+                data = self.sock.recv(1500)
+            except OSError:
+                return
+            self.client.receive(data, clock())
+        else:
+            sleep(0)
 
     def peer(self, host, port, now):
         """The call's peer (from the SDP): a channel to it (which also
@@ -137,28 +143,9 @@ class TlsRelay(UdpRelay):
         self._writable.register(tls, select.POLLOUT)
         self.write_drops = 0  # frames the stream would not take in time
 
-    def allocate(self, clock, poll_readable, sleep):
-        c = self.client
-        start = clock()
-        c.allocate(start)
-        while True:
-            now = clock()
-            t = c.get_timer()
-            if t is not None and t <= now:
-                c.handle_timer(now)
-            self._flush()
-            self._read(now)
-            e = c.next_event()
-            while e is not None and not isinstance(e, (tc.Allocated, tc.Failed)):
-                e = c.next_event()
-            if isinstance(e, tc.Allocated):
-                self.relayed = (stun.ip_text(e.relayed[0]), e.relayed[1])
-                return self.relayed
-            if isinstance(e, tc.Failed):
-                raise RelayError(e.reason)
-            if clock() - start >= ALLOCATE_WAIT_MS:
-                raise RelayError("no answer from the TURN server")
-            sleep(10)
+    def _await_answer(self, clock, poll_readable, sleep):
+        sleep(10)
+        self._read(clock())
 
     def poll(self, now):
         self._read(now)
