@@ -4,6 +4,7 @@
 # replayed and malformed packets with counters.
 import unittest
 
+from coretest import Rng
 from coretest import unhex
 from hushphone.crypto.aes import AesEcb
 from hushphone.srtp import (
@@ -83,24 +84,6 @@ def master_key(suite):
 def pair(suite, **kwargs):
     key = master_key(suite)
     return SrtpContext(suite, key, SALT, **kwargs), SrtpContext(suite, key, SALT, **kwargs)
-
-
-class Rand:
-    """A small deterministic generator (xorshift32): same packets on both runtimes."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def u32(self):
-        x = self.x
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.x = x
-        return x
-
-    def bytes(self, n):
-        return bytes(self.u32() & 0xFF for _ in range(n))
 
 
 def rtp_packet(seq, ssrc=0x11223344, payload=b"\x55" * 160, b0=0x80):
@@ -210,21 +193,21 @@ class KnownAnswerTest(unittest.TestCase):
 
 class RoundTripTest(unittest.TestCase):
     def test_rollover_reordering_and_multiple_ssrcs(self):
-        rand = Rand(12345)
+        rand = Rng(12345)
         for suite in ALL_SUITES:
             tx, rx = pair(suite)
             seqs = [(65300 + i) & 0xFFFF for i in range(400)]  # wraps at 65535
             sent = []
             for seq in seqs:
                 for ssrc in (0x01020304, 0xF0E0D0C0):
-                    rtp = rtp_packet(seq, ssrc, rand.bytes(1 + rand.u32() % 200))
+                    rtp = rtp_packet(seq, ssrc, rand.bytes(1 + rand.next() % 200))
                     sent.append((rtp, tx.protect(rtp)))
             # deliver in an order shuffled inside windows of 40 packets (20 per SSRC)
             order = list(range(len(sent)))
             for start in range(0, len(order), 40):
                 chunk = order[start : start + 40]
                 for i in range(len(chunk) - 1, 0, -1):
-                    j = rand.u32() % (i + 1)
+                    j = rand.next() % (i + 1)
                     chunk[i], chunk[j] = chunk[j], chunk[i]
                 order[start : start + 40] = chunk
             for i in order:
@@ -269,13 +252,13 @@ class IntoBufferTest(unittest.TestCase):
     into a caller's buffer or in place."""
 
     def test_same_packets_as_protect_and_unprotect_in_place_too(self):
-        rand = Rand(777)
+        rand = Rng(777)
         for suite in ALL_SUITES:
             tx, rx = pair(suite)
             tx2, rx2 = pair(suite)
             tag = SUITES[suite][1]
             for seq in range(65530, 65546):  # across a ROC change
-                rtp = rtp_packet(seq & 0xFFFF, 0x11223344, rand.bytes(1 + rand.u32() % 160))
+                rtp = rtp_packet(seq & 0xFFFF, 0x11223344, rand.bytes(1 + rand.next() % 160))
                 want = tx.protect(rtp)
                 buf = bytearray(len(rtp) + 16)
                 buf[: len(rtp)] = rtp
@@ -414,10 +397,10 @@ class RejectionTest(unittest.TestCase):
                 rx.unprotect_rtcp(packet)
 
     def test_random_garbage_only_raises_srtp_errors(self):
-        rand = Rand(99)
+        rand = Rng(99)
         _, rx = pair("AES_CM_128_HMAC_SHA1_32")
         for i in range(300):
-            data = rand.bytes(rand.u32() % 80)
+            data = rand.bytes(rand.next() % 80)
             if i % 2 and data:
                 data = b"\x80" + data[1:]  # make some look like RTP
             for f in (rx.unprotect, rx.unprotect_rtcp):
