@@ -42,48 +42,49 @@ if IS_MICROPYTHON:
     import micropython
 
     @micropython.viper
-    def _pad_viper(st, data, n: int) -> int:
-        # The inner message's tail at byte 400 of st: the bytes of data[:n]
-        # after its last full block, 0x80, zeros, and the message length in
-        # bits (64-byte key block + n). Returns how many blocks (1 or 2).
-        sb = ptr8(st)  # noqa: F821
-        d = ptr8(data)  # noqa: F821
-        full = n >> 6
-        rem = n & 63
-        i = 0
-        while i < rem:
-            sb[400 + i] = d[(full << 6) + i]
-            i += 1
-        sb[400 + rem] = 0x80
-        pads = 1
-        if rem >= 56:
-            pads = 2
-        end = 400 + (pads << 6)
-        i = 401 + rem
-        while i < end - 4:  # (the length's upper 32 bits are zero)
-            sb[i] = 0
-            i += 1
-        bits = (n + 64) << 3
-        i = 0
-        while i < 4:  # shifts below 32: never past a 32-bit word
-            sb[end - 1 - i] = (bits >> (i << 3)) & 0xFF
-            i += 1
-        return pads
-
-    @micropython.viper
     def hmac_sha1_viper(st, data, n: int, out):
         s = ptr32(st)  # noqa: F821  (viper built-ins)
         sb = ptr8(st)  # noqa: F821
-        d = ptr8(data)  # noqa: F821
+        msg = ptr8(data)  # noqa: F821
         o = ptr8(out)  # noqa: F821
         m = uint(s[19])  # noqa: F821  0xFFFFFFFF, whatever the word size
+        w = uint(s) + 80  # W, the message schedule
         if n < 0:  # (new_state) one raw block data[0:64] into H, no padding
             full = 1
             pads = 0
             blocks = 1
         else:
+            # The inner message's tail at byte 400 of st: data[:n] after
+            # its last full block, 0x80, zeros, and the message's length in
+            # bits (the 64-byte key block + n) in one or two blocks.
             full = n >> 6
-            pads = int(_pad_viper(st, data, n))
+            rem = n & 63
+            pads = 1
+            if rem >= 56:
+                pads = 2
+            z = ptr32(uint(s) + 400)
+            i = 0
+            while i < (pads << 4):
+                z[i] = 0
+                i += 1
+            src = uint(msg) + uint(full << 6)
+            i = 0
+            if int(src & 3) == 0:  # by words where the data is word aligned
+                words = ptr32(src)
+                while i < (rem >> 2):
+                    z[i] = words[i]
+                    i += 1
+                i = i << 2
+            while i < rem:
+                sb[400 + i] = msg[(full << 6) + i]
+                i += 1
+            sb[400 + rem] = 0x80
+            end = 400 + (pads << 6)
+            bits = (n + 64) << 3  # below 2**32: shifts never pass a 32-bit word
+            sb[end - 1] = bits & 0xFF
+            sb[end - 2] = (bits >> 8) & 0xFF
+            sb[end - 3] = (bits >> 16) & 0xFF
+            sb[end - 4] = (bits >> 24) & 0xFF
             blocks = full + pads + 1  # + the outer block
             i = 0
             while i < 5:
@@ -92,7 +93,7 @@ if IS_MICROPYTHON:
         j = 0
         while j < blocks:
             if j < full:
-                p = d
+                p = msg
                 base = j << 6
             elif j < full + pads:
                 p = sb
@@ -110,62 +111,99 @@ if IS_MICROPYTHON:
                     i += 1
                 p = sb
                 base = 528
+            # W[0:16]: the block, big-endian; then W[16:80]. Pointers moved
+            # along with t, so every index below is a constant offset.
             t = 0
             while t < 16:
-                q = base + (t << 2)
-                s[20 + t] = (uint(p[q]) << 24) | (uint(p[q + 1]) << 16) | (uint(p[q + 2]) << 8) | uint(p[q + 3])
-                t += 1
+                q = ptr32(w + (t << 2))
+                r = ptr8(uint(p) + uint(base + (t << 2)))
+                q[0] = (uint(r[0]) << 24) | (uint(r[1]) << 16) | (uint(r[2]) << 8) | uint(r[3])
+                q[1] = (uint(r[4]) << 24) | (uint(r[5]) << 16) | (uint(r[6]) << 8) | uint(r[7])
+                q[2] = (uint(r[8]) << 24) | (uint(r[9]) << 16) | (uint(r[10]) << 8) | uint(r[11])
+                q[3] = (uint(r[12]) << 24) | (uint(r[13]) << 16) | (uint(r[14]) << 8) | uint(r[15])
+                t += 4
             while t < 80:
-                x = uint(s[17 + t]) ^ uint(s[12 + t]) ^ uint(s[6 + t]) ^ uint(s[4 + t])
-                s[20 + t] = (x << 1) | (x >> 31)
-                t += 1
+                q = ptr32(w + ((t - 16) << 2))
+                x = uint(q[13]) ^ uint(q[8]) ^ uint(q[2]) ^ uint(q[0])
+                q[16] = (x << 1) | (x >> 31)
+                x = uint(q[14]) ^ uint(q[9]) ^ uint(q[3]) ^ uint(q[1])
+                q[17] = (x << 1) | (x >> 31)
+                x = uint(q[15]) ^ uint(q[10]) ^ uint(q[4]) ^ uint(q[2])
+                q[18] = (x << 1) | (x >> 31)
+                x = uint(q[16]) ^ uint(q[11]) ^ uint(q[5]) ^ uint(q[3])
+                q[19] = (x << 1) | (x >> 31)
+                t += 4
             a = uint(s[0])
             b = uint(s[1])
             c = uint(s[2])
-            e4 = uint(s[3])
+            d = uint(s[3])
             e = uint(s[4])
-            # four loops of 20 rounds: no branch per round
-            k = uint(s[15])
+            # Four loops of 20 rounds, five per pass with the variables
+            # renamed instead of moved. Only a value that is shifted right
+            # must be a clean 32-bit word: the new `a` is masked, and the
+            # rotated `b` (a former `a`) may keep bits above 31 on a 64-bit
+            # machine, which the masked sums and the 32-bit stores drop.
             t = 0
+            k = uint(s[15])
             while t < 20:
-                x = (((a << 5) | (a >> 27)) + ((b & c) | ((b ^ m) & e4)) + e + k + uint(s[20 + t])) & m
-                e = e4
-                e4 = c
-                c = ((b << 30) | (b >> 2)) & m
-                b = a
-                a = x
-                t += 1
+                q = ptr32(w + (t << 2))
+                e = (e + ((a << 5) | (a >> 27)) + (d ^ (b & (c ^ d))) + k + uint(q[0])) & m
+                b = (b << 30) | (b >> 2)
+                d = (d + ((e << 5) | (e >> 27)) + (c ^ (a & (b ^ c))) + k + uint(q[1])) & m
+                a = (a << 30) | (a >> 2)
+                c = (c + ((d << 5) | (d >> 27)) + (b ^ (e & (a ^ b))) + k + uint(q[2])) & m
+                e = (e << 30) | (e >> 2)
+                b = (b + ((c << 5) | (c >> 27)) + (a ^ (d & (e ^ a))) + k + uint(q[3])) & m
+                d = (d << 30) | (d >> 2)
+                a = (a + ((b << 5) | (b >> 27)) + (e ^ (c & (d ^ e))) + k + uint(q[4])) & m
+                c = (c << 30) | (c >> 2)
+                t += 5
             k = uint(s[16])
             while t < 40:
-                x = (((a << 5) | (a >> 27)) + (b ^ c ^ e4) + e + k + uint(s[20 + t])) & m
-                e = e4
-                e4 = c
-                c = ((b << 30) | (b >> 2)) & m
-                b = a
-                a = x
-                t += 1
+                q = ptr32(w + (t << 2))
+                e = (e + ((a << 5) | (a >> 27)) + (b ^ c ^ d) + k + uint(q[0])) & m
+                b = (b << 30) | (b >> 2)
+                d = (d + ((e << 5) | (e >> 27)) + (a ^ b ^ c) + k + uint(q[1])) & m
+                a = (a << 30) | (a >> 2)
+                c = (c + ((d << 5) | (d >> 27)) + (e ^ a ^ b) + k + uint(q[2])) & m
+                e = (e << 30) | (e >> 2)
+                b = (b + ((c << 5) | (c >> 27)) + (d ^ e ^ a) + k + uint(q[3])) & m
+                d = (d << 30) | (d >> 2)
+                a = (a + ((b << 5) | (b >> 27)) + (c ^ d ^ e) + k + uint(q[4])) & m
+                c = (c << 30) | (c >> 2)
+                t += 5
             k = uint(s[17])
             while t < 60:
-                x = (((a << 5) | (a >> 27)) + ((b & c) | (e4 & (b | c))) + e + k + uint(s[20 + t])) & m
-                e = e4
-                e4 = c
-                c = ((b << 30) | (b >> 2)) & m
-                b = a
-                a = x
-                t += 1
+                q = ptr32(w + (t << 2))
+                e = (e + ((a << 5) | (a >> 27)) + ((b & c) | (d & (b | c))) + k + uint(q[0])) & m
+                b = (b << 30) | (b >> 2)
+                d = (d + ((e << 5) | (e >> 27)) + ((a & b) | (c & (a | b))) + k + uint(q[1])) & m
+                a = (a << 30) | (a >> 2)
+                c = (c + ((d << 5) | (d >> 27)) + ((e & a) | (b & (e | a))) + k + uint(q[2])) & m
+                e = (e << 30) | (e >> 2)
+                b = (b + ((c << 5) | (c >> 27)) + ((d & e) | (a & (d | e))) + k + uint(q[3])) & m
+                d = (d << 30) | (d >> 2)
+                a = (a + ((b << 5) | (b >> 27)) + ((c & d) | (e & (c | d))) + k + uint(q[4])) & m
+                c = (c << 30) | (c >> 2)
+                t += 5
             k = uint(s[18])
             while t < 80:
-                x = (((a << 5) | (a >> 27)) + (b ^ c ^ e4) + e + k + uint(s[20 + t])) & m
-                e = e4
-                e4 = c
-                c = ((b << 30) | (b >> 2)) & m
-                b = a
-                a = x
-                t += 1
+                q = ptr32(w + (t << 2))
+                e = (e + ((a << 5) | (a >> 27)) + (b ^ c ^ d) + k + uint(q[0])) & m
+                b = (b << 30) | (b >> 2)
+                d = (d + ((e << 5) | (e >> 27)) + (a ^ b ^ c) + k + uint(q[1])) & m
+                a = (a << 30) | (a >> 2)
+                c = (c + ((d << 5) | (d >> 27)) + (e ^ a ^ b) + k + uint(q[2])) & m
+                e = (e << 30) | (e >> 2)
+                b = (b + ((c << 5) | (c >> 27)) + (d ^ e ^ a) + k + uint(q[3])) & m
+                d = (d << 30) | (d >> 2)
+                a = (a + ((b << 5) | (b >> 27)) + (c ^ d ^ e) + k + uint(q[4])) & m
+                c = (c << 30) | (c >> 2)
+                t += 5
             s[0] = uint(s[0]) + a
             s[1] = uint(s[1]) + b
             s[2] = uint(s[2]) + c
-            s[3] = uint(s[3]) + e4
+            s[3] = uint(s[3]) + d
             s[4] = uint(s[4]) + e
             j += 1
         if n < 0:
