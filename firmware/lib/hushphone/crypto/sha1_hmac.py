@@ -42,11 +42,8 @@ if IS_MICROPYTHON:
     import micropython
 
     @micropython.viper
-    def hmac_sha1_viper(st, data, n: int, out):
-        s = ptr32(st)  # noqa: F821  (viper built-ins)
-        sb = ptr8(st)  # noqa: F821
-        msg = ptr8(data)  # noqa: F821
-        o = ptr8(out)  # noqa: F821
+    def hmac_sha1_viper(s: ptr32, msg: ptr8, n: int, o: ptr8):  # noqa: F821  (viper built-ins)
+        sb = ptr8(s)  # noqa: F821
         m = uint(s[19])  # noqa: F821  0xFFFFFFFF, whatever the word size
         w = uint(s) + 80  # W, the message schedule
         if n < 0:  # (new_state) one raw block data[0:64] into H, no padding
