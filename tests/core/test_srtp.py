@@ -18,7 +18,8 @@ from hushphone.srtp import (
     SrtpStreamLimitError,
 )
 from hushphone.srtp import kdf
-from hushphone.srtp.cipher import KeystreamBuffers, PacketCipher
+from hushphone.crypto.sha1_hmac import HmacSha1
+from hushphone.srtp import cipher, fastpath
 
 # RFC 3711 Appendix B.3 master key and salt; the AES-256 suites use the
 # RFC 6188 §7.2 master key with the same salt.
@@ -112,19 +113,25 @@ class Rfc3711KeystreamTest(unittest.TestCase):
         self.assertEqual(kdf.keystream(aes, iv, 0xFEFF, 3), self.AT_FEFF)
 
     def test_packet_path_makes_the_same_keystream(self):
-        # the preallocated-buffer path used per packet: zeros XOR keystream
-        cipher = PacketCipher(self.KEY, self.SALT, KeystreamBuffers(256))
-        zeros = bytes(52)  # SSRC 0 at offset 0
-        out = bytearray(zeros)
-        cipher.crypt(out, 4, 48, 0, 0, 0)
+        # the per-packet path (srtp/fastpath's begin, one in-place AES call,
+        # end), set up as the slow path does it: zeros XOR keystream
+        def crypt(buf, at, n):
+            d = cipher.Direction(bytes(16), bytes(14), 0, 16, 10, 256, HmacSha1)
+            d.st[fastpath.ST_SALT : fastpath.ST_SALT + 14] = self.SALT  # this session's
+            d.aes = AesEcb(self.KEY).encrypt_into
+            d.force(at, n, 0, 0)  # SSRC at 0, index 0
+            view = d.counter_view(fastpath.begin(d.st, buf, buf, len(buf) - 4))  # (+ the ROC)
+            d.aes(view, view)
+            self.assertEqual(fastpath.end(d.st, buf), 0)
+            return buf[: len(buf) - 4]
+
+        out = crypt(bytearray(52 + 4), 4, 48)  # SSRC 0 at offset 0
         self.assertEqual(bytes(out[4:]), self.FIRST)
         self.assertEqual(bytes(out[:4]), bytes(4))
-        out = bytearray(13)  # a partial block, in place
-        cipher.crypt(out, 0, 13, 0, 0, 0)
-        self.assertEqual(bytes(out), self.FIRST[:13])
-        out = bytearray(zeros)
-        cipher.crypt(out, 1, 35, 0, 0, 0)  # unaligned start
+        self.assertEqual(bytes(crypt(bytearray(13 + 4), 0, 13)), self.FIRST[:13])  # a partial block
+        out = crypt(bytearray(52 + 4), 1, 35)  # unaligned start
         self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
+        self.assertEqual(bytes(out[36:]), bytes(16))
 
 
 class KeyDerivationTest(unittest.TestCase):
