@@ -254,6 +254,92 @@ class RoundTripTest(unittest.TestCase):
         self.assertEqual(rx.unprotect(memoryview(srtp)), rtp)
 
 
+def _slow_only(ctx):
+    # the context's fast path off until its next packet: what the slow path
+    # alone (RFC 3711 in Python on the stream objects) would do
+    ctx._rtp.st[fastpath.ST_VALID] = 0
+    return ctx
+
+
+def _outcome(unprotect, packet):
+    try:
+        return bytes(unprotect(packet))
+    except SrtpError as e:
+        return type(e).__name__
+
+
+class FastPathTest(unittest.TestCase):
+    """The fast path (the next packet of the previous packet's stream: in
+    viper on MicroPython) against the slow path alone, packet by packet:
+    the same SRTP bytes, the same RTP or the same error, the same stats,
+    over in-order runs broken by ROC wraps, jumps, late and replayed
+    packets (inside the window and beyond it), forgeries, a second SSRC,
+    CSRC headers and reused sequence numbers."""
+
+    def _sender(self, rand, suite, count):
+        # yields each SRTP packet made by both senders (checked equal)
+        tx, tx_slow = pair(suite)
+        ssrcs = (0x11223344, 0xA1B2C3D4)
+        seqs = [65536 - 700, 40000]
+        fast_out = bytearray(300)
+        slow_out = bytearray(300)
+        for i in range(count):
+            which = 1 if rand.below(25) == 0 else 0
+            roll = rand.below(100)
+            if roll == 0:
+                seqs[which] += 1 + rand.below(300)  # a jump (lost packets)
+            elif roll == 1 and i:
+                seqs[which] -= 1 + rand.below(3)  # the sender reuses a number
+            seq = seqs[which] & 0xFFFF
+            seqs[which] += 1
+            b0 = 0x81 if rand.below(40) == 0 else 0x80  # one CSRC: the slow path
+            csrc = b"\x01\x02\x03\x04" if b0 == 0x81 else b""
+            rtp = rtp_packet(seq, ssrcs[which], csrc + rand.bytes(rand.below(200)), b0)
+            try:
+                n = tx.protect_into(rtp, fast_out)
+            except SrtpLocalError:
+                with self.assertRaises(SrtpLocalError):
+                    _slow_only(tx_slow).protect_into(rtp, slow_out)
+                continue
+            self.assertEqual(_slow_only(tx_slow).protect_into(rtp, slow_out), n)
+            self.assertEqual(bytes(fast_out[:n]), bytes(slow_out[:n]), "packet %d" % i)
+            yield bytes(fast_out[:n])
+
+    def test_fast_path_does_what_the_slow_path_does(self):
+        rand = Rng(2024)
+        for suite in ("AES_CM_128_HMAC_SHA1_80", "AES_256_CM_HMAC_SHA1_32"):
+            rx, rx_slow = pair(suite)
+            buf = bytearray(300)
+            recent = [None] * 320  # a ring of the packets sent so far
+            held = []
+            decided = i = 0
+            for i, srtp in enumerate(self._sender(rand, suite, 1500)):
+                recent[i % 320] = srtp
+                deliveries = []
+                if rand.below(30) == 0 and len(held) < 20:
+                    held.append(srtp)  # arrives later
+                else:
+                    deliveries.append(srtp)
+                if held and rand.below(8) == 0:
+                    deliveries.append(held.pop(rand.below(len(held))))
+                roll = rand.below(40)
+                if roll == 0:  # a replay, recent or beyond the window
+                    deliveries.append(recent[(i - rand.below(min(i + 1, 300))) % 320])
+                elif roll == 1:  # a forgery, before the packet it copies
+                    deliveries.insert(0, flip(srtp, 12 + rand.below(len(srtp) - 12)))
+                for p in deliveries:
+                    if rand.below(2):  # in place
+                        buf[: len(p)] = p
+                        got = _outcome(lambda q: buf[: rx.unprotect_into(buf, buf, len(q))], p)
+                    else:
+                        got = _outcome(rx.unprotect, p)
+                    self.assertEqual(got, _outcome(_slow_only(rx_slow).unprotect, p), "delivery %d" % i)
+                    decided += 1
+            self.assertEqual(rx.stats, rx_slow.stats)
+            self.assertTrue(rx.stats["replay"] > 10 and rx.stats["auth_fail"] > 10, rx.stats)
+            self.assertTrue(decided > i)
+
+
 class IntoBufferTest(unittest.TestCase):
     """protect_into/unprotect_into: the same packets as protect/unprotect,
     into a caller's buffer or in place."""
