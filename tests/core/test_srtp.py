@@ -120,16 +120,15 @@ class Rfc3711KeystreamTest(unittest.TestCase):
             d.st[fastpath.ST_SALT : fastpath.ST_SALT + 14] = self.SALT  # this session's
             d.aes = AesEcb(self.KEY).encrypt_into
             d.force(at, n, 0, 0)  # SSRC at 0, index 0
-            view = d.counter_view(fastpath.begin(d.st, buf, buf, len(buf) - 4))  # (+ the ROC)
-            d.aes(view, view)
-            self.assertEqual(fastpath.end(d.st, buf), 0)
-            return buf[: len(buf) - 4]
+            length = len(buf) - 10  # (then the tag)
+            self.assertEqual(fastpath.finish(d, buf, length, fastpath.begin(d.st, buf, buf, length)), len(buf))
+            return buf[:length]
 
-        out = crypt(bytearray(52 + 4), 4, 48)  # SSRC 0 at offset 0
+        out = crypt(bytearray(52 + 10), 4, 48)  # SSRC 0 at offset 0
         self.assertEqual(bytes(out[4:]), self.FIRST)
         self.assertEqual(bytes(out[:4]), bytes(4))
-        self.assertEqual(bytes(crypt(bytearray(13 + 4), 0, 13)), self.FIRST[:13])  # a partial block
-        out = crypt(bytearray(52 + 4), 1, 35)  # unaligned start
+        self.assertEqual(bytes(crypt(bytearray(13 + 10), 0, 13)), self.FIRST[:13])  # a partial block
+        out = crypt(bytearray(52 + 10), 1, 35)  # unaligned start
         self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
         self.assertEqual(bytes(out[36:]), bytes(16))
 

@@ -2,8 +2,8 @@
 # packet state the per-packet viper code works on (srtp/fastpath has its
 # layout), and the per-SSRC streams. AES counter mode (RFC 3711 §4.1.1)
 # runs on that state without allocating: begin writes a packet's counter
-# blocks into it, ONE AES-ECB call encrypts them in place (through a view
-# made once per block count), end XORs the keystream into the packet.
+# blocks into it, finish encrypts them in place with ONE AES-ECB call
+# (through a view made once per block count) and XORs the keystream in.
 #
 # The fast path keeps the highest index of the previous packet's stream
 # in the state (its "mirror") and advances it there; the slow path (the
@@ -23,13 +23,13 @@ from hushphone.srtp.fastpath import (
     ST_FORCED,
     ST_MAXP,
     ST_ROC,
+    ST_RTCP,
     ST_SALT,
     ST_SSRC,
     ST_TAGLEN,
     ST_TOPSEQ,
     ST_VALID,
     copy_into,
-    end,
     state_size,
 )
 from hushphone.srtp.replay import ReplayWindow
@@ -69,11 +69,14 @@ class Direction:
         st = self.st = bytearray(state_size(max_packet))
         st[ST_SALT : ST_SALT + 14] = salt
         st[ST_TAGLEN] = tag_len
+        st[ST_RTCP] = first_label == kdf.LABEL_RTCP_ENCRYPTION
         _put(st, ST_MAXP, 4, max_packet)
-        self.aes = AesEcb(key).encrypt_into  # in place, on a counter view
+        # what fastpath.finish calls: aes(view, view) in place on a counter
+        # view, mac(mac_key, data, n, out) the MAC of data[:n] into out[0:20]
+        self.aes = AesEcb(key).encrypt_into
         self._ctr = memoryview(st)[ST_CTR:]
         self.views = [None] * (((max_packet + 15) >> 4) + 1)  # see counter_view
-        # mac(mac_key, data, n, out): the MAC of data[:n] into out[0:20]
+        self.counter_view(0)
         if mac_class is sha1_hmac.HmacSha1 and IS_MICROPYTHON:
             self.mac = sha1_hmac.hmac_sha1_viper
             self.mac_key = sha1_hmac.new_state(auth)
@@ -101,26 +104,6 @@ class Direction:
         _put(st, ST_F_SEQ, 2, index & 0xFFFF)
         st[ST_F_SSRC_AT] = ssrc_at
         st[ST_FORCED] = 1
-
-    def seal(self, out, nblocks, mac_len, tag_at):
-        """After begin: encrypt, MAC out[:mac_len], the tag at tag_at."""
-        view = self.views[nblocks]
-        if view is None:
-            view = self.counter_view(nblocks)
-        self.aes(view, view)
-        end(self.st, out)
-        self.mac(self.mac_key, out, mac_len, self.st)
-        copy_into(out, tag_at, self.st, self.tag_len)
-
-    def open(self, out, nblocks, mac_len):
-        """After begin: MAC out[:mac_len]; if the tag matches decrypt and
-        return 0, else 1."""
-        view = self.views[nblocks]
-        if view is None:
-            view = self.counter_view(nblocks)
-        self.aes(view, view)
-        self.mac(self.mac_key, out, mac_len, self.st)
-        return end(self.st, out)
 
     def mirror(self, stream):
         """Let the fast path take the in-order packets of this stream (the

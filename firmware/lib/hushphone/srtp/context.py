@@ -24,7 +24,7 @@ from hushphone.srtp.errors import (
     SrtpReplayError,
     SrtpStreamLimitError,
 )
-from hushphone.srtp.fastpath import begin, copy_into, end, same4
+from hushphone.srtp.fastpath import begin, finish, same4
 from hushphone.srtp.suites import SALT_LEN, SRTCP_TAG_LEN, SUITES
 
 _RTP_HEADER = const(12)
@@ -141,20 +141,10 @@ class SrtpContext:
         if n < 0:
             n = len(rtp)
         d = self._rtp
-        st = d.st
-        nblocks = begin(st, rtp, out, n)
+        nblocks = begin(d.st, rtp, out, n)
         if nblocks < 0:
             return self._protect_slow(d, rtp, out, n)
-        # the fast path: Direction.seal, inlined
-        view = d.views[nblocks]
-        if view is None:
-            view = d.counter_view(nblocks)
-        d.aes(view, view)
-        end(st, out)
-        d.mac(d.mac_key, out, n + 4, st)  # packet || ROC
-        tag_len = d.tag_len
-        copy_into(out, n, st, tag_len)
-        return n + tag_len
+        return finish(d, out, n, nblocks)
 
     def _protect_slow(self, d, rtp, out, n):
         if 12 <= n <= self.max_packet and (rtp[0] & 0xDF) == 0x80:
@@ -174,7 +164,7 @@ class SrtpContext:
         if index >> 48:  # 2**48 packets: a re-key is due
             raise SrtpLocalError("SRTP index exhausted: re-key needed")
         d.force(hlen, n - hlen, 8, index)
-        d.seal(out, begin(d.st, rtp, out, n), n + 4, n)  # packet || ROC
+        finish(d, out, n, begin(d.st, rtp, out, n))
         stream.accept(index)
         d.mirror(stream)
         return n + tag_len
@@ -194,18 +184,11 @@ class SrtpContext:
         if n < 0:
             n = len(srtp)
         d = self._rtp
-        st = d.st
-        nblocks = begin(st, srtp, out, -n)
+        nblocks = begin(d.st, srtp, out, -n)
         if nblocks < 0:
             return self._unprotect_slow(d, srtp, out, n)
-        # the fast path: Direction.open, inlined
-        view = d.views[nblocks]
-        if view is None:
-            view = d.counter_view(nblocks)
-        d.aes(view, view)
-        m = n - d.tag_len
-        d.mac(d.mac_key, out, m + 4, st)  # packet || ROC
-        if end(st, out):
+        m = finish(d, out, n, nblocks)
+        if m < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         return m
 
@@ -229,7 +212,7 @@ class SrtpContext:
                 if index < 0 or not stream.fresh(index):
                     self._reject("replay", SrtpReplayError, "SRTP replay")
         d.force(hlen, m - hlen, 8, index)
-        if d.open(out, begin(d.st, srtp, out, -n), m + 4):  # packet || ROC
+        if finish(d, out, n, begin(d.st, srtp, out, -n)) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtp, 8, True, False)
@@ -286,10 +269,9 @@ class SrtpContext:
         scratch[n + 1] = (index >> 16) & 0xFF
         scratch[n + 2] = (index >> 8) & 0xFF
         scratch[n + 3] = index & 0xFF
-        m = n + _SRTCP_INDEX_LEN
-        d.seal(scratch, nblocks, m, m)
+        length = finish(d, scratch, n, nblocks)  # the tag after them
         stream.accept(index)
-        return bytes(self._view(m + SRTCP_TAG_LEN))
+        return bytes(self._view(length))
 
     def unprotect_rtcp(self, srtcp):
         """The RTCP packet inside an SRTCP packet (encrypted, or E=0:
@@ -307,7 +289,7 @@ class SrtpContext:
             self._reject("replay", SrtpReplayError, "SRTCP replay")
         d.force(_RTCP_HEADER, rtcp_end - _RTCP_HEADER if e_index & _E_FLAG else 0, 4, index)
         # (begin also writes a ROC after the authenticated portion: unused)
-        if d.open(self._scratch, begin(d.st, srtcp, self._scratch, -n), m):
+        if finish(d, self._scratch, n, begin(d.st, srtcp, self._scratch, -n)) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtcp, 4, True, False)

@@ -7,15 +7,15 @@
 # more has written wrong values on the ESP32 (FIELD-NOTES); what else a
 # call needs lives in a per-direction state buffer, laid out below.
 #
-# A packet: begin checks that it is the next in-order packet of the
-# stream the state mirrors (else returns -1: the context's Python slow
-# path takes it), copies it to the output, appends the ROC and writes its
-# AES-CM counter blocks (RFC 3711 §4.1.1); the caller encrypts those in
-# place (one AES-ECB call) and end XORs the keystream in (after checking
-# the tag, when unprotecting). The caller runs HMAC-SHA1 into state[0:20]
-# between the two (unprotect) or after end (protect). The slow path fills
-# the FORCED fields (index, where encryption starts and its length)
-# instead, and begin uses those.
+# A packet in two calls: begin checks that it is the next in-order packet
+# of the stream the state mirrors (else returns -1: the context's Python
+# slow path takes it), copies it to the output, appends the ROC and writes
+# its AES-CM counter blocks (RFC 3711 §4.1.1); finish, given the
+# direction (srtp/cipher.Direction: its AES and HMAC-SHA1), encrypts
+# those in place (one AES-ECB call), XORs the keystream in and writes the
+# tag, or when unprotecting checks the tag first. The slow path fills the
+# FORCED fields (index, where encryption starts and its length) instead,
+# and begin uses those.
 from hushphone.compat import IS_MICROPYTHON, const
 
 # State buffer (bytes; multi-byte fields big-endian, read byte by byte):
@@ -36,6 +36,7 @@ ST_F_HLEN = const(68)  # 4: forced: where encryption starts
 ST_F_ELEN = const(72)  # 4: forced: how many bytes are encrypted
 ST_F_ROC = const(76)  # 4: forced: index bits 47..16
 ST_F_SEQ = const(80)  # 2: forced: index bits 15..0
+ST_RTCP = const(82)  # 1: an SRTCP direction (no ROC; index and E flag before the tag)
 ST_HLEN = const(84)  # 4: this packet's encryption start (begin -> end)
 ST_ELEN = const(88)  # 4: this packet's encrypted length
 ST_CUR_ROC = const(92)  # 4: this packet's index bits 47..16
@@ -160,38 +161,56 @@ if IS_MICROPYTHON:
         return nblocks
 
     @micropython.viper
-    def end_viper(st, out) -> int:
+    def finish_viper(d, out, n: int, nblocks: int) -> int:
+        st = d.st
+        view = d.views[nblocks]
+        if not view:  # (None until made: views[0], empty, is made at the start)
+            view = d.counter_view(nblocks)
+        d.aes(view, view)
         s = ptr8(st)  # noqa: F821
         o = ptr8(out)  # noqa: F821
-        if s[ST_CHECK]:
+        tag_len = s[ST_TAGLEN]
+        check = s[ST_CHECK]
+        if check:
+            n -= tag_len
+            d.mac(d.mac_key, out, n if s[ST_RTCP] else n + 4, st)
             diff = 0  # constant time: every byte is looked at
             i = 0
-            while i < s[ST_TAGLEN]:
+            while i < tag_len:
                 diff |= s[ST_TAG + i] ^ s[ST_MAC + i]
                 i += 1
             if diff:
                 s[ST_PENDING] = 0
-                return 1
+                return -1
         hlen = (s[ST_HLEN] << 24) | (s[ST_HLEN + 1] << 16) | (s[ST_HLEN + 2] << 8) | s[ST_HLEN + 3]
-        n = (s[ST_ELEN] << 24) | (s[ST_ELEN + 1] << 16) | (s[ST_ELEN + 2] << 8) | s[ST_ELEN + 3]
-        # out[hlen:hlen+n] ^= keystream; by words where out+hlen is aligned
+        elen = (s[ST_ELEN] << 24) | (s[ST_ELEN + 1] << 16) | (s[ST_ELEN + 2] << 8) | s[ST_ELEN + 3]
+        # out[hlen:hlen+elen] ^= keystream; by words where out+hlen is aligned
         i = 0
         if int((uint(o) + uint(hlen)) & 3) == 0:  # noqa: F821
-            d = ptr32(uint(o) + uint(hlen))  # noqa: F821
+            w = ptr32(uint(o) + uint(hlen))  # noqa: F821
             k = ptr32(uint(s) + ST_CTR)  # noqa: F821
-            words = n >> 2
+            words = elen >> 2
             while i < words:
-                d[i] = d[i] ^ k[i]
+                w[i] = w[i] ^ k[i]
                 i += 1
             i = words << 2
-        while i < n:
+        while i < elen:
             o[hlen + i] = o[hlen + i] ^ s[ST_CTR + i]
             i += 1
         if s[ST_PENDING]:
             s[ST_PENDING] = 0
             s[ST_TOPSEQ] = o[2]
             s[ST_TOPSEQ + 1] = o[3]
-        return 0
+        if check:
+            return n
+        d.mac(d.mac_key, out, n + 4, st)
+        if s[ST_RTCP]:
+            n += 4
+        i = 0
+        while i < tag_len:
+            o[n + i] = s[ST_MAC + i]
+            i += 1
+        return n + tag_len
 
     @micropython.viper
     def copy_into_viper(dst: ptr8, at: int, src: ptr8, n: int):  # noqa: F821
@@ -216,10 +235,10 @@ if IS_MICROPYTHON:
         return buf[at] == key[0] and buf[at + 1] == key[1] and buf[at + 2] == key[2] and buf[at + 3] == key[3]
 
     begin = begin_viper
-    end = end_viper
+    finish = finish_viper
     copy_into = copy_into_viper
     same4 = same4_viper
 else:
-    from hushphone.srtp.fastpath_twin import begin_py as begin, end_py as end  # noqa: F401
+    from hushphone.srtp.fastpath_twin import begin_py as begin, finish_py as finish  # noqa: F401
     copy_into = copy_into_py
     same4 = same4_py

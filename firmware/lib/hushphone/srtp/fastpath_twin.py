@@ -16,6 +16,7 @@ from hushphone.srtp.fastpath import (
     ST_MAXP,
     ST_PENDING,
     ST_ROC,
+    ST_RTCP,
     ST_SALT,
     ST_SSRC,
     ST_TAG,
@@ -95,17 +96,31 @@ def begin_py(st, pkt, out, n):
     return nblocks
 
 
-def end_py(st, out):
-    """After the AES (and, unprotecting, the MAC): 1 if the tag is wrong
-    (nothing decrypted), else XOR the keystream in, commit the mirror's
-    new top, 0."""
+def finish_py(d, out, n, nblocks):
+    """After begin(d.st, pkt, out, +-n) returned nblocks: the rest of the
+    packet, with d (a cipher.Direction) for the AES and the MAC. Protect:
+    encrypt, then the tag of out[:n] || ROC at out[n:] (SRTCP: the 4 bytes
+    after n are its E flag and index and stay; the tag follows them);
+    returns the SRTP packet's length. Unprotect: the MAC of out[:m] || ROC
+    (SRTCP: out[:m]), m = n - tag length, then if the tag matches decrypt
+    and return m, else -1 (nothing decrypted). Success commits the
+    mirror's new top (the fast path's packets)."""
+    st = d.st
+    view = d.views[nblocks]
+    if not view:  # (None until made: views[0], empty, is made at the start)
+        view = d.counter_view(nblocks)
+    d.aes(view, view)
+    tag_len = st[ST_TAGLEN]
+    rtcp = st[ST_RTCP]
     if st[ST_CHECK]:
+        n -= tag_len
+        d.mac(d.mac_key, out, n if rtcp else n + 4, st)
         diff = 0  # constant time: every byte is looked at
-        for i in range(st[ST_TAGLEN]):
+        for i in range(tag_len):
             diff |= st[ST_TAG + i] ^ st[ST_MAC + i]
         if diff:
             st[ST_PENDING] = 0
-            return 1
+            return -1
     hlen = _be(st, ST_HLEN, 4)
     for i in range(_be(st, ST_ELEN, 4)):
         out[hlen + i] ^= st[ST_CTR + i]
@@ -113,4 +128,10 @@ def end_py(st, out):
         st[ST_PENDING] = 0
         st[ST_TOPSEQ] = out[2]
         st[ST_TOPSEQ + 1] = out[3]
-    return 0
+    if st[ST_CHECK]:
+        return n
+    d.mac(d.mac_key, out, n + 4, st)
+    if rtcp:
+        n += 4
+    out[n : n + tag_len] = st[ST_MAC : ST_MAC + tag_len]
+    return n + tag_len
