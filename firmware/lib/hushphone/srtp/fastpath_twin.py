@@ -122,8 +122,10 @@ def finish_py(d, out, n, nblocks):
             st[ST_PENDING] = 0
             return -1
     hlen = _be(st, ST_HLEN, 4)
-    for i in range(_be(st, ST_ELEN, 4)):
-        out[hlen + i] ^= st[ST_CTR + i]
+    elen = _be(st, ST_ELEN, 4)
+    if elen:  # out[hlen:hlen+elen] ^= keystream, as one big integer (fast on CPython)
+        x = int.from_bytes(out[hlen : hlen + elen], "big") ^ int.from_bytes(st[ST_CTR : ST_CTR + elen], "big")
+        out[hlen : hlen + elen] = x.to_bytes(elen, "big")
     if st[ST_PENDING]:
         st[ST_PENDING] = 0
         st[ST_TOPSEQ] = out[2]
