@@ -41,19 +41,19 @@ def _copy(a):
     return bytearray(a) if isinstance(a, (bytearray, memoryview)) else a
 
 
-_LAST = [None]  # the direction of the last _srtp_begin
-
-
-def _srtp_begin(r):
-    # a direction's state, mirroring a stream or not, and a packet that is
-    # mostly its next one (the fast path) or forced (the slow path's setup)
+def _srtp_packet(r):
+    # a direction (SRTP, sometimes SRTCP), mirroring a stream or not, and a
+    # packet to protect or unprotect: mostly the stream's next one (the
+    # fast path), or forced (as the slow path sets it up), or neither (-1);
+    # unprotecting, its tag right or wrong (-2)
     tag_len = (4, 10)[r.below(2)]
     max_packet = 64 + r.below(64)
-    d = _LAST[0] = _direction(r, tag_len, max_packet)
-    st = d.st
+    d = _direction(r, tag_len, max_packet)
+    rtcp = r.below(4) == 0
+    d.st[fastpath.ST_RTCP] = rtcp
     ssrc = r.bytes(4)
     top = r.below(1 << 24) if r.below(4) else 0xFFFF  # (0xFFFF: the ROC changes)
-    if r.below(5):
+    if r.below(5) and not rtcp:  # (SRTCP has no fast path)
         stream = cipher.Stream(ssrc, 64)
         stream.top = top
         d.mirror(stream)
@@ -66,6 +66,11 @@ def _srtp_begin(r):
     pkt[2] = seq >> 8
     pkt[3] = seq & 0xFF
     unprotect = r.below(2)
+    if unprotect and r.below(2):  # the right tag, mostly: the MAC of what packet authenticates
+        auth = bytearray(pkt[:m]) + (b"" if rtcp else d.st[fastpath.ST_ROC : fastpath.ST_ROC + 4])
+        mac = bytearray(20)
+        d.mac(d.mac_key, auth, len(auth), mac)
+        pkt[m : m + tag_len] = mac[:tag_len]
     room = m + tag_len + 4 - (r.below(6) if r.below(4) == 0 else 0)  # sometimes too small
     if r.below(3) == 0 and m >= 12:  # forced, as the slow path sets it up
         hlen = 12 + r.below(m - 11)
@@ -74,24 +79,8 @@ def _srtp_begin(r):
     if r.below(3) == 0:
         out = pkt  # in place
     else:
-        out = _view(r.bytes(room + 4), r.below(4))[: room]  # and unaligned
-    return [st, pkt, out, -(m + tag_len) if unprotect else m], (0, 2)
-
-
-def _srtp_finish(r):
-    # a packet begun (by this runtime's begin), then finished: protect, or
-    # unprotect with a tag that matches or not; SRTP or SRTCP
-    while True:
-        st, pkt, out, n = _srtp_begin(r)[0]
-        d = _LAST[0]
-        if r.below(4) == 0:
-            d.st[fastpath.ST_RTCP] = 1
-        nblocks = fastpath.begin(st, pkt, out, n)
-        if nblocks >= 0:
-            break
-    if r.below(2):
-        st[fastpath.ST_TAG + r.below(st[fastpath.ST_TAGLEN])] ^= 1 << r.below(8)  # (unprotect: a forgery)
-    return [d, out, abs(n), nblocks], (0, 1)
+        out = _view(r.bytes(room + 4), r.below(4))[:room]  # and unaligned
+    return [d, pkt, out, -(m + tag_len) if unprotect else m], (0, 2)
 
 
 def _copy_into_fast(r):
@@ -170,8 +159,7 @@ def _hmac(r):
 
 
 CASES = {
-    "begin": (fastpath, fastpath_twin, _srtp_begin),
-    "finish": (fastpath, fastpath_twin, _srtp_finish),
+    "packet": (fastpath, fastpath_twin, _srtp_packet),
     "copy_into": (fastpath, fastpath, _copy_into_fast),
     "same4": (fastpath, fastpath, _same4),
     "_ulaw_encode": (g711, g711, _encode),
@@ -228,11 +216,8 @@ class ViperTwinTest(unittest.TestCase):
     # one test per viper function (tests/host/test_viper_rules.py checks
     # that every one in the firmware is here)
 
-    def test_srtp_begin(self):
-        self._compare("begin")
-
-    def test_srtp_finish(self):
-        self._compare("finish")
+    def test_srtp_packet(self):
+        self._compare("packet")
 
     def test_copy_into(self):
         self._compare("copy_into")

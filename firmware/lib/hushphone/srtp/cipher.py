@@ -1,9 +1,10 @@
 # One direction (SRTP or SRTCP) of an SRTP context: session keys, the
 # packet state the per-packet viper code works on (srtp/fastpath has its
 # layout), and the per-SSRC streams. AES counter mode (RFC 3711 §4.1.1)
-# runs on that state without allocating: begin writes a packet's counter
-# blocks into it, finish encrypts them in place with ONE AES-ECB call
-# (through a view made once per block count) and XORs the keystream in.
+# runs on that state without allocating: fastpath.packet writes a
+# packet's counter blocks into it, encrypts them in place with ONE AES-ECB
+# call (through a view made once per block count) and XORs the keystream
+# into the packet.
 #
 # The fast path keeps the highest index of the previous packet's stream
 # in the state (its "mirror") and advances it there; the slow path (the
@@ -71,7 +72,7 @@ class Direction:
         st[ST_TAGLEN] = tag_len
         st[ST_RTCP] = first_label == kdf.LABEL_RTCP_ENCRYPTION
         _put(st, ST_MAXP, 4, max_packet)
-        # what fastpath.finish calls: aes(view, view) in place on a counter
+        # what fastpath.packet calls: aes(view, view) in place on a counter
         # view, mac(mac_key, data, n, out) the MAC of data[:n] into out[0:20]
         self.aes = AesEcb(key).encrypt_into
         self._ctr = memoryview(st)[ST_CTR:]
@@ -94,7 +95,7 @@ class Direction:
         return view
 
     def force(self, hlen, elen, ssrc_at, index):
-        """The next begin() encrypts elen bytes from hlen with the packet
+        """The next packet() encrypts elen bytes from hlen with the packet
         index `index` (48 bits; SRTCP: its 31-bit index) and the SSRC at
         ssrc_at, whatever the mirror says, and commits nothing."""
         st = self.st

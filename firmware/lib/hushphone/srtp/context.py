@@ -8,9 +8,9 @@
 # copy (bytes), their one allocation.
 #
 # The usual packet (the next of the stream of the previous packet, plain
-# 12-byte header) takes the fast path: two viper calls (srtp/fastpath)
-# around one AES call, and the MAC, with the stream's highest index kept
-# in the direction's packet state (srtp/cipher). Every other packet takes
+# 12-byte header) takes the fast path: one viper call (srtp/fastpath),
+# with the stream's highest index kept in the direction's packet state
+# (srtp/cipher). Every other packet takes
 # the slow path: RFC 3711 in Python, on the stream objects.
 from hushphone.compat import const
 from hushphone.crypto.sha1_hmac import HmacSha1
@@ -24,7 +24,7 @@ from hushphone.srtp.errors import (
     SrtpReplayError,
     SrtpStreamLimitError,
 )
-from hushphone.srtp.fastpath import begin, finish, same4
+from hushphone.srtp.fastpath import copy_into, packet, same4
 from hushphone.srtp.suites import SALT_LEN, SRTCP_TAG_LEN, SUITES
 
 _RTP_HEADER = const(12)
@@ -140,11 +140,10 @@ class SrtpContext:
         n + 10 bytes (n + 4 with a 32-bit tag). Allocates nothing."""
         if n < 0:
             n = len(rtp)
-        d = self._rtp
-        nblocks = begin(d.st, rtp, out, n)
-        if nblocks < 0:
-            return self._protect_slow(d, rtp, out, n)
-        return finish(d, out, n, nblocks)
+        length = packet(self._rtp, rtp, out, n)
+        if length < 0:
+            return self._protect_slow(self._rtp, rtp, out, n)
+        return length
 
     def _protect_slow(self, d, rtp, out, n):
         if 12 <= n <= self.max_packet and (rtp[0] & 0xDF) == 0x80:
@@ -164,7 +163,7 @@ class SrtpContext:
         if index >> 48:  # 2**48 packets: a re-key is due
             raise SrtpLocalError("SRTP index exhausted: re-key needed")
         d.force(hlen, n - hlen, 8, index)
-        finish(d, out, n, begin(d.st, rtp, out, n))
+        packet(d, rtp, out, n)
         stream.accept(index)
         d.mirror(stream)
         return n + tag_len
@@ -183,12 +182,10 @@ class SrtpContext:
         out's contents are then undefined. Allocates nothing."""
         if n < 0:
             n = len(srtp)
-        d = self._rtp
-        nblocks = begin(d.st, srtp, out, -n)
-        if nblocks < 0:
-            return self._unprotect_slow(d, srtp, out, n)
-        m = finish(d, out, n, nblocks)
+        m = packet(self._rtp, srtp, out, -n)
         if m < 0:
+            if m == -1:  # not the next packet of the last stream, or unusual
+                return self._unprotect_slow(self._rtp, srtp, out, n)
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         return m
 
@@ -212,7 +209,7 @@ class SrtpContext:
                 if index < 0 or not stream.fresh(index):
                     self._reject("replay", SrtpReplayError, "SRTP replay")
         d.force(hlen, m - hlen, 8, index)
-        if finish(d, out, n, begin(d.st, srtp, out, -n)) < 0:
+        if packet(d, srtp, out, -n) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtp, 8, True, False)
@@ -261,15 +258,15 @@ class SrtpContext:
         if index > _MAX_SRTCP_INDEX:
             raise SrtpLocalError("SRTCP index exhausted: re-key needed")
         scratch = self._scratch
-        # (SRTCP never takes the fast path: its state mirrors no stream)
-        d.force(_RTCP_HEADER, n - _RTCP_HEADER if encrypt else 0, 4, index)
-        nblocks = begin(d.st, rtcp, scratch, n)
-        # the E flag and the index where begin put a ROC (SRTP's)
+        copy_into(scratch, 0, rtcp, n)
+        # the E flag and the index: authenticated, before the tag
         scratch[n] = (_E_FLAG if encrypt else 0) | (index >> 24)
         scratch[n + 1] = (index >> 16) & 0xFF
         scratch[n + 2] = (index >> 8) & 0xFF
         scratch[n + 3] = index & 0xFF
-        length = finish(d, scratch, n, nblocks)  # the tag after them
+        # (SRTCP never takes the fast path: its state mirrors no stream)
+        d.force(_RTCP_HEADER, n - _RTCP_HEADER if encrypt else 0, 4, index)
+        length = packet(d, scratch, scratch, n)  # in place
         stream.accept(index)
         return bytes(self._view(length))
 
@@ -288,8 +285,7 @@ class SrtpContext:
         if stream is not None and not stream.fresh(index):
             self._reject("replay", SrtpReplayError, "SRTCP replay")
         d.force(_RTCP_HEADER, rtcp_end - _RTCP_HEADER if e_index & _E_FLAG else 0, 4, index)
-        # (begin also writes a ROC after the authenticated portion: unused)
-        if finish(d, self._scratch, n, begin(d.st, srtcp, self._scratch, -n)) < 0:
+        if packet(d, srtcp, self._scratch, -n) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtcp, 4, True, False)
