@@ -77,7 +77,6 @@ class Direction:
         self.aes = AesEcb(key).encrypt_into
         self._ctr = memoryview(st)[ST_CTR:]
         self.views = [None] * (((max_packet + 15) >> 4) + 1)  # see counter_view
-        self.counter_view(0)
         if mac_class is sha1_hmac.HmacSha1 and IS_MICROPYTHON:
             self.mac = sha1_hmac.hmac_sha1_viper
             self.mac_key = sha1_hmac.new_state(auth)

@@ -144,10 +144,11 @@ if IS_MICROPYTHON:
             w[q + 3] = w3 | ((b >> 8) << 16) | ((b & 0xFF) << 24)
             q += 4
             b += 1
-        view = d.views[nblocks]
-        if not view:  # (None until made: views[0], empty, is made at the start)
-            view = d.counter_view(nblocks)
-        d.aes(view, view)
+        if nblocks:
+            view = d.views[nblocks]
+            if not view:  # (None until made)
+                view = d.counter_view(nblocks)
+            d.aes(view, view)
         if check:
             d.mac(d.mac_key, out, m if s[ST_RTCP] else m + 4, st)
             diff = 0  # constant time: every byte is looked at

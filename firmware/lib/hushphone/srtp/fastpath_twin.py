@@ -85,10 +85,11 @@ def packet_py(d, pkt, out, n):
         iv[14] = b >> 8
         iv[15] = b & 0xFF
         st[ST_CTR + 16 * b : ST_CTR + 16 * b + 16] = iv
-    view = d.views[nblocks]
-    if not view:  # (None until made: views[0], empty, is made at the start)
-        view = d.counter_view(nblocks)
-    d.aes(view, view)
+    if nblocks:
+        view = d.views[nblocks]
+        if not view:  # (None until made)
+            view = d.counter_view(nblocks)
+        d.aes(view, view)
     if check:
         d.mac(d.mac_key, out, m if st[ST_RTCP] else m + 4, st)
         diff = 0  # constant time: every byte is looked at
