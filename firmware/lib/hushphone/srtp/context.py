@@ -10,8 +10,8 @@
 # The usual packet (the next of the stream of the previous packet, plain
 # 12-byte header) takes the fast path: one viper call (srtp/fastpath),
 # with the stream's highest index kept in the direction's packet state
-# (srtp/cipher). Every other packet takes
-# the slow path: RFC 3711 in Python, on the stream objects.
+# (srtp/cipher). Every other packet takes the slow path: RFC 3711 in
+# Python, on the stream objects, then that one call set up for it.
 from hushphone.compat import const
 from hushphone.crypto.sha1_hmac import HmacSha1
 from hushphone.rtp import RtpError, header_length
