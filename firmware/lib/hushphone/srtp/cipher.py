@@ -10,16 +10,15 @@
 # in the state (its "mirror") and advances it there; the slow path (the
 # context's, in Python) folds it back into the stream first (fold) and
 # mirrors the stream again when done.
+import struct
+
 from hushphone.compat import IS_MICROPYTHON
 from hushphone.crypto import sha1_hmac
 from hushphone.crypto.aes import AesEcb
 from hushphone.srtp import kdf
 from hushphone.srtp.fastpath import (
     ST_CTR,
-    ST_F_ELEN,
     ST_F_HLEN,
-    ST_F_ROC,
-    ST_F_SEQ,
     ST_F_SSRC_AT,
     ST_FORCED,
     ST_MAXP,
@@ -46,12 +45,6 @@ class Stream(ReplayWindow):
         self.ssrc = ssrc_bytes
 
 
-def _put(st, at, n, value):
-    # big-endian, byte by byte (no allocation)
-    for i in range(n):
-        st[at + n - 1 - i] = (value >> (8 * i)) & 0xFF
-
-
 def _mac_via_digest_into(mac, data, n, out):
     # any MAC class (digest_into(data, n) -> 20 bytes), called as
     # sha1_hmac.hmac_sha1_viper is
@@ -71,7 +64,7 @@ class Direction:
         st[ST_SALT : ST_SALT + 14] = salt
         st[ST_TAGLEN] = tag_len
         st[ST_RTCP] = first_label == kdf.LABEL_RTCP_ENCRYPTION
-        _put(st, ST_MAXP, 4, max_packet)
+        struct.pack_into(">I", st, ST_MAXP, max_packet)
         # what fastpath.packet calls: aes(view, view) in place on a counter
         # view, mac(mac_key, data, n, out) the MAC of data[:n] into out[0:20]
         self.aes = AesEcb(key).encrypt_into
@@ -98,10 +91,9 @@ class Direction:
         index `index` (48 bits; SRTCP: its 31-bit index) and the SSRC at
         ssrc_at, whatever the mirror says, and commits nothing."""
         st = self.st
-        _put(st, ST_F_HLEN, 4, hlen)
-        _put(st, ST_F_ELEN, 4, elen)
-        _put(st, ST_F_ROC, 4, index >> 16)
-        _put(st, ST_F_SEQ, 2, index & 0xFFFF)
+        # F_HLEN, F_ELEN, F_ROC, F_SEQ: one call (no allocation) rather
+        # than 14 byte stores, for the slow path's sake
+        struct.pack_into(">IIIH", st, ST_F_HLEN, hlen, elen, index >> 16, index & 0xFFFF)
         st[ST_F_SSRC_AT] = ssrc_at
         st[ST_FORCED] = 1
 
@@ -111,9 +103,7 @@ class Direction:
         st = self.st
         self.last = stream
         top = stream.top
-        st[ST_SSRC : ST_SSRC + 4] = stream.ssrc
-        _put(st, ST_ROC, 4, top >> 16)
-        _put(st, ST_TOPSEQ, 2, top & 0xFFFF)
+        struct.pack_into(">4sIH", st, ST_SSRC, stream.ssrc, top >> 16, top & 0xFFFF)  # SSRC, ROC, TOPSEQ
         st[ST_VALID] = 1
 
     def fold(self):
@@ -124,9 +114,7 @@ class Direction:
         if not st[ST_VALID]:
             return
         st[ST_VALID] = 0
-        roc = 0
-        for i in range(4):
-            roc = (roc << 8) | st[ST_ROC + i]
+        roc = (st[ST_ROC] << 24) | (st[ST_ROC + 1] << 16) | (st[ST_ROC + 2] << 8) | st[ST_ROC + 3]
         top = (roc << 16) | (st[ST_TOPSEQ] << 8) | st[ST_TOPSEQ + 1]
         stream = self.last
         old = stream.top

@@ -19,7 +19,9 @@
 # tag is checked before anything is decrypted (-2 if wrong).
 from hushphone.compat import IS_MICROPYTHON, const
 
-# State buffer (bytes; multi-byte fields big-endian, read byte by byte):
+# State buffer (bytes; multi-byte fields big-endian, read byte by byte;
+# SSRC..TOPSEQ and F_HLEN..F_SEQ stay contiguous: srtp/cipher writes each
+# group with one struct.pack_into):
 ST_MAC = const(0)  # 20: the HMAC-SHA1 of the packet (written by the MAC)
 ST_TAG = const(20)  # 10: the received tag, kept aside (unprotect)
 ST_SALT = const(32)  # 14: session salt
