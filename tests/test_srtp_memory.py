@@ -94,21 +94,34 @@ plain = bytearray(200)
 n = tx.protect_into(packets[3], wire)
 protect_into = allocated(tx.protect_into, packets[4], wire)
 unprotect_into = allocated(rx.unprotect_into, memoryview(wire)[:n], plain)
+# a header-only packet (nothing to encrypt), and a late one (the slow path)
+short = [b"\\x80\\x00\\x00" + bytes((i,)) + bytes(4) + b"\\x12\\x34\\x56\\x78" for i in range(5, 7)]
+n = tx.protect_into(short[0], wire)
+rx.unprotect_into(memoryview(wire)[:n], plain)
+short_into = allocated(tx.protect_into, short[1], wire)
+short_into += allocated(rx.unprotect_into, memoryview(wire)[:n], plain)
+early, late = (tx.protect(b"\\x80\\x00\\x00" + bytes((i,)) + bytes(4) + b"\\x12\\x34\\x56\\x78" + bytes(160)) for i in (9, 8))
+rx.unprotect(early)
+late_into = allocated(rx.unprotect_into, late, plain)
 buf = bytearray(182)
 out_182 = allocated(bytes, buf)
 out_172 = allocated(bytes, memoryview(buf)[:172])
-print("protect", protect, "unprotect", unprotect, "into", protect_into, unprotect_into, "out182", out_182, "out172", out_172)
+print("protect", protect, "unprotect", unprotect, "into", protect_into, unprotect_into, "out182", out_182, "out172", out_172,
+      "short", short_into, "late", late_into)
 """
 
 
 def test_per_packet_allocation_is_only_the_returned_packet():
     result = run_micropython(["-c", ALLOCATION_SCRIPT], timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    m = re.search(r"protect (\d+) unprotect (\d+) into (\d+) (\d+) out182 (\d+) out172 (\d+)", result.stdout)
+    m = re.search(r"protect (\d+) unprotect (\d+) into (\d+) (\d+) out182 (\d+) out172 (\d+) short (\d+) late (\d+)",
+                  result.stdout)
     assert m, result.stdout + result.stderr
-    protect, unprotect, protect_into, unprotect_into, out_182, out_172 = (int(g) for g in m.groups())
+    protect, unprotect, protect_into, unprotect_into, out_182, out_172, short, late = (int(g) for g in m.groups())
     assert out_172 > 0
-    # the _into forms allocate nothing; the others only the bytes they return
-    assert (protect_into, unprotect_into) == (0, 0), result.stdout
+    # the _into forms allocate nothing (also for a header-only packet, and
+    # for a late packet, which takes the slow path); the others only the
+    # bytes they return
+    assert (protect_into, unprotect_into, short, late) == (0, 0, 0, 0), result.stdout
     assert protect == out_182, result.stdout
     assert unprotect == out_172, result.stdout

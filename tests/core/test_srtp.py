@@ -18,7 +18,8 @@ from hushphone.srtp import (
     SrtpStreamLimitError,
 )
 from hushphone.srtp import kdf
-from hushphone.srtp.cipher import KeystreamBuffers, PacketCipher
+from hushphone.crypto.sha1_hmac import HmacSha1
+from hushphone.srtp import cipher, fastpath
 
 # RFC 3711 Appendix B.3 master key and salt; the AES-256 suites use the
 # RFC 6188 §7.2 master key with the same salt.
@@ -112,19 +113,24 @@ class Rfc3711KeystreamTest(unittest.TestCase):
         self.assertEqual(kdf.keystream(aes, iv, 0xFEFF, 3), self.AT_FEFF)
 
     def test_packet_path_makes_the_same_keystream(self):
-        # the preallocated-buffer path used per packet: zeros XOR keystream
-        cipher = PacketCipher(self.KEY, self.SALT, KeystreamBuffers(256))
-        zeros = bytes(52)  # SSRC 0 at offset 0
-        out = bytearray(zeros)
-        cipher.crypt(out, 4, 48, 0, 0, 0)
+        # the per-packet path (srtp/fastpath's packet: one in-place AES
+        # call), set up as the slow path does it: zeros XOR keystream
+        def crypt(buf, at, n):
+            d = cipher.Direction(bytes(16), bytes(14), 0, 16, 10, 256, HmacSha1)
+            d.st[fastpath.ST_SALT : fastpath.ST_SALT + 14] = self.SALT  # this session's
+            d.aes = AesEcb(self.KEY).encrypt_into
+            d.force(at, n, 0, 0)  # SSRC at 0, index 0
+            length = len(buf) - 10  # (then the tag)
+            self.assertEqual(fastpath.packet(d, buf, buf, length), len(buf))
+            return buf[:length]
+
+        out = crypt(bytearray(52 + 10), 4, 48)  # SSRC 0 at offset 0
         self.assertEqual(bytes(out[4:]), self.FIRST)
         self.assertEqual(bytes(out[:4]), bytes(4))
-        out = bytearray(13)  # a partial block, in place
-        cipher.crypt(out, 0, 13, 0, 0, 0)
-        self.assertEqual(bytes(out), self.FIRST[:13])
-        out = bytearray(zeros)
-        cipher.crypt(out, 1, 35, 0, 0, 0)  # unaligned start
+        self.assertEqual(bytes(crypt(bytearray(13 + 10), 0, 13)), self.FIRST[:13])  # a partial block
+        out = crypt(bytearray(52 + 10), 1, 35)  # unaligned start
         self.assertEqual(bytes(out[1:36]), self.FIRST[:35])
+        self.assertEqual(bytes(out[36:]), bytes(16))
 
 
 class KeyDerivationTest(unittest.TestCase):
@@ -245,6 +251,92 @@ class RoundTripTest(unittest.TestCase):
         srtp = tx.protect(bytearray(rtp))
         self.assertIsInstance(srtp, bytes)
         self.assertEqual(rx.unprotect(memoryview(srtp)), rtp)
+
+
+def _slow_only(ctx):
+    # the context's fast path off until its next packet: what the slow path
+    # alone (RFC 3711 in Python on the stream objects) would do
+    ctx._rtp.st[fastpath.ST_VALID] = 0
+    return ctx
+
+
+def _outcome(unprotect, packet):
+    try:
+        return bytes(unprotect(packet))
+    except SrtpError as e:
+        return type(e).__name__
+
+
+class FastPathTest(unittest.TestCase):
+    """The fast path (the next packet of the previous packet's stream: in
+    viper on MicroPython) against the slow path alone, packet by packet:
+    the same SRTP bytes, the same RTP or the same error, the same stats,
+    over in-order runs broken by ROC wraps, jumps, late and replayed
+    packets (inside the window and beyond it), forgeries, a second SSRC,
+    CSRC headers and reused sequence numbers."""
+
+    def _sender(self, rand, suite, count):
+        # yields each SRTP packet made by both senders (checked equal)
+        tx, tx_slow = pair(suite)
+        ssrcs = (0x11223344, 0xA1B2C3D4)
+        seqs = [65536 - 700, 40000]
+        fast_out = bytearray(300)
+        slow_out = bytearray(300)
+        for i in range(count):
+            which = 1 if rand.below(25) == 0 else 0
+            roll = rand.below(100)
+            if roll == 0:
+                seqs[which] += 1 + rand.below(300)  # a jump (lost packets)
+            elif roll == 1 and i:
+                seqs[which] -= 1 + rand.below(3)  # the sender reuses a number
+            seq = seqs[which] & 0xFFFF
+            seqs[which] += 1
+            b0 = 0x81 if rand.below(40) == 0 else 0x80  # one CSRC: the slow path
+            csrc = b"\x01\x02\x03\x04" if b0 == 0x81 else b""
+            rtp = rtp_packet(seq, ssrcs[which], csrc + rand.bytes(rand.below(200)), b0)
+            try:
+                n = tx.protect_into(rtp, fast_out)
+            except SrtpLocalError:
+                with self.assertRaises(SrtpLocalError):
+                    _slow_only(tx_slow).protect_into(rtp, slow_out)
+                continue
+            self.assertEqual(_slow_only(tx_slow).protect_into(rtp, slow_out), n)
+            self.assertEqual(bytes(fast_out[:n]), bytes(slow_out[:n]), "packet %d" % i)
+            yield bytes(fast_out[:n])
+
+    def test_fast_path_does_what_the_slow_path_does(self):
+        rand = Rng(2024)
+        for suite in ("AES_CM_128_HMAC_SHA1_80", "AES_256_CM_HMAC_SHA1_32"):
+            rx, rx_slow = pair(suite)
+            buf = bytearray(300)
+            recent = [None] * 320  # a ring of the packets sent so far
+            held = []
+            decided = i = 0
+            for i, srtp in enumerate(self._sender(rand, suite, 1500)):
+                recent[i % 320] = srtp
+                deliveries = []
+                if rand.below(30) == 0 and len(held) < 20:
+                    held.append(srtp)  # arrives later
+                else:
+                    deliveries.append(srtp)
+                if held and rand.below(8) == 0:
+                    deliveries.append(held.pop(rand.below(len(held))))
+                roll = rand.below(40)
+                if roll == 0:  # a replay, recent or beyond the window
+                    deliveries.append(recent[(i - rand.below(min(i + 1, 300))) % 320])
+                elif roll == 1:  # a forgery, before the packet it copies
+                    deliveries.insert(0, flip(srtp, 12 + rand.below(len(srtp) - 12)))
+                for p in deliveries:
+                    if rand.below(2):  # in place
+                        buf[: len(p)] = p
+                        got = _outcome(lambda q: buf[: rx.unprotect_into(buf, buf, len(q))], p)
+                    else:
+                        got = _outcome(rx.unprotect, p)
+                    self.assertEqual(got, _outcome(_slow_only(rx_slow).unprotect, p), "delivery %d" % i)
+                    decided += 1
+            self.assertEqual(rx.stats, rx_slow.stats)
+            self.assertTrue(rx.stats["replay"] > 10 and rx.stats["auth_fail"] > 10, rx.stats)
+            self.assertTrue(decided > i)
 
 
 class IntoBufferTest(unittest.TestCase):

@@ -195,3 +195,30 @@ def test_srtcp_both_ways(suite, encrypted):
             with pytest.raises(SrtpReplayError):
                 ours_rx.unprotect_rtcp(lib_packet)
     assert ours_rx.stats["auth_fail"] == 20 and ours_rx.stats["replay"] == 20
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_one_stream_in_order_is_libsrtp_byte_for_byte(suite):
+    # the fast path (the next packet of the previous packet's stream) most
+    # of the time, across a ROC wrap: our SRTP packets are libsrtp's, and
+    # libsrtp's decrypt, in place and into another buffer
+    rng = random.Random("in order " + suite)
+    key, salt = keys(suite, rng)
+    ours_tx, ours_rx = SrtpContext(suite, key, salt), SrtpContext(suite, key, salt)
+    lib_tx = libsrtp_session(suite, key, salt, outbound=True)
+    lib_rx = libsrtp_session(suite, key, salt, outbound=False)
+    ssrc = rng.getrandbits(32)
+    out = bytearray(1600)
+    for i in range(2000):
+        rtp = random_rtp(rng, (64535 + i) & 0xFFFF, ssrc)
+        theirs = lib_tx.protect(rtp)
+        buf = bytearray(rtp) + bytes(10)
+        n = ours_tx.protect_into(buf, buf, len(rtp))
+        assert bytes(buf[:n]) == theirs, i
+        assert lib_rx.unprotect(bytes(buf[:n])) == rtp
+        if i % 2:
+            assert bytes(out[: ours_rx.unprotect_into(theirs, out)]) == rtp
+        else:
+            packet = bytearray(theirs)
+            assert bytes(packet[: ours_rx.unprotect_into(packet, packet)]) == rtp
+    assert ours_rx.stats == {"auth_fail": 0, "replay": 0, "malformed": 0, "ssrc_limit": 0}

@@ -6,11 +6,17 @@
 # nothing (HMAC-SHA1 runs over preallocated state: crypto/sha1_hmac);
 # protect/unprotect do the same in a scratch buffer made once and return a
 # copy (bytes), their one allocation.
+#
+# The usual packet (the next of the stream of the previous packet, plain
+# 12-byte header) takes the fast path: one viper call (srtp/fastpath),
+# with the stream's highest index kept in the direction's packet state
+# (srtp/cipher). Every other packet takes the slow path: RFC 3711 in
+# Python, on the stream objects, then that one call set up for it.
 from hushphone.compat import const
 from hushphone.crypto.sha1_hmac import HmacSha1
 from hushphone.rtp import RtpError, header_length
 from hushphone.srtp import kdf
-from hushphone.srtp.cipher import KeystreamBuffers, PacketCipher
+from hushphone.srtp.cipher import Direction, Stream
 from hushphone.srtp.errors import (
     SrtpAuthError,
     SrtpLocalError,
@@ -18,9 +24,8 @@ from hushphone.srtp.errors import (
     SrtpReplayError,
     SrtpStreamLimitError,
 )
-from hushphone.srtp.fastpath import copy_into, same4, tag_differs
-from hushphone.srtp.replay import ReplayWindow
-from hushphone.srtp.suites import AUTH_KEY_LEN, SALT_LEN, SRTCP_TAG_LEN, SUITES
+from hushphone.srtp.fastpath import copy_into, packet, same4
+from hushphone.srtp.suites import SALT_LEN, SRTCP_TAG_LEN, SUITES
 
 _RTP_HEADER = const(12)
 _RTCP_HEADER = const(8)  # header word + sender SSRC stay in the clear
@@ -30,33 +35,10 @@ _MAX_SRTCP_INDEX = const(0x7FFFFFFF)
 _MAX_VIEWS = const(16)
 
 
-class _Stream(ReplayWindow):
-    """What a context remembers per SSRC: its replay window, whose top is
-    the highest index so far (so ROC and highest sequence number too)."""
-
-    def __init__(self, ssrc_bytes, window):
-        super().__init__(window)
-        self.ssrc = ssrc_bytes
-
-
 # The HMAC-SHA1 implementation: digest_into(data, n) -> 20-byte MAC. The
-# benchmarks swap in crypto.sha1_hmac.HashlibHmacSha1 to compare.
+# benchmarks swap in one through hashlib to compare. With the firmware's
+# (viper, on MicroPython) the per-packet path calls its function directly.
 MAC_SHA1 = HmacSha1
-
-
-class _Direction:
-    """Session keys and per-SSRC streams of SRTP or of SRTCP."""
-
-    def __init__(self, master_key, master_salt, first_label, key_len, tag_len, buffers):
-        # labels: first_label (cipher key), + 1 (auth key), + 2 (salt)
-        key = kdf.derive(master_key, master_salt, first_label, key_len)
-        auth = kdf.derive(master_key, master_salt, first_label + 1, AUTH_KEY_LEN)
-        salt = kdf.derive(master_key, master_salt, first_label + 2, SALT_LEN)
-        self.crypt = PacketCipher(key, salt, buffers).crypt
-        self.digest_into = MAC_SHA1(auth).digest_into
-        self.tag_len = tag_len
-        self.streams = {}
-        self.last = None  # the stream of the previous packet: the usual case
 
 
 class SrtpContext:
@@ -95,19 +77,15 @@ class SrtpContext:
         self.stats = {"auth_fail": 0, "replay": 0, "malformed": 0, "ssrc_limit": 0}
         master_key = bytes(master_key)
         master_salt = bytes(master_salt)
-        buffers = KeystreamBuffers(max_packet)
-        self._rtp = _Direction(master_key, master_salt, kdf.LABEL_RTP_ENCRYPTION, key_len, tag_len, buffers)
+        self._rtp = Direction(master_key, master_salt, kdf.LABEL_RTP_ENCRYPTION, key_len, tag_len, max_packet, MAC_SHA1)
         # SRTCP's keys are derived on first use: a handset that sends no
-        # RTCP saves an AES context and an HMAC per SRTP context.
+        # RTCP saves an AES context, an HMAC and a packet state per context.
         self._rtcp = None
-        self._rtcp_args = (master_key, master_salt, key_len, buffers)
+        self._rtcp_args = (master_key, master_salt, key_len)
         # The packet under construction, and memoryviews of its first n bytes.
         self._scratch = bytearray(max_packet + _SRTCP_INDEX_LEN + SRTCP_TAG_LEN)
         self._scratch_view = memoryview(self._scratch)
         self._views = {}
-        self._roc_bytes = bytearray(4)
-        self._roc = 0
-        self._tag = bytearray(SRTCP_TAG_LEN)  # a received tag, kept aside when unprotecting in place
 
     def __repr__(self):
         return "<SrtpContext %s>" % self.suite  # never the keys
@@ -124,17 +102,11 @@ class SrtpContext:
             view = views[n] = self._scratch_view[:n]
         return view
 
-    def _set_roc(self, roc):
-        self._roc = roc
-        b = self._roc_bytes
-        b[0] = roc >> 24
-        b[1] = (roc >> 16) & 0xFF
-        b[2] = (roc >> 8) & 0xFF
-        b[3] = roc & 0xFF
-
     def _stream(self, direction, packet, at, create, local):
         """The stream of the SSRC at packet[at:at+4]; None if unknown and
-        not `create`d."""
+        not `create`d. (The slow path's: the fast path's stream, if any, is
+        folded back first.)"""
+        direction.fold()
         stream = direction.last
         if stream is not None and same4(packet, at, stream.ssrc):
             return stream
@@ -146,7 +118,7 @@ class SrtpContext:
                     raise SrtpLocalError("too many SSRCs on one SRTP context")
                 self.stats["ssrc_limit"] += 1
                 raise SrtpStreamLimitError("too many SSRCs on one SRTP context")
-            stream = direction.streams[key] = _Stream(key, self.window)
+            stream = direction.streams[key] = Stream(key, self.window)
         if stream is not None:
             direction.last = stream
         return stream
@@ -168,38 +140,32 @@ class SrtpContext:
         n + 10 bytes (n + 4 with a 32-bit tag). Allocates nothing."""
         if n < 0:
             n = len(rtp)
+        length = packet(self._rtp, rtp, out, n)
+        if length < 0:
+            return self._protect_slow(self._rtp, rtp, out, n)
+        return length
+
+    def _protect_slow(self, d, rtp, out, n):
         if 12 <= n <= self.max_packet and (rtp[0] & 0xDF) == 0x80:
             hlen = _RTP_HEADER  # the usual header: no CSRC, no extension
         else:
             hlen = self._local_header_length(rtp, n)
-        d = self._rtp
         tag_len = d.tag_len
         if len(out) < n + tag_len:
             raise SrtpLocalError("output buffer too small for the SRTP packet")
-        stream = d.last
-        if stream is None or not same4(rtp, 8, stream.ssrc):
-            stream = self._stream(d, rtp, 8, True, True)
+        stream = self._stream(d, rtp, 8, True, True)
         seq = (rtp[2] << 8) | rtp[3]
         index = stream.top + 1
         if (index & 0xFFFF) != seq:  # not simply the next packet
             index = _estimate_index(stream.top, seq)
             if index < 0 or not stream.fresh(index):
                 raise SrtpLocalError("RTP sequence number reused: keystream would repeat")
-        roc = index >> 16
-        if roc != self._roc:
-            if index >> 48:  # 2**48 packets: a re-key is due
-                raise SrtpLocalError("SRTP index exhausted: re-key needed")
-            self._set_roc(roc)
-        if out is not rtp:
-            copy_into(out, 0, rtp, n)
-        d.crypt(out, hlen, n - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
-        copy_into(out, n, self._roc_bytes, 4)  # authenticated: packet || ROC
-        copy_into(out, n, d.digest_into(out, n + 4), tag_len)
-        if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
-            stream.top = index
-            stream.seen[index & stream.mask] = 1
-        else:
-            stream.accept(index)
+        if index >> 48:  # 2**48 packets: a re-key is due
+            raise SrtpLocalError("SRTP index exhausted: re-key needed")
+        d.force(hlen, n - hlen, 8, index)
+        packet(d, rtp, out, n)
+        stream.accept(index)
+        d.mirror(stream)
         return n + tag_len
 
     def unprotect(self, srtp):
@@ -216,7 +182,14 @@ class SrtpContext:
         out's contents are then undefined. Allocates nothing."""
         if n < 0:
             n = len(srtp)
-        d = self._rtp
+        m = packet(self._rtp, srtp, out, -n)
+        if m < 0:
+            if m == -1:  # not the next packet of the last stream, or unusual
+                return self._unprotect_slow(self._rtp, srtp, out, n)
+            self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
+        return m
+
+    def _unprotect_slow(self, d, srtp, out, n):
         tag_len = d.tag_len
         m = n - tag_len
         if m >= _RTP_HEADER and (srtp[0] & 0xDF) == 0x80 and m <= self.max_packet:
@@ -225,9 +198,7 @@ class SrtpContext:
             hlen = self._remote_header_length(srtp, m)
         if len(out) < n:
             raise SrtpLocalError("output buffer too small for the SRTP packet")
-        stream = d.last
-        if stream is None or not same4(srtp, 8, stream.ssrc):
-            stream = self._stream(d, srtp, 8, False, False)
+        stream = self._stream(d, srtp, 8, False, False)
         seq = (srtp[2] << 8) | srtp[3]
         if stream is None:
             index = seq  # a new SSRC starts with ROC 0 (RFC 3711 §3.3.1)
@@ -237,29 +208,13 @@ class SrtpContext:
                 index = _estimate_index(stream.top, seq)
                 if index < 0 or not stream.fresh(index):
                     self._reject("replay", SrtpReplayError, "SRTP replay")
-        roc = index >> 16
-        if roc != self._roc:
-            self._set_roc(roc)
-        if out is srtp:  # in place: the ROC goes where the tag is, keep it aside
-            tag = self._tag
-            for i in range(tag_len):
-                tag[i] = srtp[m + i]
-            tag_at = 0
-        else:
-            copy_into(out, 0, srtp, m)
-            tag = srtp
-            tag_at = m
-        copy_into(out, m, self._roc_bytes, 4)  # authenticated: packet || ROC
-        if tag_differs(tag, tag_at, d.digest_into(out, m + 4), tag_len):
+        d.force(hlen, m - hlen, 8, index)
+        if packet(d, srtp, out, -n) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTP authentication failed")
-        d.crypt(out, hlen, m - hlen, 8, roc >> 8, ((roc & 0xFF) << 16) | seq)
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtp, 8, True, False)
-        if index == stream.top + 1:  # in order: ReplayWindow.accept, inlined
-            stream.top = index
-            stream.seen[index & stream.mask] = 1
-        else:
-            stream.accept(index)
+        stream.accept(index)
+        d.mirror(stream)
         return m
 
     def _local_header_length(self, rtp, n):
@@ -283,9 +238,9 @@ class SrtpContext:
     def _rtcp_direction(self):
         d = self._rtcp
         if d is None:
-            master_key, master_salt, key_len, buffers = self._rtcp_args
-            d = self._rtcp = _Direction(master_key, master_salt, kdf.LABEL_RTCP_ENCRYPTION, key_len, SRTCP_TAG_LEN,
-                                        buffers)
+            master_key, master_salt, key_len = self._rtcp_args
+            d = self._rtcp = Direction(master_key, master_salt, kdf.LABEL_RTCP_ENCRYPTION, key_len, SRTCP_TAG_LEN,
+                                       self.max_packet, MAC_SHA1)
             self._rtcp_args = None
         return d
 
@@ -304,42 +259,38 @@ class SrtpContext:
             raise SrtpLocalError("SRTCP index exhausted: re-key needed")
         scratch = self._scratch
         copy_into(scratch, 0, rtcp, n)
-        if encrypt:
-            d.crypt(scratch, _RTCP_HEADER, n - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
-            scratch[n] = _E_FLAG | (index >> 24)
-        else:
-            scratch[n] = index >> 24
+        # the E flag and the index: authenticated, before the tag
+        scratch[n] = (_E_FLAG if encrypt else 0) | (index >> 24)
         scratch[n + 1] = (index >> 16) & 0xFF
         scratch[n + 2] = (index >> 8) & 0xFF
         scratch[n + 3] = index & 0xFF
-        m = n + _SRTCP_INDEX_LEN
-        copy_into(scratch, m, d.digest_into(scratch, m), SRTCP_TAG_LEN)
+        # (SRTCP never takes the fast path: its state mirrors no stream)
+        d.force(_RTCP_HEADER, n - _RTCP_HEADER if encrypt else 0, 4, index)
+        length = packet(d, scratch, scratch, n)  # in place
         stream.accept(index)
-        return bytes(self._view(m + SRTCP_TAG_LEN))
+        return bytes(self._view(length))
 
     def unprotect_rtcp(self, srtcp):
         """The RTCP packet inside an SRTCP packet (encrypted, or E=0:
         authenticated only); SrtpError if not authentic, replayed, malformed."""
         n = len(srtcp)
         m = n - SRTCP_TAG_LEN  # end of the authenticated portion
-        end = m - _SRTCP_INDEX_LEN  # end of the RTCP packet
-        if end < _RTCP_HEADER or srtcp[0] >> 6 != 2 or end > self.max_packet:
+        rtcp_end = m - _SRTCP_INDEX_LEN  # end of the RTCP packet
+        if rtcp_end < _RTCP_HEADER or srtcp[0] >> 6 != 2 or rtcp_end > self.max_packet:
             self._reject("malformed", SrtpMalformedError, "bad SRTCP packet")
         d = self._rtcp_direction()
-        e_index = srtcp[end]
-        index = ((e_index & 0x7F) << 24) | (srtcp[end + 1] << 16) | (srtcp[end + 2] << 8) | srtcp[end + 3]
+        e_index = srtcp[rtcp_end]
+        index = ((e_index & 0x7F) << 24) | (srtcp[rtcp_end + 1] << 16) | (srtcp[rtcp_end + 2] << 8) | srtcp[rtcp_end + 3]
         stream = self._stream(d, srtcp, 4, False, False)
         if stream is not None and not stream.fresh(index):
             self._reject("replay", SrtpReplayError, "SRTCP replay")
-        copy_into(self._scratch, 0, srtcp, m)
-        if tag_differs(srtcp, m, d.digest_into(self._scratch, m), SRTCP_TAG_LEN):
+        d.force(_RTCP_HEADER, rtcp_end - _RTCP_HEADER if e_index & _E_FLAG else 0, 4, index)
+        if packet(d, srtcp, self._scratch, -n) < 0:
             self._reject("auth_fail", SrtpAuthError, "SRTCP authentication failed")
-        if e_index & _E_FLAG:
-            d.crypt(self._scratch, _RTCP_HEADER, end - _RTCP_HEADER, 4, index >> 24, index & 0xFFFFFF)
         if stream is None:  # authentic: now the new SSRC gets its state
             stream = self._stream(d, srtcp, 4, True, False)
         stream.accept(index)
-        return bytes(self._view(end))
+        return bytes(self._view(rtcp_end))
 
 
 def _estimate_index(top, seq):
