@@ -73,12 +73,12 @@ def measure(tx, rx, tx2, ticks, diff, pause, LIB):
                     t1 = ticks()
             else:
                 if LIB:  # the peer's packet, made untimed
-                    srtp = tx2.protect(bytes(rtp))
+                    srtp = bytearray(tx2.protect(bytes(rtp)))  # (so bytes() below copies, as on our side)
                 else:
                     n = tx2.protect_into(rtp, wire)
                     srtp = memoryview(wire)[:n]
                 t0 = ticks()
-                pkt = bytes(srtp)  # as the socket hands it over
+                pkt = bytes(srtp)  # a new bytes object, as the socket hands the datagram over
                 if LIB:
                     rx.unprotect(pkt)
                 else:
