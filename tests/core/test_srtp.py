@@ -382,6 +382,18 @@ class IntoBufferTest(unittest.TestCase):
         with self.assertRaises(SrtpLocalError):
             rx.unprotect_into(srtp, bytearray(len(srtp) - 1))
 
+    def test_a_length_beyond_the_packet_is_a_local_error(self):
+        # the per-packet code reads the packet without bounds checks
+        # (viper): a length past the buffer's end must never reach it
+        tx, rx = pair("AES_CM_128_HMAC_SHA1_80")
+        rtp = rtp_packet(1, 5, bytes(160))
+        with self.assertRaises(SrtpLocalError):
+            tx.protect_into(rtp, bytearray(400), len(rtp) + 1)
+        srtp = tx.protect(rtp)
+        with self.assertRaises(SrtpLocalError):
+            rx.unprotect_into(srtp, bytearray(400), len(srtp) + 1)
+        self.assertEqual(rx.unprotect(srtp), rtp)  # nothing was spoilt
+
 
 class ReplayTest(unittest.TestCase):
     def test_window_of_128(self):

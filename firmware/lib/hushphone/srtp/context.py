@@ -140,6 +140,8 @@ class SrtpContext:
         n + 10 bytes (n + 4 with a 32-bit tag). Allocates nothing."""
         if n < 0:
             n = len(rtp)
+        elif n > len(rtp):  # (the viper code would read past its end)
+            raise SrtpLocalError("n is beyond the end of the RTP packet")
         length = packet(self._rtp, rtp, out, n)
         if length < 0:
             return self._protect_slow(self._rtp, rtp, out, n)
@@ -182,6 +184,8 @@ class SrtpContext:
         out's contents are then undefined. Allocates nothing."""
         if n < 0:
             n = len(srtp)
+        elif n > len(srtp):  # (the viper code would read past its end)
+            raise SrtpLocalError("n is beyond the end of the SRTP packet")
         m = packet(self._rtp, srtp, out, -n)
         if m < 0:
             if m == -1:  # not the next packet of the last stream, or unusual
