@@ -101,28 +101,31 @@ def _key(name):
     return low if known is None else known[0]
 
 
-def make_field(name, value):
-    """[lookup key, canonical name, value]: a name spelled canonically (or
-    a compact form as sent) needs no lower() at all."""
-    if not isinstance(value, str):
-        value = str(value)
+def field_name(name):
+    """(lookup key, canonical name) of a header name: a name spelled
+    canonically (or a compact form as sent) needs no lower() and no new
+    object at all; an unknown name is its own canonical spelling."""
     known = _EXACT.get(name)
     if known is not None:
-        return [known[0], known[1], value]
+        return known
     low = name.lower()
     known = _NAMES.get(low)
-    if known is None:
-        return [low, name, value]
-    return [known[0], known[1], value]
+    return (low, name) if known is None else known
 
 
 class Headers:
     """Ordered multi-map of header fields. Names compare case-insensitively
     and compact forms count as their full names; values are str, unfolded,
-    without surrounding whitespace."""
+    without surrounding whitespace.
+    Stored as three parallel lists (lookup keys, names, values): no list
+    per field on the handset's heap, and a lookup is one C-level search
+    of the keys (in/index/count) rather than a Python loop."""
 
-    def __init__(self, items=None):
-        self._items = []  # [key, name, value]
+    def __init__(self, items=None, keys=None, names=None, values=None):
+        # keys/names/values: the parser's own lists, taken as they are.
+        self._keys = [] if keys is None else keys
+        self._names = [] if names is None else names
+        self._values = [] if values is None else values
         if items is not None:
             if isinstance(items, dict):
                 items = items.items()
@@ -131,37 +134,66 @@ class Headers:
             for name, value in items:
                 self.add(name, value)
 
+    def _insert(self, i, name, value):
+        key, canonical = field_name(name)
+        self._keys.insert(i, key)
+        self._names.insert(i, canonical)
+        self._values.insert(i, value if isinstance(value, str) else str(value))
+
     def add(self, name, value):
-        self._items.append(make_field(name, value))
+        key, canonical = field_name(name)
+        self._keys.append(key)
+        self._names.append(canonical)
+        self._values.append(value if isinstance(value, str) else str(value))
 
     def prepend(self, name, value):
-        self._items.insert(0, make_field(name, value))
+        self._insert(0, name, value)
+
+    def _delete(self, key, start):
+        """Remove every field with this key at or after index start."""
+        keys = self._keys
+        i = len(keys) - 1
+        while i >= start:
+            if keys[i] == key:
+                del keys[i]
+                del self._names[i]
+                del self._values[i]
+            i -= 1
 
     def set(self, name, value):
         """Replace every field called name by one (at the first one's place)."""
         key = _key(name)
-        for i, item in enumerate(self._items):
-            if item[0] == key:
-                item[2] = str(value)
-                self._items = self._items[: i + 1] + [x for x in self._items[i + 1 :] if x[0] != key]
-                return
-        self.add(name, value)
+        keys = self._keys
+        if key not in keys:
+            self.add(name, value)
+            return
+        i = keys.index(key)
+        self._values[i] = str(value)
+        self._delete(key, i + 1)
 
     def remove(self, name):
-        key = _key(name)
-        self._items = [x for x in self._items if x[0] != key]
+        self._delete(_key(name), 0)
 
     def get(self, name, default=None):
         key = _key(name)
-        for item in self._items:
-            if item[0] == key:
-                return item[2]
+        keys = self._keys
+        if key in keys:
+            return self._values[keys.index(key)]
         return default
 
     def get_fields(self, name):
         """Every field value as received (list headers not split)."""
         key = _key(name)
-        return [item[2] for item in self._items if item[0] == key]
+        keys = self._keys
+        n = keys.count(key)
+        if n == 0:
+            return []
+        i = keys.index(key)
+        out = [self._values[i]]
+        for _ in range(n - 1):
+            i = keys.index(key, i + 1)
+            out.append(self._values[i])
+        return out
 
     def get_all(self, name):
         """Every value; comma lists split for list headers (empty elements
@@ -178,38 +210,35 @@ class Headers:
         return out
 
     def count(self, name):
-        key = _key(name)
-        n = 0
-        for item in self._items:
-            if item[0] == key:
-                n += 1
-        return n
+        return self._keys.count(_key(name))
 
     def __contains__(self, name):
-        key = _key(name)
-        for item in self._items:
-            if item[0] == key:
-                return True
-        return False
+        return _key(name) in self._keys
 
     def __len__(self):
-        return len(self._items)
+        return len(self._keys)
 
     def __iter__(self):
         return iter(self.items())
 
     def items(self):
-        return [(item[1], item[2]) for item in self._items]
+        values = self._values
+        out = []
+        i = 0
+        for name in self._names:
+            out.append((name, values[i]))
+            i += 1
+        return out
 
     def copy(self):
         h = Headers()
-        h._items = [list(item) for item in self._items]
+        h._keys = list(self._keys)
+        h._names = list(self._names)
+        h._values = list(self._values)
         return h
 
     def __eq__(self, other):
-        return isinstance(other, Headers) and [(x[0], x[2]) for x in self._items] == [
-            (x[0], x[2]) for x in other._items
-        ]
+        return isinstance(other, Headers) and self._keys == other._keys and self._values == other._values
 
     def __ne__(self, other):
         return not self.__eq__(other)

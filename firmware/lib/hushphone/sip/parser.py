@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, make_field, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, field_name, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -41,8 +41,8 @@ def _check_version(version):
     raise _bad("bad SIP version")
 
 
-def _parse_start_line(line):
-    """-> Request or Response without headers/body."""
+def _parse_start_line(line, headers):
+    """-> Request or Response with these headers, without body."""
     if len(line) > MAX_LINE:
         raise SipParseError(414 if not _is_response_line(line) else 513, "start line too long")
     if _is_response_line(line):
@@ -53,19 +53,23 @@ def _parse_start_line(line):
         code = parts[1]
         if len(code) != 3 or not is_digits(code) or code[0] not in "123456":
             raise _bad("bad status code")
-        return Response(int(code), parts[2] if len(parts) == 3 else "", Headers())
+        return Response(int(code), parts[2] if len(parts) == 3 else "", headers)
     # Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP
-    # each (RFC 4475 lwsstart, trws, lwsruri are rejected).
-    parts = line.split(" ")
-    if len(parts) != 3:
+    # each (RFC 4475 lwsstart, trws, lwsruri are rejected). Cut by index:
+    # no list, and the usual version needs no string of its own.
+    sp1 = line.find(" ")
+    sp2 = line.find(" ", sp1 + 1) if sp1 >= 0 else -1
+    if sp2 < 0 or line.find(" ", sp2 + 1) >= 0:
         raise _bad("bad request line")
-    method, uri, version = parts
-    _check_version(version)
+    if not (line.endswith(" SIP/2.0") and len(line) - sp2 == 8):
+        _check_version(line[sp2 + 1 :])
+    method = line[:sp1]
     if not is_token(method):
         raise _bad("bad method")
+    uri = line[sp1 + 1 : sp2]
     if parse_uri(uri, False):  # checked only: the Request keeps the text
         raise _bad("headers in Request-URI")
-    return Request(method, uri, Headers())
+    return Request(method, uri, headers)
 
 
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
@@ -117,9 +121,16 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
         raise _bad("continuation without header")
     start_line = str(data[start:eol], "utf-8")
+    nfields = breaks - folds  # < MAX_LINES
+    # The fields go straight into lists of their final size (no list per
+    # field, no growing).
+    keys = [None] * nfields
+    names = [None] * nfields
+    values = [None] * nfields
+    headers = Headers(None, keys, names, values)
     start_error = None
     try:
-        msg = _parse_start_line(start_line)
+        msg = _parse_start_line(start_line, headers)
     except SipParseError as e:
         if _is_response_line(start_line) or len(start_line) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
@@ -127,14 +138,13 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
         # headers all the same, so the error can be answered (RFC 4475
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
-        msg = Request(start_line.split(" ", 1)[0], "", Headers())
-    if breaks - folds > limit_headers:
+        msg = Request(start_line.split(" ", 1)[0], "", headers)
+    if nfields > limit_headers:
         raise SipParseError(513, "too many headers")
-    items = msg.headers._items
     view = memoryview(data)  # one view; each value is decoded from a slice of it
     try:
         pos = eol + 2
-        for _ in range(breaks - folds):  # one header field each
+        for k in range(nfields):  # one header field each
             eol = data.find(b"\r\n", pos, end)
             if eol < 0:
                 eol = end
@@ -149,7 +159,7 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
                         nxt = end
                     pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
                     eol = nxt
-                _add_text_field(items, " ".join(pieces), limit_line)
+                _add_text_field(headers, k, " ".join(pieces), limit_line)
                 pos = eol + 2
                 continue
             # Octets over the limit are still few enough characters when
@@ -168,21 +178,20 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
             last = eol
             while last > first and data[last - 1] in _WSP_OCTETS:
                 last -= 1
-            value = str(view[first:last], "utf-8")
-            known = None
+            values[k] = str(view[first:last], "utf-8")
+            key = None
             if name_end - pos < 256:
                 for octets, key, canonical in _EXACT_OCTETS.get(data[pos] << 8 | (name_end - pos), ()):
                     if data.startswith(octets, pos):
-                        known = [key, canonical, value]
                         break
-            if known is not None:
-                items.append(known)
-            else:
+                    key = None
+            if key is None:
                 name = str(data[pos:name_end], "utf-8")
-                field = make_field(name, value)
-                if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+                key, canonical = field_name(name)
+                if canonical is name and not is_token(name):  # not a known name (those are tokens): check it
                     raise _bad("bad header name")
-                items.append(field)
+            keys[k] = key
+            names[k] = canonical
             pos = eol + 2
     finally:
         view = None  # CPython: release the export so a stream's buffer can grow
@@ -192,8 +201,8 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     return msg
 
 
-def _add_text_field(items, line, limit_line):
-    """One unfolded header field line (str) onto items."""
+def _add_text_field(headers, k, line, limit_line):
+    """One unfolded header field line (str) as field k of headers."""
     if len(line) > limit_line:
         raise SipParseError(513, "header too long")
     colon = line.find(":")
@@ -202,10 +211,12 @@ def _add_text_field(items, line, limit_line):
     name = line[:colon]
     if name[-1] in WSP:
         name = name.rstrip(WSP)
-    field = make_field(name, line[colon + 1 :].strip(WSP))
-    if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+    key, canonical = field_name(name)
+    if canonical is name and not is_token(name):  # not a known name (those are tokens): check it
         raise _bad("bad header name")
-    items.append(field)
+    headers._keys[k] = key
+    headers._names[k] = canonical
+    headers._values[k] = line[colon + 1 :].strip(WSP)
 
 
 def content_length(msg):
@@ -288,8 +299,8 @@ def validate(msg):
     h = msg.headers
     try:
         seen = repeated = 0  # bit sets over _COUNTED: one pass, no allocation
-        for item in h._items:
-            bit = _COUNTED.get(item[0])
+        for key in h._keys:
+            bit = _COUNTED.get(key)
             if bit is not None:
                 if seen & bit:
                     repeated |= bit
