@@ -16,7 +16,7 @@ from hushphone.sip.syntax import (
     span,
     split_commas,
 )
-from hushphone.sip.uri import parse_host_port, parse_uri
+from hushphone.sip.uri import parse_host_port, parse_uri_at
 
 # Compact form -> canonical name (RFC 3261 §7.3.3 and the IANA registry).
 COMPACT = {
@@ -314,7 +314,7 @@ def parse_name_addr(text, build=True):
         gt = text.find(">", i)
         if gt < 0:
             raise _bad("unterminated <uri>")
-        uri = parse_uri(text[i + 1 : gt], build)
+        uri = parse_uri_at(text, i + 1, gt, build)
         i = gt + 1
     else:
         start = i
@@ -322,8 +322,8 @@ def parse_name_addr(text, build=True):
             i += 1
         if i < n and text[i] not in " \t;":
             raise _bad("bad addr-spec")
-        uri = parse_uri(text[start:i], build)
-    params, i = parse_header_params(text, i)
+        uri = parse_uri_at(text, start, i, build)
+    params, i = parse_header_params(text, i, build)
     if not build:
         return None
     return NameAddr(uri, display, params)
@@ -358,6 +358,9 @@ class Via:
         return Via(self.transport, self.host, self.port, self.params.copy())
 
 
+_TRANSPORTS = ("TLS", "TCP", "UDP")
+
+
 def parse_via(text, build=True):
     """One via-parm: 'SIP / 2.0 / transport sent-by *(; param)' with LWS
     allowed around '/', ':', ';' and '=' (RFC 3261 §25.1, RFC 4475 wsinv).
@@ -369,7 +372,14 @@ def parse_via(text, build=True):
     if text.startswith("SIP/2.0/", i):
         # The usual spelling: no LWS around '/' (one slice, no list).
         j = text.find(" ", i + 8)
-        transport = text[i + 8 : j] if j > i + 8 else ""
+        transport = ""
+        for known in _TRANSPORTS:  # no string of its own for the usual ones
+            if j - i - 8 == len(known) and text.startswith(known, i + 8):
+                transport = known
+                break
+        else:
+            if j > i + 8:
+                transport = text[i + 8 : j]
         if is_token(transport):
             return _parse_via_rest(text, skip_lws(text, j), transport, build)
     parts = []
@@ -400,11 +410,13 @@ def _parse_via_rest(text, i, transport, build=True):
         start = skip_lws(text, j + 1)
         i = span(text, start, DIGITS)
         port = parse_uint(text[start:i], 65535, "port")
-    params, i = parse_header_params(text, i)  # consumes the rest or raises
+    params, i = parse_header_params(text, i, build)  # consumes the rest or raises
+    if not build:
+        if params is not None and "branch" in params:  # (the names without a value)
+            raise _bad("branch without value")
+        return None
     if "branch" in params and params["branch"] is None:
         raise _bad("branch without value")
-    if not build:
-        return None
     return Via(transport, host, port, params)
 
 

@@ -4,10 +4,11 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, unescape
 
-_UNRESERVED = ALNUM + "-_.!~*'()"
+# Usual characters first (see syntax.ALNUM).
+_UNRESERVED = ".-" + ALNUM + "_!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
-_HOST_CHARS = ALNUM + "-._"
+_HOST_CHARS = ".-" + ALNUM + "_"
 _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
 _HOST_USUAL_ENDS = (":", ";", "?")
 _IPV6_CHARS = HEXDIGITS + ":."
@@ -141,9 +142,9 @@ def _scan_headers(text):
 
 
 def _parse_host(text, i, n):
-    """Host at text[i:]; returns (host, index after it)."""
+    """Host at text[i:n]; returns (host, index after it)."""
     if text.startswith("[", i):
-        close = text.find("]", i)
+        close = text.find("]", i, n)
         if close < 0:
             raise _bad("unterminated IPv6 reference")
         host = text[i + 1 : close]
@@ -161,26 +162,40 @@ def _parse_host(text, i, n):
         if k >= 0:
             end = k
     host = text[i:end]
-    if not all_in(host, _HOST_CHARS):
+    if host.strip(_HOST_CHARS):
         for c in _HOST_ENDS:
             k = text.find(c, i, end)
             if k >= 0:
                 end = k
         host = text[i:end]
-    if not host or not all_in(host, _HOST_CHARS) or host.startswith("-") or host.startswith(".") or ".." in host:
+        if host.strip(_HOST_CHARS):
+            raise _bad("bad host")
+    if not host or host.startswith("-") or host.startswith(".") or ".." in host:
         raise _bad("bad host")
     return host, end
 
 
-def parse_host_port(text, i=0):
-    """host[:port] at text[i:] -> (host, port or None, index after)."""
-    n = len(text)
+def parse_host_port(text, i=0, n=-1):
+    """host[:port] at text[i:n] (n: its end, -1 for len(text)) ->
+    (host, port or None, index after)."""
+    if n < 0:
+        n = len(text)
     host, i = _parse_host(text, i, n)
     port = None
-    if text.startswith(":", i):
+    if text.startswith(":", i, n):
         start = i + 1
-        # A port is a few digits: looked at one by one (no chunk copies as
-        # span() makes), at most 21 (parse_uint refuses more than 20).
+        # The usual port: digits up to a ';' or the end (one slice).
+        k = text.find(";", start, n)
+        if k < 0:
+            k = n
+        digits = text[start:k]
+        if 0 < len(digits) <= 5 and not digits.strip(DIGITS):
+            port = int(digits)
+            if port > 65535:
+                raise _bad("port too large")
+            return host, port, k
+        # Else looked at one by one, at most 21 (parse_uint refuses more
+        # than 20).
         i = start
         while i < n and i - start <= 20 and text[i] in DIGITS:
             i += 1
@@ -188,11 +203,12 @@ def parse_host_port(text, i=0):
     return host, port, i
 
 
-def _parse_sip(scheme, text, start, build=True):
-    """The part of a sip/sips URI after 'scheme:' (text[start:]), cut by
-    index: no copy of the rest per part."""
+def _parse_sip(scheme, text, start, n, build=True):
+    """The part of a sip/sips URI after 'scheme:' (text[start:n]), cut by
+    index: no copy of the rest per part, nor of the URI out of a header
+    value."""
     user = password = None
-    at = text.find("@", start)
+    at = text.find("@", start, n)
     if at >= 0:
         colon = text.find(":", start, at)
         if colon >= 0:
@@ -203,14 +219,14 @@ def _parse_sip(scheme, text, start, build=True):
             user = text[start:at]
         if not user:
             raise _bad("empty user in URI")
-        _check(user, _USER_CHARS, "URI user")
+        if user.strip(_USER_CHARS):
+            raise _bad("bad character in URI user")
         start = at + 1
-    n = len(text)
-    host, port, i = parse_host_port(text, start)
-    q = text.find("?", i)
+    host, port, i = parse_host_port(text, start, n)
+    q = text.find("?", i, n)
     end = n if q < 0 else q
     params = _scan_params(text, i, end)
-    headers = _scan_headers(text[q + 1 :]) if q >= 0 else NO_PARAMS
+    headers = _scan_headers(text[q + 1 : n]) if q >= 0 else NO_PARAMS
     if not build:
         return q >= 0
     return SipUri(scheme, user, host, port, params, headers, password)
@@ -222,11 +238,19 @@ def parse_uri(text, build=True):
     headers (?name=value)."""
     if not isinstance(text, str):
         raise _bad("URI is not text")
+    return parse_uri_at(text, 0, len(text), build)
+
+
+def parse_uri_at(text, start, end, build=True):
+    """parse_uri of text[start:end], read in place (sip/sips) without
+    cutting the URI out first."""
     # The usual spellings first: no slice or lower() for the scheme.
-    if text.startswith("sip:"):
-        return _parse_sip("sip", text, 4, build)
-    if text.startswith("sips:"):
-        return _parse_sip("sips", text, 5, build)
+    if text.startswith("sip:", start, end):
+        return _parse_sip("sip", text, start + 4, end, build)
+    if text.startswith("sips:", start, end):
+        return _parse_sip("sips", text, start + 5, end, build)
+    if start or end != len(text):
+        text = text[start:end]  # another scheme (rare): read from its own text
     colon = text.find(":")
     if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
         raise _bad("URI without scheme")
@@ -234,7 +258,7 @@ def parse_uri(text, build=True):
     _check(scheme, _SCHEME_CHARS, "URI scheme")
     scheme = scheme.lower()
     if scheme == "sip" or scheme == "sips":
-        return _parse_sip(scheme, text, colon + 1, build)
+        return _parse_sip(scheme, text, colon + 1, len(text), build)
     rest = text[colon + 1 :]
     _check(rest, _OPAQUE_CHARS, "URI")
     if not rest:
