@@ -175,7 +175,8 @@ class Headers:
         self._delete(_key(name), 0)
 
     def get(self, name, default=None):
-        key = _key(name)
+        known = _EXACT.get(name)
+        key = known[0] if known is not None else _key(name)
         keys = self._keys
         if key in keys:
             return self._values[keys.index(key)]
@@ -183,7 +184,8 @@ class Headers:
 
     def get_fields(self, name):
         """Every field value as received (list headers not split)."""
-        key = _key(name)
+        known = _EXACT.get(name)
+        key = known[0] if known is not None else _key(name)
         keys = self._keys
         n = keys.count(key)
         if n == 0:
@@ -290,11 +292,14 @@ def parse_name_addr(text, build=True):
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
-    i = skip_lws(text, 0)
+    i = 0
+    while text.startswith(" ", i) or text.startswith("\t", i):  # (inline: a call costs more on MicroPython)
+        i += 1
     display = None
     if text.startswith('"', i):
         display, i = scan_quoted(text, i)
-        i = skip_lws(text, i)
+        while text.startswith(" ", i) or text.startswith("\t", i):
+            i += 1
         if not text.startswith("<", i):
             raise _bad("display name without <uri>")
     else:
@@ -368,11 +373,13 @@ def parse_via(text, build=True):
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
-    i = skip_lws(text, 0)
+    i = 0
+    while text.startswith(" ", i) or text.startswith("\t", i):  # (inline: a call costs more on MicroPython)
+        i += 1
     if text.startswith("SIP/2.0/", i):
         # The usual spelling: no LWS around '/' (one slice, no list).
         j = text.find(" ", i + 8)
-        transport = ""
+        transport = None
         for known in _TRANSPORTS:  # no string of its own for the usual ones
             if j - i - 8 == len(known) and text.startswith(known, i + 8):
                 transport = known
@@ -380,7 +387,9 @@ def parse_via(text, build=True):
         else:
             if j > i + 8:
                 transport = text[i + 8 : j]
-        if is_token(transport):
+                if not is_token(transport):
+                    transport = None
+        if transport is not None:
             return _parse_via_rest(text, skip_lws(text, j), transport, build)
     parts = []
     for k in range(3):
@@ -404,7 +413,10 @@ def _parse_via_rest(text, i, transport, build=True):
     if i >= n:
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
-    j = skip_lws(text, i)
+    if port is None and (text.startswith(" ", i) or text.startswith("\t", i) or text.startswith(":", i)):
+        j = skip_lws(text, i)
+    else:
+        j = i
     if port is None and text.startswith(":", j):
         # LWS around the port colon (sent-by = host [ COLON port ]).
         start = skip_lws(text, j + 1)
@@ -420,10 +432,28 @@ def _parse_via_rest(text, i, transport, build=True):
     return Via(transport, host, port, params)
 
 
+# Methods by length, for parse_cseq.
+_METHODS = {}
+for _method in ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE"):
+    _METHODS[len(_method)] = _METHODS.get(len(_method), ()) + (_method,)
+
+
 def parse_cseq(text):
     """'CSeq: 0009 INVITE' -> (9, 'INVITE'). Sequence numbers are 32-bit."""
     if not isinstance(text, str):
         raise _bad("value is not text")
+    # The usual form, 'digits SP method': cut by index (no list), the
+    # method matched in place when it is a known one.
+    sp = text.find(" ")
+    for method in _METHODS.get(len(text) - sp - 1, ()) if 0 < sp <= 10 else ():
+        if text.startswith(method, sp + 1):
+            digits = text[:sp]
+            if digits.strip(DIGITS):
+                break
+            number = int(digits)
+            if number > 0xFFFFFFFF:
+                raise _bad("CSeq too large")
+            return number, method
     parts = text.split()
     if len(parts) != 2:
         raise _bad("bad CSeq")

@@ -338,6 +338,13 @@ class _NoParams(Params):
 NO_PARAMS = _NoParams()
 
 
+# Header parameters in nearly every message, by length: matched in place
+# (startswith), so the usual names need no new string.
+_KNOWN_PARAMS = {}
+for _name in ("tag", "branch", "rport", "received", "expires", "q", "+sip.instance", "reg-id", "maddr", "ttl"):
+    _KNOWN_PARAMS[len(_name)] = _KNOWN_PARAMS.get(len(_name), ()) + (_name,)
+
+
 def parse_header_params(text, i, build=True):
     """Parse ';name[=value]' pairs from text[i:] to its end (LWS allowed
     around ';' and '='). Returns (Params, len(text)). Linear: each
@@ -369,20 +376,28 @@ def parse_header_params(text, i, build=True):
             # (checks that the value is a whole quoted string, LWS around)
             j = _quoted_param_end(text, i + 1, quote_at)
         eq = text.find("=", i + 1, j)
+        name_end = j if eq < 0 else eq
+        name = None
+        for known in _KNOWN_PARAMS.get(name_end - i - 1, ()):
+            if text.startswith(known, i + 1):
+                name = known  # no string of its own, nothing to check
+                break
+        checked = name is not None
+        if not checked:
+            name = text[i + 1 : name_end].strip(WSP)
         if eq < 0:
-            name = text[i + 1 : j].strip(WSP)
             value = None
         else:
-            name = text[i + 1 : eq].strip(WSP)
             value = text[eq + 1 : j].strip(WSP)
             if not value:
                 raise bad("empty parameter value")
             if quote_at < 0 and value.strip(PARAM_VALUE_CHARS):
                 raise bad("bad parameter value")
-        if not name:
-            raise bad("empty parameter")
-        if name.strip(TOKEN_CHARS):
-            raise bad("bad parameter name")
+        if not checked:
+            if not name:
+                raise bad("empty parameter")
+            if name.strip(TOKEN_CHARS):
+                raise bad("bad parameter name")
         if build:
             params.append(name, value)
         else:

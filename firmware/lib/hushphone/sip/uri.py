@@ -13,6 +13,7 @@ _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", 
 _HOST_USUAL_ENDS = (":", ";", "?")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
+_PARAM_LIST_CHARS = _PARAM_CHARS + ";="
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
 _SCHEME_CHARS = ALNUM + "+-."
 # Characters of an absolute URI of an unknown scheme (RFC 2396 uric).
@@ -95,13 +96,17 @@ class SipUri:
         )
 
 
-def _scan_params(text, i, end):
-    """';name[=value]' URI parameters in text[i:end]."""
+def _scan_params(text, i, end, build=True):
+    """';name[=value]' URI parameters in text[i:end]. build=False checks
+    them the same way without building Params (returns None)."""
     if i >= end:
         return NO_PARAMS
-    params = Params()
-    if text.count(";", i, end) > MAX_PARAMS:
+    count = text.count(";", i, end)
+    if count > MAX_PARAMS:
         raise SipParseError(513, "too many URI parameters")
+    if not build:
+        return _check_params(text, i, end, count)
+    params = Params()
     while i < end:
         if not text.startswith(";", i):
             raise _bad("junk in URI")
@@ -122,6 +127,36 @@ def _scan_params(text, i, end):
         i = j
     params.check_unique()
     return params
+
+
+def _check_params(text, i, end, count):
+    """_scan_params without objects: the characters of all the parameters
+    in one strip, their shape by finds; names cut out only to find a
+    repeat among several."""
+    if not text.startswith(";", i):
+        raise _bad("junk in URI")
+    if text[i:end].strip(_PARAM_LIST_CHARS):
+        raise _bad("bad character in URI parameter")
+    names = [] if count > 1 else None
+    while i < end:
+        j = text.find(";", i + 1, end)
+        if j < 0:
+            j = end
+        eq = text.find("=", i + 1, j)
+        if eq == i + 1 or j == i + 1:
+            raise _bad("empty URI parameter")
+        if eq >= 0:
+            if eq + 1 == j:
+                raise _bad("empty URI parameter value")
+            if text.find("=", eq + 1, j) >= 0:  # '=' only between name and value
+                raise _bad("bad character in URI parameter")
+        if names is not None:
+            name = text[i + 1 : j if eq < 0 else eq]
+            names.append(name if name.islower() else name.lower())
+        i = j
+    if names is not None and len(set(names)) != len(names):
+        raise _bad("repeated parameter")
+    return None
 
 
 def _scan_headers(text):
@@ -225,7 +260,7 @@ def _parse_sip(scheme, text, start, n, build=True):
     host, port, i = parse_host_port(text, start, n)
     q = text.find("?", i, n)
     end = n if q < 0 else q
-    params = _scan_params(text, i, end)
+    params = _scan_params(text, i, end, build)
     headers = _scan_headers(text[q + 1 : n]) if q >= 0 else NO_PARAMS
     if not build:
         return q >= 0
@@ -268,7 +303,7 @@ def parse_uri_at(text, start, end, build=True):
         number = rest if semi < 0 else rest[:semi]
         if not number:
             raise _bad("empty tel number")
-        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else NO_PARAMS
+        params = _scan_params(rest, semi, len(rest), build) if semi >= 0 else NO_PARAMS
         if not build:
             return False
         return SipUri(scheme, number, params=params, headers=NO_PARAMS)
