@@ -113,20 +113,20 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if data.count(b"\r", start, end) != breaks or data.count(b"\n", start, end) != breaks:
         raise _bad("bare CR or LF")
-    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1).
-    folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
+    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1) are
+    # found line by line; one that follows the start line has no header.
     eol = data.find(b"\r\n", start, end)
     if eol < 0:
         eol = end
-    if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+    if eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
         raise _bad("continuation without header")
     start_line = str(data[start:eol], "utf-8")
-    nfields = breaks - folds  # < MAX_LINES
-    # The fields go straight into lists of their final size (no list per
-    # field, no growing).
-    keys = [None] * nfields
-    names = [None] * nfields
-    values = [None] * nfields
+    # The fields go straight into lists of their final size, one line
+    # each unless some are folded (then cut to size at the end): no list
+    # per field, no growing.
+    keys = [None] * breaks
+    names = [None] * breaks
+    values = [None] * breaks
     headers = Headers(None, keys, names, values)
     start_error = None
     try:
@@ -139,27 +139,34 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
         msg = Request(start_line.split(" ", 1)[0], "", headers)
-    if nfields > limit_headers:
-        raise SipParseError(513, "too many headers")
+    if breaks > limit_headers:  # (fields are lines less continuation lines)
+        folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
+        if breaks - folds > limit_headers:
+            raise SipParseError(513, "too many headers")
     view = memoryview(data)  # one view; each value is decoded from a slice of it
+    k = 0  # fields read
     try:
         pos = eol + 2
-        for k in range(nfields):  # one header field each
+        line = 0  # header lines read
+        while line < breaks:  # one header field each
+            line += 1
             eol = data.find(b"\r\n", pos, end)
             if eol < 0:
                 eol = end
-            if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+            if eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
                 # A folded field (rare): joined once from its pieces, then
                 # read as text (appending per continuation line copied the
                 # field again each time: quadratic).
                 pieces = [str(data[pos:eol], "utf-8").rstrip(WSP)]
                 while eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                    line += 1
                     nxt = data.find(b"\r\n", eol + 2, end)
                     if nxt < 0:
                         nxt = end
                     pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
                     eol = nxt
                 _add_text_field(headers, k, " ".join(pieces), limit_line)
+                k += 1
                 pos = eol + 2
                 continue
             # Octets over the limit are still few enough characters when
@@ -192,9 +199,14 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
                     raise _bad("bad header name")
             keys[k] = key
             names[k] = canonical
+            k += 1
             pos = eol + 2
     finally:
         view = None  # CPython: release the export so a stream's buffer can grow
+    if k < breaks:  # folded fields: the lists to their size
+        del keys[k:]
+        del names[k:]
+        del values[k:]
     if start_error is not None:
         start_error.message = msg
         raise start_error
