@@ -20,6 +20,7 @@ _AT_MOST_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _AT_MOST_ON
 
 
 _WSP_OCTETS = (32, 9)
+_WSP_BYTES = b" \t"
 
 
 def _bad(reason, message=None):
@@ -156,16 +157,17 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
             if eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
                 # A folded field (rare): joined once from its pieces, then
                 # read as text (appending per continuation line copied the
-                # field again each time: quadratic).
-                pieces = [str(data[pos:eol], "utf-8").rstrip(WSP)]
+                # field again each time: quadratic). The pieces stay octets
+                # (no string per line) and are decoded once, joined.
+                pieces = [data[pos:eol].rstrip(_WSP_BYTES)]
                 while eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
                     line += 1
                     nxt = data.find(b"\r\n", eol + 2, end)
                     if nxt < 0:
                         nxt = end
-                    pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
+                    pieces.append(data[eol + 2 : nxt].strip(_WSP_BYTES))
                     eol = nxt
-                _add_text_field(headers, k, " ".join(pieces), limit_line)
+                _add_text_field(headers, k, str(b" ".join(pieces), "utf-8"), limit_line)
                 k += 1
                 pos = eol + 2
                 continue
