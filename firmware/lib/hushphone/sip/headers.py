@@ -432,10 +432,10 @@ def _parse_via_rest(text, i, transport, build=True):
     return Via(transport, host, port, params)
 
 
-# Methods by length, for parse_cseq.
-_METHODS = {}
+# Methods by length: a known one is matched in place (no new string).
+METHODS_BY_LENGTH = {}
 for _method in ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE"):
-    _METHODS[len(_method)] = _METHODS.get(len(_method), ()) + (_method,)
+    METHODS_BY_LENGTH[len(_method)] = METHODS_BY_LENGTH.get(len(_method), ()) + (_method,)
 
 
 def parse_cseq(text):
@@ -445,7 +445,7 @@ def parse_cseq(text):
     # The usual form, 'digits SP method': cut by index (no list), the
     # method matched in place when it is a known one.
     sp = text.find(" ")
-    for method in _METHODS.get(len(text) - sp - 1, ()) if 0 < sp <= 10 else ():
+    for method in METHODS_BY_LENGTH.get(len(text) - sp - 1, ()) if 0 < sp <= 10 else ():
         if text.startswith(method, sp + 1):
             digits = text[:sp]
             if digits.strip(DIGITS):

@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, field_name, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, METHODS_BY_LENGTH as _METHODS, Headers, field_name, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -64,9 +64,13 @@ def _parse_start_line(line, headers):
         raise _bad("bad request line")
     if not (line.endswith(" SIP/2.0") and len(line) - sp2 == 8):
         _check_version(line[sp2 + 1 :])
-    method = line[:sp1]
-    if not is_token(method):
-        raise _bad("bad method")
+    for method in _METHODS.get(sp1, ()):
+        if line.startswith(method):
+            break  # one of ours: no string of its own, nothing to check
+    else:
+        method = line[:sp1]
+        if not is_token(method):
+            raise _bad("bad method")
     uri = line[sp1 + 1 : sp2]
     if parse_uri(uri, False):  # checked only: the Request keeps the text
         raise _bad("headers in Request-URI")

@@ -176,8 +176,12 @@ def _scan_headers(text):
     return headers
 
 
-def _parse_host(text, i, n):
-    """Host at text[i:n]; returns (host, index after it)."""
+def parse_host_port(text, i=0, n=-1):
+    """host[:port] at text[i:n] (n: its end, -1 for len(text)) ->
+    (host, port or None, index after). The host is stored without the
+    brackets of an IPv6 reference."""
+    if n < 0:
+        n = len(text)
     if text.startswith("[", i):
         close = text.find("]", i, n)
         if close < 0:
@@ -186,36 +190,30 @@ def _parse_host(text, i, n):
         if ":" not in host:
             raise _bad("bad IPv6 reference")
         _check(host, _IPV6_CHARS, "IPv6 reference")
-        return host, close + 1
-    # The host runs to the first delimiter that can follow it (finds, no
-    # scan per character); then it must be host characters only. The usual
-    # ends first: when what they cut is all host characters no other
-    # delimiter (none is a host character) comes before, so 3 finds do.
-    end = n
-    for c in _HOST_USUAL_ENDS:
-        k = text.find(c, i, end)
-        if k >= 0:
-            end = k
-    host = text[i:end]
-    if host.strip(_HOST_CHARS):
-        for c in _HOST_ENDS:
+        i = close + 1
+    else:
+        # The host runs to the first delimiter that can follow it (finds,
+        # no scan per character); then it must be host characters only.
+        # The usual ends first: when what they cut is all host characters
+        # no other delimiter (none is a host character) comes before, so
+        # 3 finds do.
+        end = n
+        for c in _HOST_USUAL_ENDS:
             k = text.find(c, i, end)
             if k >= 0:
                 end = k
         host = text[i:end]
         if host.strip(_HOST_CHARS):
+            for c in _HOST_ENDS:
+                k = text.find(c, i, end)
+                if k >= 0:
+                    end = k
+            host = text[i:end]
+            if host.strip(_HOST_CHARS):
+                raise _bad("bad host")
+        if not host or host.startswith("-") or host.startswith(".") or ".." in host:
             raise _bad("bad host")
-    if not host or host.startswith("-") or host.startswith(".") or ".." in host:
-        raise _bad("bad host")
-    return host, end
-
-
-def parse_host_port(text, i=0, n=-1):
-    """host[:port] at text[i:n] (n: its end, -1 for len(text)) ->
-    (host, port or None, index after)."""
-    if n < 0:
-        n = len(text)
-    host, i = _parse_host(text, i, n)
+        i = end
     port = None
     if text.startswith(":", i, n):
         start = i + 1
@@ -260,7 +258,7 @@ def _parse_sip(scheme, text, start, n, build=True):
     host, port, i = parse_host_port(text, start, n)
     q = text.find("?", i, n)
     end = n if q < 0 else q
-    params = _scan_params(text, i, end, build)
+    params = _scan_params(text, i, end, build) if i < end else NO_PARAMS
     headers = _scan_headers(text[q + 1 : n]) if q >= 0 else NO_PARAMS
     if not build:
         return q >= 0
