@@ -328,7 +328,7 @@ def parse_name_addr(text, build=True):
         if i < n and text[i] not in " \t;":
             raise _bad("bad addr-spec")
         uri = parse_uri_at(text, start, i, build)
-    params, i = parse_header_params(text, i, build)
+    params = parse_header_params(text, i, build)
     if not build:
         return None
     return NameAddr(uri, display, params)
@@ -422,7 +422,7 @@ def _parse_via_rest(text, i, transport, build=True):
         start = skip_lws(text, j + 1)
         i = span(text, start, DIGITS)
         port = parse_uint(text[start:i], 65535, "port")
-    params, i = parse_header_params(text, i, build)  # consumes the rest or raises
+    params = parse_header_params(text, i, build)  # consumes the rest or raises
     if not build:
         if params is not None and "branch" in params:  # (the names without a value)
             raise _bad("branch without value")

@@ -347,16 +347,16 @@ for _name in ("tag", "branch", "rport", "received", "expires", "q", "+sip.instan
 
 def parse_header_params(text, i, build=True):
     """Parse ';name[=value]' pairs from text[i:] to its end (LWS allowed
-    around ';' and '='). Returns (Params, len(text)). Linear: each
-    parameter is found with str.find and checked with C-level strips; at
-    most MAX_PARAMS of them (513 beyond). build=False checks the same
-    without building Params: it returns (the lower-case names of the
-    parameters without a value, or None, len(text))."""
+    around ';' and '=') -> Params. Linear: each parameter is found with
+    str.find and checked with C-level strips; at most MAX_PARAMS of them
+    (513 beyond). build=False checks the same without building Params: it
+    returns the lower-case names of the parameters without a value (None
+    if there are none)."""
     n = len(text)
     while text.startswith(" ", i) or text.startswith("\t", i):
         i += 1
     if i >= n:
-        return (NO_PARAMS if build else None), n
+        return NO_PARAMS if build else None
     if not text.startswith(";", i):
         raise bad("junk after value")
     count = text.count(";", i)
@@ -413,10 +413,10 @@ def parse_header_params(text, i, build=True):
         i = j
     if build:
         params.check_unique()
-        return params, n
+        return params
     if names is not None and len(names) > 1 and len(set(names)) != len(names):
         raise bad("repeated parameter")
-    return bare, n
+    return bare
 
 
 def _quoted_param_end(text, start, quote_at):
