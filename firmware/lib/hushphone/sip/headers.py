@@ -5,6 +5,7 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import (
     DIGITS,
+    WSP_CHARS,
     Params,
     is_token,
     parse_header_params,
@@ -293,12 +294,12 @@ def parse_name_addr(text, build=True):
         raise _bad("value is not text")
     n = len(text)
     i = 0
-    while text.startswith(" ", i) or text.startswith("\t", i):  # (inline: a call costs more on MicroPython)
+    while text.startswith(WSP_CHARS, i):  # (inline: a call costs more on MicroPython)
         i += 1
     display = None
     if text.startswith('"', i):
         display, i = scan_quoted(text, i)
-        while text.startswith(" ", i) or text.startswith("\t", i):
+        while text.startswith(WSP_CHARS, i):
             i += 1
         if not text.startswith("<", i):
             raise _bad("display name without <uri>")
@@ -364,6 +365,7 @@ class Via:
 
 
 _TRANSPORTS = ("TLS", "TCP", "UDP")
+_LWS_OR_COLON = (" ", "\t", ":")
 
 
 def parse_via(text, build=True):
@@ -374,7 +376,7 @@ def parse_via(text, build=True):
         raise _bad("value is not text")
     n = len(text)
     i = 0
-    while text.startswith(" ", i) or text.startswith("\t", i):  # (inline: a call costs more on MicroPython)
+    while text.startswith(WSP_CHARS, i):  # (inline: a call costs more on MicroPython)
         i += 1
     if text.startswith("SIP/2.0/", i):
         # The usual spelling: no LWS around '/' (one slice, no list).
@@ -413,7 +415,7 @@ def _parse_via_rest(text, i, transport, build=True):
     if i >= n:
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
-    if port is None and (text.startswith(" ", i) or text.startswith("\t", i) or text.startswith(":", i)):
+    if port is None and text.startswith(_LWS_OR_COLON, i):
         j = skip_lws(text, i)
     else:
         j = i

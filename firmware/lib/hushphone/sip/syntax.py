@@ -19,6 +19,8 @@ DIGITS = "0123456789"
 HEXDIGITS = "0123456789abcdefABCDEF"
 TOKEN_CHARS = ".-" + ALNUM + "!%*_+`'~"
 WSP = " \t"
+# The same as a tuple, for startswith(WSP_CHARS, i): one call tests both.
+WSP_CHARS = (" ", "\t")
 # Characters allowed in an unquoted header-parameter value. RFC 3261 says
 # token / host / quoted-string; ':' and '[]' admit IPv6 hosts (RFC 5118 §4.5
 # received=2001:db8::1), '/' and '@' are common in the wild (e.g. +sip.instance
@@ -88,7 +90,7 @@ def parse_uint(text, max_value, what):
 
 
 def skip_lws(text, i):
-    while text.startswith(" ", i) or text.startswith("\t", i):
+    while text.startswith(WSP_CHARS, i):
         i += 1
     return i
 
@@ -353,7 +355,7 @@ def parse_header_params(text, i, build=True):
     returns the lower-case names of the parameters without a value (None
     if there are none)."""
     n = len(text)
-    while text.startswith(" ", i) or text.startswith("\t", i):
+    while text.startswith(WSP_CHARS, i):
         i += 1
     if i >= n:
         return NO_PARAMS if build else None

@@ -11,6 +11,7 @@ _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
 _HOST_CHARS = ".-" + ALNUM + "_"
 _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
 _HOST_USUAL_ENDS = (":", ";", "?")
+_HOST_BAD_STARTS = ("-", ".")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
 _PARAM_LIST_CHARS = _PARAM_CHARS + ";="
@@ -211,7 +212,7 @@ def parse_host_port(text, i=0, n=-1):
             host = text[i:end]
             if host.strip(_HOST_CHARS):
                 raise _bad("bad host")
-        if not host or host.startswith("-") or host.startswith(".") or ".." in host:
+        if not host or host.startswith(_HOST_BAD_STARTS) or ".." in host:
             raise _bad("bad host")
         i = end
     port = None
