@@ -114,6 +114,18 @@ def field_name(name):
     return (low, name) if known is None else known
 
 
+def _select(keys, values, key):
+    """The values whose key is key, in order."""
+    out = []
+    n = keys.count(key)
+    i = -1
+    while n:
+        i = keys.index(key, i + 1)
+        out.append(values[i])
+        n -= 1
+    return out
+
+
 class Headers:
     """Ordered multi-map of header fields. Names compare case-insensitively
     and compact forms count as their full names; values are str, unfolded,
@@ -128,12 +140,15 @@ class Headers:
         self._names = [] if names is None else names
         self._values = [] if values is None else values
         if items is not None:
-            if isinstance(items, dict):
-                items = items.items()
-            elif isinstance(items, Headers):
-                items = items.items()
-            for name, value in items:
-                self.add(name, value)
+            self._add_items(items)
+
+    def _add_items(self, items):
+        if isinstance(items, dict):
+            items = items.items()
+        elif isinstance(items, Headers):
+            items = items.items()
+        for name, value in items:
+            self.add(name, value)
 
     def _insert(self, i, name, value):
         key, canonical = field_name(name)
@@ -186,17 +201,7 @@ class Headers:
     def get_fields(self, name):
         """Every field value as received (list headers not split)."""
         known = _EXACT.get(name)
-        key = known[0] if known is not None else _key(name)
-        keys = self._keys
-        n = keys.count(key)
-        if n == 0:
-            return []
-        i = keys.index(key)
-        out = [self._values[i]]
-        for _ in range(n - 1):
-            i = keys.index(key, i + 1)
-            out.append(self._values[i])
-        return out
+        return _select(self._keys, self._values, known[0] if known is not None else _key(name))
 
     def get_all(self, name):
         """Every value; comma lists split for list headers (empty elements

@@ -239,22 +239,27 @@ def _add_text_field(headers, k, line, limit_line):
 
 def content_length(msg):
     """The Content-Length value, None if absent; conflicting/bad -> 400."""
-    fields = msg.headers.get_fields("Content-Length")
-    if not fields:
+    h = msg.headers
+    n = h.count("Content-Length")
+    if not n:
         return None
-    if len(fields) > 1:
+    if n > 1:
         raise _bad("several Content-Length fields", msg)
-    try:
-        return parse_uint(fields[0], 0xFFFFFFFF, "Content-Length")
-    except SipParseError as e:
-        e.message = msg
-        raise
+    return parse_uint(h.get("Content-Length"), 0xFFFFFFFF, "Content-Length", msg)
 
 
 def _first_value(h, name):
     """The first element of the fields called name (None if there are
     none); 400 for an empty element anywhere in them. A plain list (no
     quotes or <>) is checked with C-level replace/find, not split."""
+    if h.count(name) == 1:  # the usual case, one plain value: no list
+        first = h.get(name)
+        if first and "," not in first:
+            return first
+    return _first_of_fields(h, name)
+
+
+def _first_of_fields(h, name):
     first = None
     for field in h.get_fields(name):
         if "," not in field:

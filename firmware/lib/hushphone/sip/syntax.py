@@ -72,15 +72,16 @@ def span(text, i, chars):
 _MAX_DIGITS = 20
 
 
-def parse_uint(text, max_value, what):
+def parse_uint(text, max_value, what, message=None):
     """A non-negative decimal of at most max_value (bounded before int(), so
-    a megabyte of digits costs nothing)."""
+    a megabyte of digits costs nothing). message: the SipParseError's
+    .message when it fails."""
     text = text.strip(WSP)
     if not is_digits(text) or len(text) > _MAX_DIGITS:
-        raise bad("bad " + what)
+        raise SipParseError(400, "bad " + what, message)
     value = int(text)
     if value > max_value:
-        raise bad(what + " too large")
+        raise SipParseError(400, what + " too large", message)
     return value
 
 

@@ -32,6 +32,10 @@ def _check(text, allowed, what):
         raise _bad("bad character in " + what)
 
 
+def _as_params(value):
+    return value if isinstance(value, Params) else Params(value)
+
+
 class SipUri:
     """A parsed URI. For sip/sips: user, password, host (IPv6 without
     brackets), port (int or None), params (Params; values as received, None
@@ -45,7 +49,10 @@ class SipUri:
     user = password = host = port = opaque = None
 
     def __init__(self, scheme, user=None, host=None, port=None, params=None, headers=None, password=None, opaque=None):
-        self.scheme = scheme if scheme.islower() else scheme.lower()
+        # (statements kept shallow: the frame stays off the heap)
+        if not scheme.islower():
+            scheme = scheme.lower()
+        self.scheme = scheme
         if user is not None:
             self.user = user
         if password is not None:
@@ -54,8 +61,8 @@ class SipUri:
             self.host = host
         if port is not None:
             self.port = port
-        self.params = params if isinstance(params, Params) else Params(params)
-        self.headers = headers if isinstance(headers, Params) else Params(headers)
+        self.params = _as_params(params)
+        self.headers = _as_params(headers)
         if opaque is not None:
             self.opaque = opaque
 
@@ -184,57 +191,77 @@ def parse_host_port(text, i=0, n=-1):
     if n < 0:
         n = len(text)
     if text.startswith("[", i):
-        close = text.find("]", i, n)
-        if close < 0:
-            raise _bad("unterminated IPv6 reference")
-        host = text[i + 1 : close]
-        if ":" not in host:
-            raise _bad("bad IPv6 reference")
-        _check(host, _IPV6_CHARS, "IPv6 reference")
-        i = close + 1
-    else:
-        # The host runs to the first delimiter that can follow it (finds,
-        # no scan per character); then it must be host characters only.
-        # The usual ends first: when what they cut is all host characters
-        # no other delimiter (none is a host character) comes before, so
-        # 3 finds do.
+        return _ipv6_host_port(text, i, n)
+    # The host runs to the first delimiter that can follow it (finds, no
+    # scan per character); then it must be host characters only. The
+    # usual ends first: when what they cut is all host characters no other
+    # delimiter (none is a host character) comes before, so 3 finds do.
+    end = text.find(":", i, n)
+    if end < 0:
         end = n
-        for c in _HOST_USUAL_ENDS:
-            k = text.find(c, i, end)
-            if k >= 0:
-                end = k
+    k = text.find(";", i, end)
+    if k >= 0:
+        end = k
+    k = text.find("?", i, end)
+    if k >= 0:
+        end = k
+    host = text[i:end]
+    if host.strip(_HOST_CHARS):
+        end = _host_any_end(text, i, end)
         host = text[i:end]
-        if host.strip(_HOST_CHARS):
-            for c in _HOST_ENDS:
-                k = text.find(c, i, end)
-                if k >= 0:
-                    end = k
-            host = text[i:end]
-            if host.strip(_HOST_CHARS):
-                raise _bad("bad host")
-        if not host or host.startswith(_HOST_BAD_STARTS) or ".." in host:
-            raise _bad("bad host")
-        i = end
-    port = None
-    if text.startswith(":", i, n):
-        start = i + 1
-        # The usual port: digits up to a ';' or the end (one slice).
-        k = text.find(";", start, n)
-        if k < 0:
-            k = n
-        digits = text[start:k]
-        if 0 < len(digits) <= 5 and not digits.strip(DIGITS):
-            port = int(digits)
-            if port > 65535:
-                raise _bad("port too large")
-            return host, port, k
-        # Else looked at one by one, at most 21 (parse_uint refuses more
-        # than 20).
-        i = start
-        while i < n and i - start <= 20 and text[i] in DIGITS:
-            i += 1
-        port = parse_uint(text[start:i], 65535, "port")
-    return host, port, i
+    if not host or host.startswith(_HOST_BAD_STARTS) or ".." in host:
+        raise _bad("bad host")
+    if text.startswith(":", end, n):
+        return _with_port(text, host, end + 1, n)
+    return host, None, end
+
+
+def _host_any_end(text, i, end):
+    """The end of the host at text[i:end] cut at any delimiter (not only
+    the usual ones); 400 unless it is host characters only."""
+    for c in _HOST_ENDS:
+        k = text.find(c, i, end)
+        if k >= 0:
+            end = k
+    if text[i:end].strip(_HOST_CHARS):
+        raise _bad("bad host")
+    return end
+
+
+def _ipv6_host_port(text, i, n):
+    close = text.find("]", i, n)
+    if close < 0:
+        raise _bad("unterminated IPv6 reference")
+    host = text[i + 1 : close]
+    if ":" not in host:
+        raise _bad("bad IPv6 reference")
+    _check(host, _IPV6_CHARS, "IPv6 reference")
+    if text.startswith(":", close + 1, n):
+        return _with_port(text, host, close + 2, n)
+    return host, None, close + 1
+
+
+def _with_port(text, host, start, n):
+    """(host, the port at text[start:n], index after it)."""
+    # The usual port: digits up to a ';' or the end (one slice).
+    k = text.find(";", start, n)
+    if k < 0:
+        k = n
+    port = text[start:k]  # (one local for the digits and their value: a small frame)
+    if 0 < len(port) <= 5 and not port.strip(DIGITS):
+        port = int(port)
+        if port > 65535:
+            raise _bad("port too large")
+        return host, port, k
+    return _port_by_digits(text, host, start, n)
+
+
+def _port_by_digits(text, host, start, n):
+    # Looked at one by one, at most 21 (parse_uint refuses more than 20).
+    k = start
+    while k < n and k - start <= 20 and text[k] in DIGITS:
+        k += 1
+    return host, parse_uint(text[start:k], 65535, "port"), k
 
 
 def _parse_sip(scheme, text, start, n, build=True):
@@ -283,6 +310,15 @@ def parse_uri_at(text, start, end, build=True):
         return _parse_sip("sip", text, start + 4, end, build)
     if text.startswith("sips:", start, end):
         return _parse_sip("sips", text, start + 5, end, build)
+    return _parse_other_uri(text, start, end, build)
+
+
+# Hot functions keep their arguments, locals and stack within 11 words:
+# MicroPython puts a larger frame on the heap at every call.
+
+
+def _parse_other_uri(text, start, end, build):
+    """parse_uri_at for any other spelling or scheme (rare)."""
     if start or end != len(text):
         text = text[start:end]  # another scheme (rare): read from its own text
     colon = text.find(":")
