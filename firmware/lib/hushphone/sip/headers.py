@@ -5,6 +5,7 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import (
     DIGITS,
+    NO_PARAMS,
     WSP_CHARS,
     Params,
     is_token,
@@ -334,7 +335,12 @@ def parse_name_addr(text, build=True):
         if i < n and text[i] not in " \t;":
             raise _bad("bad addr-spec")
         uri = parse_uri_at(text, start, i, build)
-    params = parse_header_params(text, i, build)
+    if i < n:
+        params = parse_header_params(text, i, build)
+    elif not build:
+        return None
+    else:
+        params = NO_PARAMS  # (no call for the usual value without parameters)
     if not build:
         return None
     return NameAddr(uri, display, params)
