@@ -149,16 +149,21 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
         if breaks - folds > limit_headers:
             raise SipParseError(513, "too many headers")
     view = memoryview(data)  # one view; each value is decoded from a slice of it
+    # Names the loop uses per line, as locals (a global or method lookup
+    # is a dictionary search each time on MicroPython).
+    find = data.find
+    wsp = _WSP_OCTETS
+    exact = _EXACT_OCTETS
     k = 0  # fields read
     try:
         pos = eol + 2
         line = 0  # header lines read
         while line < breaks:  # one header field each
             line += 1
-            eol = data.find(b"\r\n", pos, end)
+            eol = find(b"\r\n", pos, end)
             if eol < 0:
                 eol = end
-            if eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+            if eol + 2 < end and data[eol + 2] in wsp:
                 # A folded field (rare): joined once from its pieces, then
                 # read as text (appending per continuation line copied the
                 # field again each time: quadratic). The pieces stay octets
@@ -179,22 +184,22 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
             # some are multi-byte (the limit counts characters).
             if eol - pos > limit_line and len(str(data[pos:eol], "utf-8")) > limit_line:
                 raise SipParseError(513, "header too long")
-            colon = data.find(b":", pos, eol)
+            colon = find(b":", pos, eol)
             if colon <= pos:
                 raise _bad("bad header line")
             name_end = colon
-            while data[name_end - 1] in _WSP_OCTETS:  # a field never starts with WSP (those lines continue the one before)
+            while data[name_end - 1] in wsp:  # a field never starts with WSP (those lines continue the one before)
                 name_end -= 1
             first = colon + 1
-            while first < eol and data[first] in _WSP_OCTETS:
+            while first < eol and data[first] in wsp:
                 first += 1
             last = eol
-            while last > first and data[last - 1] in _WSP_OCTETS:
+            while last > first and data[last - 1] in wsp:
                 last -= 1
             values[k] = str(view[first:last], "utf-8")
             key = None
             if name_end - pos < 256:
-                for octets, key, canonical in _EXACT_OCTETS.get(data[pos] << 8 | (name_end - pos), ()):
+                for octets, key, canonical in exact.get(data[pos] << 8 | (name_end - pos), ()):
                     if data.startswith(octets, pos):
                         break
                     key = None
@@ -208,7 +213,7 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
             k += 1
             pos = eol + 2
     finally:
-        view = None  # CPython: release the export so a stream's buffer can grow
+        view = find = None  # CPython: release the export so a stream's buffer can grow
     if k < breaks:  # folded fields: the lists to their size
         del keys[k:]
         del names[k:]
