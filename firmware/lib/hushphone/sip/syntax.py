@@ -390,6 +390,8 @@ def parse_header_params(text, i, build=True):
             name = text[i + 1 : name_end].strip(WSP)
         if eq < 0:
             value = None
+        elif quote_at >= 0 and not build:
+            value = quote_at  # checked whole by _quoted_param_end: no string needed
         else:
             value = text[eq + 1 : j].strip(WSP)
             if not value:
