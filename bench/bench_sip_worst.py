@@ -7,11 +7,14 @@ median of 9 runs with a collection before each (so a collection the
 previous case left due is not billed to this one); the worst case is the
 largest ratio. Target: <= 3x.
 
-Also the typical INVITE+SDP on both runtimes (best of 200, the same loop
-on each) and its allocation on the unix port (issue 14: <= 3x CPython,
-<= 8 KB).
+Also the typical INVITE+SDP on both runtimes (the same loop on each: the
+best of 200 parses, in ROUNDS fresh processes per runtime that alternate,
+so that neither a burst of load on a shared machine nor a process that
+landed on a busy core decides the ratio) and its allocation on the unix
+port (issue 14: <= 3x CPython, <= 8 KB).
 
 Run: .venv/bin/python bench/bench_sip_worst.py   (or `make bench`)"""
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,6 +83,11 @@ def rows(clock, diff):
     return out
 """
 
+MPY_BEST = SHARED + """
+import time
+print("BEST", best_us(time.ticks_us, time.ticks_diff))
+"""
+
 MPY = SHARED + """
 import time
 for name, size, outcome, p, r in rows(time.ticks_us, time.ticks_diff):
@@ -99,6 +107,19 @@ def cpython_invite_us():
     exec(SHARED, scope)
     clock = lambda: time.perf_counter_ns() / 1000  # noqa: E731
     return scope["best_us"](clock, lambda a, b: a - b)
+
+
+# Rounds of the INVITE+SDP timing, alternating MicroPython and CPython,
+# each in a fresh process (on this shared machine a process's speed
+# varies by up to ~1.6x with where it runs).
+ROUNDS = 7
+
+
+def _best_line(stdout):
+    for line in stdout.splitlines():
+        if line.startswith("BEST "):
+            return float(line.split()[1])
+    return None
 
 
 def main():
@@ -126,11 +147,25 @@ def main():
     print()
     print("worst parse:   %.1fx typical (%s)  target <= 3x" % (worst_p[3] / ref_p, worst_p[0]))
     print("worst receive: %.1fx typical (%s)  target <= 3x" % (worst_r[4] / ref_r, worst_r[0]))
-    cp = cpython_invite_us()
-    print("parse INVITE+SDP, best of 200: MicroPython %.0f us, CPython %.1f us: %.1fx  target <= 3x"
-          % (best_mpy, cp, best_mpy / cp))
+    cp = None
+    for k in range(ROUNDS):
+        if k:
+            again = run_micropython(["-c", MPY_BEST], timeout=600)
+            if again.returncode != 0:
+                raise SystemExit("MicroPython benchmark failed:\n" + again.stdout + again.stderr)
+            best_mpy = min(best_mpy, _best_line(again.stdout))
+        other = subprocess.run([sys.executable, __file__, "--cpython-best"], capture_output=True, text=True, timeout=600)
+        if other.returncode != 0:
+            raise SystemExit("CPython benchmark failed:\n" + other.stdout + other.stderr)
+        best = _best_line(other.stdout)
+        cp = best if cp is None else min(cp, best)
+    print("parse INVITE+SDP, best of %d processes x 200 per runtime: MicroPython %.0f us, CPython %.1f us: %.1fx"
+          "  target <= 3x" % (ROUNDS, best_mpy, cp, best_mpy / cp))
     print("parse INVITE+SDP allocates %d B on the unix port (GC off)  target <= 8192 B" % alloc)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--cpython-best"]:
+        print("BEST", cpython_invite_us())
+    else:
+        main()

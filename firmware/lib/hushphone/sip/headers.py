@@ -5,6 +5,8 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import (
     DIGITS,
+    NO_PARAMS,
+    WSP_CHARS,
     Params,
     is_token,
     parse_header_params,
@@ -16,7 +18,7 @@ from hushphone.sip.syntax import (
     span,
     split_commas,
 )
-from hushphone.sip.uri import parse_host_port, parse_uri
+from hushphone.sip.uri import parse_host_port, parse_uri_at
 
 # Compact form -> canonical name (RFC 3261 §7.3.3 and the IANA registry).
 COMPACT = {
@@ -101,67 +103,106 @@ def _key(name):
     return low if known is None else known[0]
 
 
-def make_field(name, value):
-    """[lookup key, canonical name, value]: a name spelled canonically (or
-    a compact form as sent) needs no lower() at all."""
-    if not isinstance(value, str):
-        value = str(value)
+def field_name(name):
+    """(lookup key, canonical name) of a header name: a name spelled
+    canonically (or a compact form as sent) needs no lower() and no new
+    object at all; an unknown name is its own canonical spelling."""
     known = _EXACT.get(name)
     if known is not None:
-        return [known[0], known[1], value]
+        return known
     low = name.lower()
     known = _NAMES.get(low)
-    if known is None:
-        return [low, name, value]
-    return [known[0], known[1], value]
+    return (low, name) if known is None else known
+
+
+def _select(keys, values, key):
+    """The values whose key is key, in order."""
+    out = []
+    n = keys.count(key)
+    i = -1
+    while n:
+        i = keys.index(key, i + 1)
+        out.append(values[i])
+        n -= 1
+    return out
 
 
 class Headers:
     """Ordered multi-map of header fields. Names compare case-insensitively
     and compact forms count as their full names; values are str, unfolded,
-    without surrounding whitespace."""
+    without surrounding whitespace.
+    Stored as three parallel lists (lookup keys, names, values): no list
+    per field on the handset's heap, and a lookup is one C-level search
+    of the keys (in/index/count) rather than a Python loop."""
 
-    def __init__(self, items=None):
-        self._items = []  # [key, name, value]
+    def __init__(self, items=None, keys=None, names=None, values=None):
+        # keys/names/values: the parser's own lists, taken as they are.
+        self._keys = [] if keys is None else keys
+        self._names = [] if names is None else names
+        self._values = [] if values is None else values
         if items is not None:
-            if isinstance(items, dict):
-                items = items.items()
-            elif isinstance(items, Headers):
-                items = items.items()
-            for name, value in items:
-                self.add(name, value)
+            self._add_items(items)
+
+    def _add_items(self, items):
+        if isinstance(items, dict):
+            items = items.items()
+        elif isinstance(items, Headers):
+            items = items.items()
+        for name, value in items:
+            self.add(name, value)
+
+    def _insert(self, i, name, value):
+        key, canonical = field_name(name)
+        self._keys.insert(i, key)
+        self._names.insert(i, canonical)
+        self._values.insert(i, value if isinstance(value, str) else str(value))
 
     def add(self, name, value):
-        self._items.append(make_field(name, value))
+        key, canonical = field_name(name)
+        self._keys.append(key)
+        self._names.append(canonical)
+        self._values.append(value if isinstance(value, str) else str(value))
 
     def prepend(self, name, value):
-        self._items.insert(0, make_field(name, value))
+        self._insert(0, name, value)
+
+    def _delete(self, key, start):
+        """Remove every field with this key at or after index start."""
+        keys = self._keys
+        i = len(keys) - 1
+        while i >= start:
+            if keys[i] == key:
+                del keys[i]
+                del self._names[i]
+                del self._values[i]
+            i -= 1
 
     def set(self, name, value):
         """Replace every field called name by one (at the first one's place)."""
         key = _key(name)
-        for i, item in enumerate(self._items):
-            if item[0] == key:
-                item[2] = str(value)
-                self._items = self._items[: i + 1] + [x for x in self._items[i + 1 :] if x[0] != key]
-                return
-        self.add(name, value)
+        keys = self._keys
+        if key not in keys:
+            self.add(name, value)
+            return
+        i = keys.index(key)
+        self._values[i] = str(value)
+        self._delete(key, i + 1)
 
     def remove(self, name):
-        key = _key(name)
-        self._items = [x for x in self._items if x[0] != key]
+        self._delete(_key(name), 0)
 
     def get(self, name, default=None):
-        key = _key(name)
-        for item in self._items:
-            if item[0] == key:
-                return item[2]
+        known = _EXACT.get(name)
+        key = known[0] if known is not None else _key(name)
+        keys = self._keys
+        if key in keys:
+            return self._values[keys.index(key)]
         return default
 
     def get_fields(self, name):
         """Every field value as received (list headers not split)."""
-        key = _key(name)
-        return [item[2] for item in self._items if item[0] == key]
+        known = _EXACT.get(name)
+        return _select(self._keys, self._values, known[0] if known is not None else _key(name))
 
     def get_all(self, name):
         """Every value; comma lists split for list headers (empty elements
@@ -178,38 +219,35 @@ class Headers:
         return out
 
     def count(self, name):
-        key = _key(name)
-        n = 0
-        for item in self._items:
-            if item[0] == key:
-                n += 1
-        return n
+        return self._keys.count(_key(name))
 
     def __contains__(self, name):
-        key = _key(name)
-        for item in self._items:
-            if item[0] == key:
-                return True
-        return False
+        return _key(name) in self._keys
 
     def __len__(self):
-        return len(self._items)
+        return len(self._keys)
 
     def __iter__(self):
         return iter(self.items())
 
     def items(self):
-        return [(item[1], item[2]) for item in self._items]
+        values = self._values
+        out = []
+        i = 0
+        for name in self._names:
+            out.append((name, values[i]))
+            i += 1
+        return out
 
     def copy(self):
         h = Headers()
-        h._items = [list(item) for item in self._items]
+        h._keys = list(self._keys)
+        h._names = list(self._names)
+        h._values = list(self._values)
         return h
 
     def __eq__(self, other):
-        return isinstance(other, Headers) and [(x[0], x[2]) for x in self._items] == [
-            (x[0], x[2]) for x in other._items
-        ]
+        return isinstance(other, Headers) and self._keys == other._keys and self._values == other._values
 
     def __ne__(self, other):
         return not self.__eq__(other)
@@ -261,11 +299,14 @@ def parse_name_addr(text, build=True):
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
-    i = skip_lws(text, 0)
+    i = 0
+    while text.startswith(WSP_CHARS, i):  # (inline: a call costs more on MicroPython)
+        i += 1
     display = None
     if text.startswith('"', i):
         display, i = scan_quoted(text, i)
-        i = skip_lws(text, i)
+        while text.startswith(WSP_CHARS, i):
+            i += 1
         if not text.startswith("<", i):
             raise _bad("display name without <uri>")
     else:
@@ -285,7 +326,7 @@ def parse_name_addr(text, build=True):
         gt = text.find(">", i)
         if gt < 0:
             raise _bad("unterminated <uri>")
-        uri = parse_uri(text[i + 1 : gt], build)
+        uri = parse_uri_at(text, i + 1, gt, build)
         i = gt + 1
     else:
         start = i
@@ -293,8 +334,13 @@ def parse_name_addr(text, build=True):
             i += 1
         if i < n and text[i] not in " \t;":
             raise _bad("bad addr-spec")
-        uri = parse_uri(text[start:i], build)
-    params, i = parse_header_params(text, i)
+        uri = parse_uri_at(text, start, i, build)
+    if i < n:
+        params = parse_header_params(text, i, build)
+    elif not build:
+        return None
+    else:
+        params = NO_PARAMS  # (no call for the usual value without parameters)
     if not build:
         return None
     return NameAddr(uri, display, params)
@@ -329,6 +375,10 @@ class Via:
         return Via(self.transport, self.host, self.port, self.params.copy())
 
 
+_TRANSPORTS = ("TLS", "TCP", "UDP")
+_LWS_OR_COLON = (" ", "\t", ":")
+
+
 def parse_via(text, build=True):
     """One via-parm: 'SIP / 2.0 / transport sent-by *(; param)' with LWS
     allowed around '/', ':', ';' and '=' (RFC 3261 §25.1, RFC 4475 wsinv).
@@ -336,12 +386,23 @@ def parse_via(text, build=True):
     if not isinstance(text, str):
         raise _bad("value is not text")
     n = len(text)
-    i = skip_lws(text, 0)
+    i = 0
+    while text.startswith(WSP_CHARS, i):  # (inline: a call costs more on MicroPython)
+        i += 1
     if text.startswith("SIP/2.0/", i):
         # The usual spelling: no LWS around '/' (one slice, no list).
         j = text.find(" ", i + 8)
-        transport = text[i + 8 : j] if j > i + 8 else ""
-        if is_token(transport):
+        transport = None
+        for known in _TRANSPORTS:  # no string of its own for the usual ones
+            if j - i - 8 == len(known) and text.startswith(known, i + 8):
+                transport = known
+                break
+        else:
+            if j > i + 8:
+                transport = text[i + 8 : j]
+                if not is_token(transport):
+                    transport = None
+        if transport is not None:
             return _parse_via_rest(text, skip_lws(text, j), transport, build)
     parts = []
     for k in range(3):
@@ -365,24 +426,47 @@ def _parse_via_rest(text, i, transport, build=True):
     if i >= n:
         raise _bad("Via without sent-by")
     host, port, i = parse_host_port(text, i)
-    j = skip_lws(text, i)
+    if port is None and text.startswith(_LWS_OR_COLON, i):
+        j = skip_lws(text, i)
+    else:
+        j = i
     if port is None and text.startswith(":", j):
         # LWS around the port colon (sent-by = host [ COLON port ]).
         start = skip_lws(text, j + 1)
         i = span(text, start, DIGITS)
         port = parse_uint(text[start:i], 65535, "port")
-    params, i = parse_header_params(text, i)  # consumes the rest or raises
+    params = parse_header_params(text, i, build)  # consumes the rest or raises
+    if not build:
+        if params is not None and "branch" in params:  # (the names without a value)
+            raise _bad("branch without value")
+        return None
     if "branch" in params and params["branch"] is None:
         raise _bad("branch without value")
-    if not build:
-        return None
     return Via(transport, host, port, params)
+
+
+# Methods by length: a known one is matched in place (no new string).
+METHODS_BY_LENGTH = {}
+for _method in ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE", "INFO", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE"):
+    METHODS_BY_LENGTH[len(_method)] = METHODS_BY_LENGTH.get(len(_method), ()) + (_method,)
 
 
 def parse_cseq(text):
     """'CSeq: 0009 INVITE' -> (9, 'INVITE'). Sequence numbers are 32-bit."""
     if not isinstance(text, str):
         raise _bad("value is not text")
+    # The usual form, 'digits SP method': cut by index (no list), the
+    # method matched in place when it is a known one.
+    sp = text.find(" ")
+    for method in METHODS_BY_LENGTH.get(len(text) - sp - 1, ()) if 0 < sp <= 10 else ():
+        if text.startswith(method, sp + 1):
+            digits = text[:sp]
+            if digits.strip(DIGITS):
+                break
+            number = int(digits)
+            if number > 0xFFFFFFFF:
+                raise _bad("CSeq too large")
+            return number, method
     parts = text.split()
     if len(parts) != 2:
         raise _bad("bad CSeq")

@@ -2,7 +2,7 @@
 # building blocks of the stream framer. Everything a peer can send ends in
 # either a Request/Response or a SipParseError with the status to answer.
 from hushphone.sip.errors import SipParseError
-from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, Headers, make_field, parse_cseq, parse_name_addr, parse_via
+from hushphone.sip.headers import EXACT_OCTETS as _EXACT_OCTETS, METHODS_BY_LENGTH as _METHODS, Headers, field_name, parse_cseq, parse_name_addr, parse_via
 from hushphone.sip.model import MAX_HEADERS, MAX_LINE, MAX_LINES, MAX_MESSAGE_SIZE, Request, Response
 from hushphone.sip.syntax import WSP, is_digits, is_token, parse_uint, split_commas
 from hushphone.sip.uri import parse_uri
@@ -20,6 +20,7 @@ _AT_MOST_BITS = tuple([(_name, _COUNTED[_name.lower()]) for _name in _AT_MOST_ON
 
 
 _WSP_OCTETS = (32, 9)
+_WSP_BYTES = b" \t"
 
 
 def _bad(reason, message=None):
@@ -41,8 +42,8 @@ def _check_version(version):
     raise _bad("bad SIP version")
 
 
-def _parse_start_line(line):
-    """-> Request or Response without headers/body."""
+def _parse_start_line(line, headers):
+    """-> Request or Response with these headers, without body."""
     if len(line) > MAX_LINE:
         raise SipParseError(414 if not _is_response_line(line) else 513, "start line too long")
     if _is_response_line(line):
@@ -53,19 +54,27 @@ def _parse_start_line(line):
         code = parts[1]
         if len(code) != 3 or not is_digits(code) or code[0] not in "123456":
             raise _bad("bad status code")
-        return Response(int(code), parts[2] if len(parts) == 3 else "", Headers())
+        return Response(int(code), parts[2] if len(parts) == 3 else "", headers)
     # Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP
-    # each (RFC 4475 lwsstart, trws, lwsruri are rejected).
-    parts = line.split(" ")
-    if len(parts) != 3:
+    # each (RFC 4475 lwsstart, trws, lwsruri are rejected). Cut by index:
+    # no list, and the usual version needs no string of its own.
+    sp1 = line.find(" ")
+    sp2 = line.find(" ", sp1 + 1) if sp1 >= 0 else -1
+    if sp2 < 0 or line.find(" ", sp2 + 1) >= 0:
         raise _bad("bad request line")
-    method, uri, version = parts
-    _check_version(version)
-    if not is_token(method):
-        raise _bad("bad method")
+    if not (line.endswith(" SIP/2.0") and len(line) - sp2 == 8):
+        _check_version(line[sp2 + 1 :])
+    for method in _METHODS.get(sp1, ()):
+        if line.startswith(method):
+            break  # one of ours: no string of its own, nothing to check
+    else:
+        method = line[:sp1]
+        if not is_token(method):
+            raise _bad("bad method")
+    uri = line[sp1 + 1 : sp2]
     if parse_uri(uri, False):  # checked only: the Request keeps the text
         raise _bad("headers in Request-URI")
-    return Request(method, uri, Headers())
+    return Request(method, uri, headers)
 
 
 def parse_head(head, limit_headers=MAX_HEADERS, limit_line=MAX_LINE):
@@ -109,17 +118,24 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
     # A CR or LF that is not part of CRLF would let a value smuggle lines.
     if data.count(b"\r", start, end) != breaks or data.count(b"\n", start, end) != breaks:
         raise _bad("bare CR or LF")
-    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1).
-    folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
+    # Continuation lines (LWS with CRLF counts as one SP, §7.3.1) are
+    # found line by line; one that follows the start line has no header.
     eol = data.find(b"\r\n", start, end)
     if eol < 0:
         eol = end
-    if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+    if eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
         raise _bad("continuation without header")
     start_line = str(data[start:eol], "utf-8")
+    # The fields go straight into lists of their final size, one line
+    # each unless some are folded (then cut to size at the end): no list
+    # per field, no growing.
+    keys = [None] * breaks
+    names = [None] * breaks
+    values = [None] * breaks
+    headers = Headers(None, keys, names, values)
     start_error = None
     try:
-        msg = _parse_start_line(start_line)
+        msg = _parse_start_line(start_line, headers)
     except SipParseError as e:
         if _is_response_line(start_line) or len(start_line) > limit_line:
             raise  # a response is never answered; an over-long line is not read on
@@ -127,73 +143,89 @@ def _parse_head_octets(data, start, end, limit_headers, limit_line):
         # headers all the same, so the error can be answered (RFC 4475
         # badvers: 505, ltgtruri/escruri: 400) and a stream framed on.
         start_error = e
-        msg = Request(start_line.split(" ", 1)[0], "", Headers())
-    if breaks - folds > limit_headers:
-        raise SipParseError(513, "too many headers")
-    items = msg.headers._items
+        msg = Request(start_line.split(" ", 1)[0], "", headers)
+    if breaks > limit_headers:  # (fields are lines less continuation lines)
+        folds = data.count(b"\r\n ", start, end) + data.count(b"\r\n\t", start, end)
+        if breaks - folds > limit_headers:
+            raise SipParseError(513, "too many headers")
     view = memoryview(data)  # one view; each value is decoded from a slice of it
+    # Names the loop uses per line, as locals (a global or method lookup
+    # is a dictionary search each time on MicroPython).
+    find = data.find
+    wsp = _WSP_OCTETS
+    exact = _EXACT_OCTETS
+    k = 0  # fields read
     try:
         pos = eol + 2
-        for _ in range(breaks - folds):  # one header field each
-            eol = data.find(b"\r\n", pos, end)
+        line = 0  # header lines read
+        while line < breaks:  # one header field each
+            line += 1
+            eol = find(b"\r\n", pos, end)
             if eol < 0:
                 eol = end
-            if folds and eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+            if eol + 2 < end and data[eol + 2] in wsp:
                 # A folded field (rare): joined once from its pieces, then
                 # read as text (appending per continuation line copied the
-                # field again each time: quadratic).
-                pieces = [str(data[pos:eol], "utf-8").rstrip(WSP)]
+                # field again each time: quadratic). The pieces stay octets
+                # (no string per line) and are decoded once, joined.
+                pieces = [data[pos:eol].rstrip(_WSP_BYTES)]
                 while eol + 2 < end and data[eol + 2] in _WSP_OCTETS:
+                    line += 1
                     nxt = data.find(b"\r\n", eol + 2, end)
                     if nxt < 0:
                         nxt = end
-                    pieces.append(str(data[eol + 2 : nxt], "utf-8").strip(WSP))
+                    pieces.append(data[eol + 2 : nxt].strip(_WSP_BYTES))
                     eol = nxt
-                _add_text_field(items, " ".join(pieces), limit_line)
+                _add_text_field(headers, k, str(b" ".join(pieces), "utf-8"), limit_line)
+                k += 1
                 pos = eol + 2
                 continue
             # Octets over the limit are still few enough characters when
             # some are multi-byte (the limit counts characters).
             if eol - pos > limit_line and len(str(data[pos:eol], "utf-8")) > limit_line:
                 raise SipParseError(513, "header too long")
-            colon = data.find(b":", pos, eol)
+            colon = find(b":", pos, eol)
             if colon <= pos:
                 raise _bad("bad header line")
             name_end = colon
-            while data[name_end - 1] in _WSP_OCTETS:  # a field never starts with WSP (those lines continue the one before)
+            while data[name_end - 1] in wsp:  # a field never starts with WSP (those lines continue the one before)
                 name_end -= 1
             first = colon + 1
-            while first < eol and data[first] in _WSP_OCTETS:
+            while first < eol and data[first] in wsp:
                 first += 1
             last = eol
-            while last > first and data[last - 1] in _WSP_OCTETS:
+            while last > first and data[last - 1] in wsp:
                 last -= 1
-            value = str(view[first:last], "utf-8")
-            known = None
+            values[k] = str(view[first:last], "utf-8")
+            key = None
             if name_end - pos < 256:
-                for octets, key, canonical in _EXACT_OCTETS.get(data[pos] << 8 | (name_end - pos), ()):
+                for octets, key, canonical in exact.get(data[pos] << 8 | (name_end - pos), ()):
                     if data.startswith(octets, pos):
-                        known = [key, canonical, value]
                         break
-            if known is not None:
-                items.append(known)
-            else:
+                    key = None
+            if key is None:
                 name = str(data[pos:name_end], "utf-8")
-                field = make_field(name, value)
-                if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+                key, canonical = field_name(name)
+                if canonical is name and not is_token(name):  # not a known name (those are tokens): check it
                     raise _bad("bad header name")
-                items.append(field)
+            keys[k] = key
+            names[k] = canonical
+            k += 1
             pos = eol + 2
     finally:
-        view = None  # CPython: release the export so a stream's buffer can grow
+        view = find = None  # CPython: release the export so a stream's buffer can grow
+    if k < breaks:  # folded fields: the lists to their size
+        del keys[k:]
+        del names[k:]
+        del values[k:]
     if start_error is not None:
         start_error.message = msg
         raise start_error
     return msg
 
 
-def _add_text_field(items, line, limit_line):
-    """One unfolded header field line (str) onto items."""
+def _add_text_field(headers, k, line, limit_line):
+    """One unfolded header field line (str) as field k of headers."""
     if len(line) > limit_line:
         raise SipParseError(513, "header too long")
     colon = line.find(":")
@@ -202,30 +234,37 @@ def _add_text_field(items, line, limit_line):
     name = line[:colon]
     if name[-1] in WSP:
         name = name.rstrip(WSP)
-    field = make_field(name, line[colon + 1 :].strip(WSP))
-    if field[1] is name and not is_token(name):  # not a known name (those are tokens): check it
+    key, canonical = field_name(name)
+    if canonical is name and not is_token(name):  # not a known name (those are tokens): check it
         raise _bad("bad header name")
-    items.append(field)
+    headers._keys[k] = key
+    headers._names[k] = canonical
+    headers._values[k] = line[colon + 1 :].strip(WSP)
 
 
 def content_length(msg):
     """The Content-Length value, None if absent; conflicting/bad -> 400."""
-    fields = msg.headers.get_fields("Content-Length")
-    if not fields:
+    h = msg.headers
+    n = h.count("Content-Length")
+    if not n:
         return None
-    if len(fields) > 1:
+    if n > 1:
         raise _bad("several Content-Length fields", msg)
-    try:
-        return parse_uint(fields[0], 0xFFFFFFFF, "Content-Length")
-    except SipParseError as e:
-        e.message = msg
-        raise
+    return parse_uint(h.get("Content-Length"), 0xFFFFFFFF, "Content-Length", msg)
 
 
 def _first_value(h, name):
     """The first element of the fields called name (None if there are
     none); 400 for an empty element anywhere in them. A plain list (no
     quotes or <>) is checked with C-level replace/find, not split."""
+    if h.count(name) == 1:  # the usual case, one plain value: no list
+        first = h.get(name)
+        if first and "," not in first:
+            return first
+    return _first_of_fields(h, name)
+
+
+def _first_of_fields(h, name):
     first = None
     for field in h.get_fields(name):
         if "," not in field:
@@ -288,8 +327,8 @@ def validate(msg):
     h = msg.headers
     try:
         seen = repeated = 0  # bit sets over _COUNTED: one pass, no allocation
-        for item in h._items:
-            bit = _COUNTED.get(item[0])
+        for key in h._keys:
+            bit = _COUNTED.get(key)
             if bit is not None:
                 if seen & bit:
                     repeated |= bit

@@ -4,14 +4,17 @@
 from hushphone.sip.errors import SipParseError
 from hushphone.sip.syntax import ALNUM, DIGITS, HEXDIGITS, MAX_PARAMS, NO_PARAMS, Params, all_in, parse_uint, unescape
 
-_UNRESERVED = ALNUM + "-_.!~*'()"
+# Usual characters first (see syntax.ALNUM).
+_UNRESERVED = ".-" + ALNUM + "_!~*'()"
 _USER_CHARS = _UNRESERVED + "%&=+$,;?/"
 _PASSWORD_CHARS = _UNRESERVED + "%&=+$,"
-_HOST_CHARS = ALNUM + "-._"
+_HOST_CHARS = ".-" + ALNUM + "_"
 _HOST_ENDS = (":", ";", "?", ">", " ", "\t", ",", "/", "@", "<", '"', "[", "]", "&", "=", "%")
 _HOST_USUAL_ENDS = (":", ";", "?")
+_HOST_BAD_STARTS = ("-", ".")
 _IPV6_CHARS = HEXDIGITS + ":."
 _PARAM_CHARS = _UNRESERVED + "%[]/:&+$"
+_PARAM_LIST_CHARS = _PARAM_CHARS + ";="
 _HEADER_CHARS = _UNRESERVED + "%[]/?:+$"
 _SCHEME_CHARS = ALNUM + "+-."
 # Characters of an absolute URI of an unknown scheme (RFC 2396 uric).
@@ -29,6 +32,10 @@ def _check(text, allowed, what):
         raise _bad("bad character in " + what)
 
 
+def _as_params(value):
+    return value if isinstance(value, Params) else Params(value)
+
+
 class SipUri:
     """A parsed URI. For sip/sips: user, password, host (IPv6 without
     brackets), port (int or None), params (Params; values as received, None
@@ -42,7 +49,10 @@ class SipUri:
     user = password = host = port = opaque = None
 
     def __init__(self, scheme, user=None, host=None, port=None, params=None, headers=None, password=None, opaque=None):
-        self.scheme = scheme if scheme.islower() else scheme.lower()
+        # (statements kept shallow: the frame stays off the heap)
+        if not scheme.islower():
+            scheme = scheme.lower()
+        self.scheme = scheme
         if user is not None:
             self.user = user
         if password is not None:
@@ -51,8 +61,8 @@ class SipUri:
             self.host = host
         if port is not None:
             self.port = port
-        self.params = params if isinstance(params, Params) else Params(params)
-        self.headers = headers if isinstance(headers, Params) else Params(headers)
+        self.params = _as_params(params)
+        self.headers = _as_params(headers)
         if opaque is not None:
             self.opaque = opaque
 
@@ -94,13 +104,17 @@ class SipUri:
         )
 
 
-def _scan_params(text, i, end):
-    """';name[=value]' URI parameters in text[i:end]."""
+def _scan_params(text, i, end, build=True):
+    """';name[=value]' URI parameters in text[i:end]. build=False checks
+    them the same way without building Params (returns None)."""
     if i >= end:
         return NO_PARAMS
-    params = Params()
-    if text.count(";", i, end) > MAX_PARAMS:
+    count = text.count(";", i, end)
+    if count > MAX_PARAMS:
         raise SipParseError(513, "too many URI parameters")
+    if not build:
+        return _check_params(text, i, end, count)
+    params = Params()
     while i < end:
         if not text.startswith(";", i):
             raise _bad("junk in URI")
@@ -123,6 +137,36 @@ def _scan_params(text, i, end):
     return params
 
 
+def _check_params(text, i, end, count):
+    """_scan_params without objects: the characters of all the parameters
+    in one strip, their shape by finds; names cut out only to find a
+    repeat among several."""
+    if not text.startswith(";", i):
+        raise _bad("junk in URI")
+    if text[i:end].strip(_PARAM_LIST_CHARS):
+        raise _bad("bad character in URI parameter")
+    names = [] if count > 1 else None
+    while i < end:
+        j = text.find(";", i + 1, end)
+        if j < 0:
+            j = end
+        eq = text.find("=", i + 1, j)
+        if eq == i + 1 or j == i + 1:
+            raise _bad("empty URI parameter")
+        if eq >= 0:
+            if eq + 1 == j:
+                raise _bad("empty URI parameter value")
+            if text.find("=", eq + 1, j) >= 0:  # '=' only between name and value
+                raise _bad("bad character in URI parameter")
+        if names is not None:
+            name = text[i + 1 : j if eq < 0 else eq]
+            names.append(name if name.islower() else name.lower())
+        i = j
+    if names is not None and len(set(names)) != len(names):
+        raise _bad("repeated parameter")
+    return None
+
+
 def _scan_headers(text):
     headers = Params()
     if text.count("&") >= MAX_PARAMS:
@@ -140,59 +184,92 @@ def _scan_headers(text):
     return headers
 
 
-def _parse_host(text, i, n):
-    """Host at text[i:]; returns (host, index after it)."""
+def parse_host_port(text, i=0, n=-1):
+    """host[:port] at text[i:n] (n: its end, -1 for len(text)) ->
+    (host, port or None, index after). The host is stored without the
+    brackets of an IPv6 reference."""
+    if n < 0:
+        n = len(text)
     if text.startswith("[", i):
-        close = text.find("]", i)
-        if close < 0:
-            raise _bad("unterminated IPv6 reference")
-        host = text[i + 1 : close]
-        if ":" not in host:
-            raise _bad("bad IPv6 reference")
-        _check(host, _IPV6_CHARS, "IPv6 reference")
-        return host, close + 1
+        return _ipv6_host_port(text, i, n)
     # The host runs to the first delimiter that can follow it (finds, no
-    # scan per character); then it must be host characters only. The usual
-    # ends first: when what they cut is all host characters no other
+    # scan per character); then it must be host characters only. The
+    # usual ends first: when what they cut is all host characters no other
     # delimiter (none is a host character) comes before, so 3 finds do.
-    end = n
-    for c in _HOST_USUAL_ENDS:
+    end = text.find(":", i, n)
+    if end < 0:
+        end = n
+    k = text.find(";", i, end)
+    if k >= 0:
+        end = k
+    k = text.find("?", i, end)
+    if k >= 0:
+        end = k
+    host = text[i:end]
+    if host.strip(_HOST_CHARS):
+        end = _host_any_end(text, i, end)
+        host = text[i:end]
+    if not host or host.startswith(_HOST_BAD_STARTS) or ".." in host:
+        raise _bad("bad host")
+    if text.startswith(":", end, n):
+        return _with_port(text, host, end + 1, n)
+    return host, None, end
+
+
+def _host_any_end(text, i, end):
+    """The end of the host at text[i:end] cut at any delimiter (not only
+    the usual ones); 400 unless it is host characters only."""
+    for c in _HOST_ENDS:
         k = text.find(c, i, end)
         if k >= 0:
             end = k
-    host = text[i:end]
-    if not all_in(host, _HOST_CHARS):
-        for c in _HOST_ENDS:
-            k = text.find(c, i, end)
-            if k >= 0:
-                end = k
-        host = text[i:end]
-    if not host or not all_in(host, _HOST_CHARS) or host.startswith("-") or host.startswith(".") or ".." in host:
+    if text[i:end].strip(_HOST_CHARS):
         raise _bad("bad host")
-    return host, end
+    return end
 
 
-def parse_host_port(text, i=0):
-    """host[:port] at text[i:] -> (host, port or None, index after)."""
-    n = len(text)
-    host, i = _parse_host(text, i, n)
-    port = None
-    if text.startswith(":", i):
-        start = i + 1
-        # A port is a few digits: looked at one by one (no chunk copies as
-        # span() makes), at most 21 (parse_uint refuses more than 20).
-        i = start
-        while i < n and i - start <= 20 and text[i] in DIGITS:
-            i += 1
-        port = parse_uint(text[start:i], 65535, "port")
-    return host, port, i
+def _ipv6_host_port(text, i, n):
+    close = text.find("]", i, n)
+    if close < 0:
+        raise _bad("unterminated IPv6 reference")
+    host = text[i + 1 : close]
+    if ":" not in host:
+        raise _bad("bad IPv6 reference")
+    _check(host, _IPV6_CHARS, "IPv6 reference")
+    if text.startswith(":", close + 1, n):
+        return _with_port(text, host, close + 2, n)
+    return host, None, close + 1
 
 
-def _parse_sip(scheme, text, start, build=True):
-    """The part of a sip/sips URI after 'scheme:' (text[start:]), cut by
-    index: no copy of the rest per part."""
+def _with_port(text, host, start, n):
+    """(host, the port at text[start:n], index after it)."""
+    # The usual port: digits up to a ';' or the end (one slice).
+    k = text.find(";", start, n)
+    if k < 0:
+        k = n
+    port = text[start:k]  # (one local for the digits and their value: a small frame)
+    if 0 < len(port) <= 5 and not port.strip(DIGITS):
+        port = int(port)
+        if port > 65535:
+            raise _bad("port too large")
+        return host, port, k
+    return _port_by_digits(text, host, start, n)
+
+
+def _port_by_digits(text, host, start, n):
+    # Looked at one by one, at most 21 (parse_uint refuses more than 20).
+    k = start
+    while k < n and k - start <= 20 and text[k] in DIGITS:
+        k += 1
+    return host, parse_uint(text[start:k], 65535, "port"), k
+
+
+def _parse_sip(scheme, text, start, n, build=True):
+    """The part of a sip/sips URI after 'scheme:' (text[start:n]), cut by
+    index: no copy of the rest per part, nor of the URI out of a header
+    value."""
     user = password = None
-    at = text.find("@", start)
+    at = text.find("@", start, n)
     if at >= 0:
         colon = text.find(":", start, at)
         if colon >= 0:
@@ -203,14 +280,14 @@ def _parse_sip(scheme, text, start, build=True):
             user = text[start:at]
         if not user:
             raise _bad("empty user in URI")
-        _check(user, _USER_CHARS, "URI user")
+        if user.strip(_USER_CHARS):
+            raise _bad("bad character in URI user")
         start = at + 1
-    n = len(text)
-    host, port, i = parse_host_port(text, start)
-    q = text.find("?", i)
+    host, port, i = parse_host_port(text, start, n)
+    q = text.find("?", i, n)
     end = n if q < 0 else q
-    params = _scan_params(text, i, end)
-    headers = _scan_headers(text[q + 1 :]) if q >= 0 else NO_PARAMS
+    params = _scan_params(text, i, end, build) if i < end else NO_PARAMS
+    headers = _scan_headers(text[q + 1 : n]) if q >= 0 else NO_PARAMS
     if not build:
         return q >= 0
     return SipUri(scheme, user, host, port, params, headers, password)
@@ -222,11 +299,28 @@ def parse_uri(text, build=True):
     headers (?name=value)."""
     if not isinstance(text, str):
         raise _bad("URI is not text")
+    return parse_uri_at(text, 0, len(text), build)
+
+
+def parse_uri_at(text, start, end, build=True):
+    """parse_uri of text[start:end], read in place (sip/sips) without
+    cutting the URI out first."""
     # The usual spellings first: no slice or lower() for the scheme.
-    if text.startswith("sip:"):
-        return _parse_sip("sip", text, 4, build)
-    if text.startswith("sips:"):
-        return _parse_sip("sips", text, 5, build)
+    if text.startswith("sip:", start, end):
+        return _parse_sip("sip", text, start + 4, end, build)
+    if text.startswith("sips:", start, end):
+        return _parse_sip("sips", text, start + 5, end, build)
+    return _parse_other_uri(text, start, end, build)
+
+
+# Hot functions keep their arguments, locals and stack within 11 words:
+# MicroPython puts a larger frame on the heap at every call.
+
+
+def _parse_other_uri(text, start, end, build):
+    """parse_uri_at for any other spelling or scheme (rare)."""
+    if start or end != len(text):
+        text = text[start:end]  # another scheme (rare): read from its own text
     colon = text.find(":")
     if colon <= 0 or text[0] not in ALNUM or text[0] in DIGITS:
         raise _bad("URI without scheme")
@@ -234,7 +328,7 @@ def parse_uri(text, build=True):
     _check(scheme, _SCHEME_CHARS, "URI scheme")
     scheme = scheme.lower()
     if scheme == "sip" or scheme == "sips":
-        return _parse_sip(scheme, text, colon + 1, build)
+        return _parse_sip(scheme, text, colon + 1, len(text), build)
     rest = text[colon + 1 :]
     _check(rest, _OPAQUE_CHARS, "URI")
     if not rest:
@@ -244,7 +338,7 @@ def parse_uri(text, build=True):
         number = rest if semi < 0 else rest[:semi]
         if not number:
             raise _bad("empty tel number")
-        params = _scan_params(rest, semi, len(rest)) if semi >= 0 else NO_PARAMS
+        params = _scan_params(rest, semi, len(rest), build) if semi >= 0 else NO_PARAMS
         if not build:
             return False
         return SipUri(scheme, number, params=params, headers=NO_PARAMS)
