@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from tests.support.runtimes import run_micropython
 
 
-def _set_fifo():
+def set_fifo():
     os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
 
 
@@ -19,7 +19,7 @@ def fifo_available():
     try:
         policy = os.sched_getscheduler(0)
         param = os.sched_getparam(0)
-        _set_fifo()
+        set_fifo()
         os.sched_setscheduler(0, policy, param)
         return True
     except (AttributeError, PermissionError, OSError):
@@ -38,7 +38,7 @@ def note():
 def run_micropython_rt(args, **kwargs):
     """run_micropython, under SCHED_FIFO when available."""
     if FIFO:
-        kwargs["preexec_fn"] = _set_fifo
+        kwargs["preexec_fn"] = set_fifo
     return run_micropython(args, **kwargs)
 
 
@@ -50,7 +50,7 @@ def fifo():
         return
     policy = os.sched_getscheduler(0)
     param = os.sched_getparam(0)
-    _set_fifo()
+    set_fifo()
     try:
         yield
     finally:
